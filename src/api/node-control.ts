@@ -1,0 +1,49 @@
+// What the local client API can ask of a running node. The runtime implements it over the
+// sans-IO node core; the API server, the web UI and tests only ever see this interface.
+
+export interface ApiErrorBody { code: string; message: string }
+
+/** A failure the user can act on; the API turns it into a JSON error with an HTTP status. */
+export class ApiError extends Error {
+  constructor(readonly code: string, message: string, readonly httpStatus = 400) { super(message); }
+}
+
+export type {
+  Presence, NodeStatus, LookupResult, Contact, ChatMessage, CallState, CallEndReason, CallStats, CallInfo,
+} from '../node/types.ts';
+import type { NodeStatus, LookupResult, Contact, ChatMessage, CallInfo, Presence } from '../node/types.ts';
+
+export interface CallOptions {
+  playFile?: string;      // WAV to send; absolute path on the node's machine
+  recordFile?: string;    // WAV to write the far end into
+}
+
+export type NodeEvent =
+  | { type: 'status'; status: NodeStatus }
+  | { type: 'presence'; user: string; presence: Presence }
+  | { type: 'chat'; message: ChatMessage }
+  | { type: 'receipt'; id: string; peer: string; deliveredAtMs: number }
+  | { type: 'call'; call: CallInfo }
+  | { type: 'warning'; message: string };
+
+export interface NodeControl {
+  status(): NodeStatus;
+  register(user: string, password: string): Promise<void>;
+  login(user: string, password: string): Promise<NodeStatus>;
+  logout(): Promise<void>;
+  lookup(user: string): Promise<LookupResult>;
+  contacts(): Contact[];
+  addContact(user: string): Promise<Contact>;
+  removeContact(user: string): Promise<void>;
+  /** Resolves when the peer's node has acknowledged the message (the delivery receipt). */
+  chat(user: string, text: string): Promise<ChatMessage>;
+  history(peer?: string): ChatMessage[];
+  /** Resolves once the callee's node rings (or the call fails). */
+  call(user: string, options: CallOptions): Promise<CallInfo>;
+  answer(callId: string, options?: CallOptions): Promise<CallInfo>;
+  reject(callId: string): Promise<CallInfo>;
+  /** Hangs up the given call, or every call when no id is given. */
+  hangup(callId?: string): Promise<CallInfo[]>;
+  calls(): CallInfo[];
+  subscribe(listener: (event: NodeEvent) => void): () => void;
+}

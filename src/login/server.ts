@@ -1,0 +1,138 @@
+// Login server core: the network's one authority (DESIGN.md, "Trust").
+//
+// Theory of operation. Clients reach the server over the same secure sessions as everything
+// else, so a password only ever travels inside Noise, to the server's key the client pinned.
+// A request arrives as an event from the sans-IO Rpc; its handler may wait on the account
+// store (SQLite or PostgreSQL), so handling is asynchronous: handleRequest() resolves to the
+// reply bytes, and the driver applies `respond` as one more mutation when it does.
+// The certificate binds the user name to the device key the client *proved* in the
+// handshake, never to a key named in a field.
+import { Rpc, type RpcEvent } from '../session/rpc.ts';
+import type { KeyPair, RandomBytes } from '../crypto/keys.ts';
+import { createIdentityProof, consumeIdentityProof, type ProvenIdentity } from '../crypto/identity-proof.ts';
+import { issueCertificate } from '../crypto/certificate.ts';
+import { toBase64Url } from '../crypto/bytes.ts';
+import { parseHostPort, formatAddress, type Address } from '../wire/address.ts';
+import type { Message } from '../wire/object-list.ts';
+import { Cmd } from '../wire/commands.ts';
+import { OkReply, errorBytes } from '../wire/replies.ts';
+import { RegisterRequest, LoginRequest, LoginOk, SupernodeAnnounce, SupernodeList } from './protocol.ts';
+import { normaliseUserName } from './names.ts';
+import { hashPassword, verifyPassword, checkPasswordPolicy } from './password.ts';
+import type { AccountStore } from './store.ts';
+import type { DatagramCore } from '../node/core.ts';
+
+export interface LoginServerConfig {
+  staticKey: KeyPair;
+  signingKey: KeyPair;
+  random: RandomBytes;
+  store: AccountStore;
+  certificateLifetimeMs?: number;    // default 24 h
+  supernodeFreshMs?: number;         // supernodes announced within this are handed out; default 5 min
+}
+
+export interface PendingRequest { path: string; id: number; peer: ProvenIdentity; message: Message }
+
+export class LoginServer implements DatagramCore {
+  readonly rpc: Rpc;
+  private readonly requests: PendingRequest[] = [];
+  private readonly lifetimeMs: number;
+  private readonly freshMs: number;
+
+  constructor(private readonly cfg: LoginServerConfig) {
+    this.lifetimeMs = cfg.certificateLifetimeMs ?? 24 * 3600_000;
+    this.freshMs = cfg.supernodeFreshMs ?? 5 * 60_000;
+    this.rpc = new Rpc({
+      staticKey: cfg.staticKey,
+      random: cfg.random,
+      identityPayload: createIdentityProof('login', cfg.signingKey, cfg.staticKey.publicKey),
+      // Anyone may talk to the login server; what they may do is decided per request.
+      verifyPeer: (payload, rs, _path, now) => consumeIdentityProof(payload, rs, undefined, now),
+    });
+  }
+
+  get publicKey(): string { return toBase64Url(this.cfg.signingKey.publicKey); }
+
+  handleDatagram(path: string, bytes: Uint8Array, now: number) { this.rpc.handleDatagram(path, bytes, now); this.drain(); }
+  handleTimeout(now: number) { this.rpc.handleTimeout(now); this.drain(); }
+  pollTransmit() { return this.rpc.pollTransmit(); }
+  pollTimeout() { return this.rpc.pollTimeout(); }
+
+  /** Requests waiting for the driver to run handleRequest on them. */
+  pollRequest(): PendingRequest | undefined { return this.requests.shift(); }
+
+  respond(r: PendingRequest, reply: Uint8Array, now: number) { this.rpc.respond(r.path, r.id, reply, now); }
+
+  private drain() {
+    for (let e: RpcEvent | undefined = this.rpc.pollEvent(); e; e = this.rpc.pollEvent()) {
+      if (e.type === 'request') this.requests.push({ path: e.path, id: e.id, peer: e.peer, message: e.message });
+    }
+  }
+
+  /** Produces the reply to one request; never rejects (failures become error replies). */
+  async handleRequest(r: PendingRequest, now: number): Promise<Uint8Array> {
+    try {
+      switch (r.message.command) {
+        case Cmd.Register: return await this.register(r, now);
+        case Cmd.Login: return await this.login(r, now);
+        case Cmd.SupernodeAnnounce: return await this.announce(r, now);
+        default: return errorBytes('unknown-command', `the login server does not answer command ${r.message.command}`);
+      }
+    } catch (e) {
+      return errorBytes('server-error', `login server failed: ${(e as Error).message}`);
+    }
+  }
+
+  private async register(r: PendingRequest, now: number): Promise<Uint8Array> {
+    const q = RegisterRequest.decode(r.message.body);
+    if (!q.ok) return errorBytes('bad-request', q.error.message);
+    const name = normaliseUserName(q.value.user);
+    if (!name.ok) return errorBytes(name.error.code, name.error.message);
+    const policy = checkPasswordPolicy(q.value.password);
+    if (!policy.ok) return errorBytes(policy.error.code, policy.error.message);
+    const created = await this.cfg.store.createAccount({
+      name: name.value, passwordHash: hashPassword(q.value.password, this.cfg.random(16)), createdAtMs: now,
+    });
+    if (created === 'exists') return errorBytes('name-taken', `the name ${name.value} is already registered`);
+    return OkReply.toBytes({});
+  }
+
+  private async login(r: PendingRequest, now: number): Promise<Uint8Array> {
+    const q = LoginRequest.decode(r.message.body);
+    if (!q.ok) return errorBytes('bad-request', q.error.message);
+    const name = normaliseUserName(q.value.user);
+    const account = name.ok ? await this.cfg.store.getAccount(name.value) : undefined;
+    // One answer for "no such user" and "wrong password", so names cannot be probed this way.
+    if (!account || !verifyPassword(q.value.password, account.passwordHash)) {
+      return errorBytes('bad-credentials', 'wrong user name or password');
+    }
+    const deviceKey = r.peer.signingKey;
+    const existing = (await this.cfg.store.getDevices(account.name)).find((d) => d.deviceId === q.value.deviceId);
+    await this.cfg.store.upsertDevice({
+      name: account.name, deviceId: q.value.deviceId, devicePublicKey: deviceKey,
+      addedAtMs: existing?.addedAtMs ?? now, lastLoginAtMs: now,
+    });
+    const certificate = issueCertificate({
+      user: account.name, deviceKey, deviceId: q.value.deviceId, issuedAtMs: now,
+      expiresAtMs: now + this.lifetimeMs, issuerKey: this.cfg.signingKey.publicKey,
+    }, this.cfg.signingKey.privateKey);
+    return LoginOk.toBytes({ user: account.name, certificate, supernodes: await this.supernodes(now) });
+  }
+
+  private async announce(r: PendingRequest, now: number): Promise<Uint8Array> {
+    if (r.peer.role !== 'supernode') return errorBytes('not-a-supernode', 'only supernodes announce themselves');
+    const q = SupernodeAnnounce.decode(r.message.body);
+    if (!q.ok) return errorBytes('bad-request', q.error.message);
+    await this.cfg.store.upsertSupernode({
+      address: formatAddress(q.value.address), publicKey: r.peer.signingKey, lastSeenMs: now,
+    });
+    return SupernodeList.toBytes({ supernodes: await this.supernodes(now) });
+  }
+
+  private async supernodes(now: number): Promise<Address[]> {
+    const list = await this.cfg.store.listSupernodes(now - this.freshMs, 64);
+    const out: Address[] = [];
+    for (const s of list) { const a = parseHostPort(s.address); if (a.ok) out.push(a.value); }
+    return out;
+  }
+}

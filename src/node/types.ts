@@ -1,0 +1,63 @@
+// The data a node reports about itself: shared by the node core, the runtime and the local API.
+
+export type Presence = 'online' | 'offline' | 'unknown';
+
+export interface NodeStatus {
+  user: string | undefined;           // signed-in user name, if any
+  loggedIn: boolean;
+  certificateExpiresAtMs: number | undefined;
+  supernode: string | undefined;      // HOST:PORT of the supernode this node is attached to
+  publicAddress: string | undefined;  // as observed by the supernode
+  listen: string;                     // this node's UDP address
+  loginServer: string;
+  loginServerKey: string | undefined; // pinned Ed25519 key, base64url
+  directAllowed: boolean;
+  calls: CallInfo[];
+}
+
+export interface LookupResult {
+  user: string;
+  online: boolean;
+  addresses: string[];                // direct candidates (empty when the user forbids direct paths)
+  supernode: string | undefined;      // where the user can be reached through a relay
+  publishedAtMs: number;
+  expiresAtMs: number;
+}
+
+export interface Contact { user: string; presence: Presence; lastSeenMs: number | undefined }
+
+export interface ChatMessage {
+  id: string;
+  peer: string;                       // the other user
+  direction: 'in' | 'out';
+  text: string;
+  sentAtMs: number;
+  deliveredAtMs: number | undefined;  // receipt time for outgoing messages
+}
+
+export type CallState = 'calling' | 'ringing' | 'incoming' | 'active' | 'ended';
+export type CallEndReason = 'hung-up' | 'rejected' | 'busy' | 'no-answer' | 'cancelled' | 'failed' | 'remote-hung-up';
+
+export interface CallStats {
+  framesSent: number;
+  framesReceived: number;
+  framesConcealed: number;
+  framesRecoveredFec: number;
+  framesLate: number;
+  bytesSent: number;
+  bytesReceived: number;
+}
+
+export interface CallInfo {
+  id: string;
+  peer: string;
+  direction: 'out' | 'in';
+  state: CallState;
+  path: 'direct' | 'relay' | undefined;
+  endReason: CallEndReason | undefined;
+  startedAtMs: number;
+  answeredAtMs: number | undefined;
+  endedAtMs: number | undefined;
+  stats: CallStats;
+}
+

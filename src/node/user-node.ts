@@ -1,0 +1,463 @@
+// The ordinary node's core, sans-IO: a user's own daemon minus its sockets, files and clock.
+//
+// Theory of operation.
+//  1. login: a request to the login server inside a Noise session to its pinned key returns a
+//     certificate for our device key and a list of supernodes.
+//  2. attach: Hello to a supernode (bootstrap list first, then the login server's list) tells
+//     us our public address and our relay token there; we then publish a presence record
+//     signed by our device key, and re-publish it at half its lifetime.
+//  3. reaching a user: look the user up (verifying the record ourselves: supernodes are not
+//     trusted), try a direct session to the addresses in the record for a short while, and
+//     fall back to a session through the user's supernode relay. Either way the session is
+//     Noise IK to the static key in the signed record, end to end.
+//  4. chat and calls ride on that session (chat: request + acknowledgement as the receipt;
+//     calls: calls/call-manager.ts).
+//
+//   inputs:   handleDatagram(path, bytes, now), handleTimeout(now)
+//   commands: register, login, restore, lookup, chat, call, answer, reject, hangup, pushAudio
+//   outputs:  pollTransmit(), pollTimeout(), pollEvent()
+// Relay paths never reach the driver: pollTransmit wraps their packets into Relay datagrams
+// to the supernode, so a driver only ever sees udp: paths.
+import { Rpc, type RpcEvent } from '../session/rpc.ts';
+import type { KeyPair, RandomBytes } from '../crypto/keys.ts';
+import { createIdentityProof, consumeIdentityProof } from '../crypto/identity-proof.ts';
+import { verifyCertificate } from '../crypto/certificate.ts';
+import { equalBytes, toBase64Url } from '../crypto/bytes.ts';
+import { type Address, formatAddress } from '../wire/address.ts';
+import type { Message } from '../wire/object-list.ts';
+import { type Result, ok, err } from '../wire/result.ts';
+import { Cmd } from '../wire/commands.ts';
+import { describeFailure, errorBytes } from '../wire/replies.ts';
+import { udpPath, relayPath, parseRelayPath, addressOfUdpPath } from '../session/paths.ts';
+import { RegisterRequest, LoginRequest, LoginOk } from '../login/protocol.ts';
+import { normaliseUserName } from '../login/names.ts';
+import { Hello, HelloOk, Publish, Lookup, LookupOk, Relay, Relayed } from '../overlay/protocol.ts';
+import { signPresence, verifyPresence, type Presence } from '../overlay/presence.ts';
+import { Chat, ChatAck } from '../chat/protocol.ts';
+import { CallManager, type CallEvent } from '../calls/call-manager.ts';
+import type { NodeStatus, ChatMessage, LookupResult, CallInfo } from './types.ts';
+import type { LogLine } from './core.ts';
+
+export interface UserNodeConfig {
+  staticKey: KeyPair;
+  signingKey: KeyPair;
+  random: RandomBytes;
+  deviceId: string;
+  login: Address;
+  loginKey?: Uint8Array;
+  bootstrap: Address[];
+  /** Our own UDP address, offered to peers as a direct candidate. */
+  listen: Address;
+  directAllowed: boolean;
+  autoAnswer: boolean;
+  presenceTtlMs?: number;     // default 5 min
+  directAttemptMs?: number;   // how long a direct path may take before we use a relay; default 1500
+}
+
+export type UserNodeEvent =
+  | { type: 'log'; line: LogLine }
+  | { type: 'login-key'; key: Uint8Array }
+  | { type: 'status' }
+  | { type: 'chat'; message: ChatMessage }
+  | { type: 'receipt'; id: string; peer: string; deliveredAtMs: number }
+  | CallEvent;
+
+interface Attachment { path: string; address: Address; observed: Address; relayToken: number }
+
+type PathCallback = (r: Result<string>) => void;
+interface PathWaiter { deadlineMs: number | undefined; callbacks: PathCallback[]; user: string; fallback: ((cbs: PathCallback[]) => void) | undefined }
+
+export class UserNode {
+  readonly rpc: Rpc;
+  readonly calls: CallManager;
+  private loginKey: Uint8Array | undefined;
+  private user: string | undefined;
+  private certificate: Uint8Array | undefined;
+  private certificateExpiresAtMs: number | undefined;
+  private supernodes: Address[] = [];
+  private attachment: Attachment | undefined;
+  private attaching = false;
+  private nextPublishMs: number | undefined;
+  /** Established end-to-end sessions by user. */
+  private readonly userPaths = new Map<string, string>();
+  /** Path attempts in progress: path → waiter. */
+  private readonly waiting = new Map<string, PathWaiter>();
+  private readonly events: UserNodeEvent[] = [];
+  private now = 0;
+  private readonly loginPath: string;
+  private readonly ttlMs: number;
+  private readonly directMs: number;
+
+  constructor(private readonly cfg: UserNodeConfig) {
+    this.loginKey = cfg.loginKey;
+    this.loginPath = udpPath(cfg.login);
+    this.ttlMs = cfg.presenceTtlMs ?? 5 * 60_000;
+    this.directMs = cfg.directAttemptMs ?? 1500;
+    this.rpc = new Rpc({
+      staticKey: cfg.staticKey,
+      random: cfg.random,
+      identityPayload: this.proof(),
+      verifyPeer: (payload, rs, path, now) => {
+        const p = consumeIdentityProof(payload, rs, this.loginKey, now);
+        if (!p.ok) return p;
+        if (p.value.role === 'login') {
+          if (path !== this.loginPath) return err('not-login-server', 'login role claimed by another address');
+          if (this.loginKey && !equalBytes(this.loginKey, p.value.signingKey)) {
+            this.log('error', `LOGIN SERVER KEY CHANGED: ${formatAddress(cfg.login)} shows ${toBase64Url(p.value.signingKey)}, pinned ${toBase64Url(this.loginKey)}; refusing to talk to it`);
+            return err('login-key-changed', 'login server key does not match the pinned key');
+          }
+          if (!this.loginKey) {
+            this.loginKey = p.value.signingKey;
+            this.events.push({ type: 'login-key', key: p.value.signingKey });
+            this.log('warn', `pinned the login server key on first contact: ${toBase64Url(p.value.signingKey)}`);
+          }
+        }
+        // Another user's node must show a certificate; supernodes need not.
+        if (p.value.role === 'node' && !p.value.user) return err('no-certificate', 'peer node has no valid certificate');
+        return p;
+      },
+    });
+    this.calls = new CallManager({
+      connectToUser: (user, now, cb) => this.connectToUser(user, now, cb),
+      request: (path, bytes, now, cb) => { this.rpc.request(path, bytes, now, cb); },
+      sendDatagram: (path, bytes, now) => { this.rpc.sendDatagram(path, bytes, now); },
+      random: cfg.random,
+    }, { autoAnswer: cfg.autoAnswer });
+  }
+
+  // ---- getters ----
+
+  status(): NodeStatus {
+    return {
+      user: this.user,
+      loggedIn: this.user !== undefined && this.certificate !== undefined,
+      certificateExpiresAtMs: this.certificateExpiresAtMs,
+      supernode: this.attachment && formatAddress(this.attachment.address),
+      publicAddress: this.attachment && formatAddress(this.attachment.observed),
+      listen: formatAddress(this.cfg.listen),
+      loginServer: formatAddress(this.cfg.login),
+      loginServerKey: this.loginKey && toBase64Url(this.loginKey),
+      directAllowed: this.cfg.directAllowed,
+      calls: this.calls.list(),
+    };
+  }
+
+  certificateBytes(): Uint8Array | undefined { return this.certificate; }
+
+  // ---- commands ----
+
+  register(user: string, password: string, now: number, cb: (r: Result<void>) => void) {
+    this.now = now;
+    this.rpc.request(this.loginPath, RegisterRequest.toBytes({ user, password, deviceId: this.cfg.deviceId }), now,
+      (r) => {
+        if (!r.ok) return cb(err('login-server-unreachable', `login server: ${r.error.message}`));
+        if (r.value.message.command === Cmd.Ok) return cb(ok(undefined));
+        const f = describeFailure(r.value.message);
+        cb(err(f.code, f.message));
+      });
+    this.drain(now);
+  }
+
+  login(user: string, password: string, now: number, cb: (r: Result<NodeStatus>) => void) {
+    this.now = now;
+    this.rpc.request(this.loginPath, LoginRequest.toBytes({ user, password, deviceId: this.cfg.deviceId }), now, (r) => {
+      if (!r.ok) return cb(err('login-server-unreachable', `login server: ${r.error.message}`));
+      if (r.value.message.command !== Cmd.LoginOk) { const f = describeFailure(r.value.message); return cb(err(f.code, f.message)); }
+      const q = LoginOk.decode(r.value.message.body);
+      if (!q.ok) return cb(err('bad-reply', q.error.message));
+      const accepted = this.restore(q.value.certificate, this.now);
+      if (!accepted.ok) return cb(accepted);
+      this.supernodes = mergeAddresses(this.cfg.bootstrap, q.value.supernodes);
+      this.attach(this.now, (a) => cb(a.ok ? ok(this.status()) : a));
+    });
+    this.drain(now);
+  }
+
+  /** Adopts a certificate (after login, or kept from an earlier run); it must verify. */
+  restore(certificate: Uint8Array, now: number): Result<string> {
+    if (!this.loginKey) return err('no-login-key', 'the login server key is not known yet');
+    const c = verifyCertificate(certificate, this.loginKey, now);
+    if (!c.ok) return c;
+    if (!equalBytes(c.value.deviceKey, this.cfg.signingKey.publicKey)) return err('certificate-mismatch', 'certificate is for another device key');
+    this.user = c.value.user;
+    this.certificate = certificate;
+    this.certificateExpiresAtMs = c.value.expiresAtMs;
+    this.rpc.endpoint.setIdentityPayload(this.proof());
+    this.events.push({ type: 'status' });
+    return ok(c.value.user);
+  }
+
+  /** Forgets the certificate and stops publishing; the last record expires on its own. */
+  logout(now: number) {
+    this.now = now;
+    this.user = undefined;
+    this.certificate = undefined;
+    this.certificateExpiresAtMs = undefined;
+    this.nextPublishMs = undefined;
+    this.rpc.endpoint.setIdentityPayload(this.proof());
+    this.events.push({ type: 'status' });
+  }
+
+  /** Attaches to a supernode and publishes presence (needs a certificate). */
+  attach(now: number, cb: (r: Result<void>) => void = () => {}) {
+    this.now = now;
+    if (this.supernodes.length === 0) this.supernodes = [...this.cfg.bootstrap];
+    const candidates = [...this.supernodes];
+    this.attaching = true;
+    const tryNext = () => {
+      const sn = candidates.shift();
+      if (!sn) { this.attaching = false; return cb(err('no-supernode', 'no supernode answered')); }
+      const path = udpPath(sn);
+      this.rpc.request(path, Hello.toBytes({}), this.now, (r) => {
+        if (!r.ok || r.value.message.command !== Cmd.HelloOk) return tryNext();
+        const h = HelloOk.decode(r.value.message.body);
+        if (!h.ok) return tryNext();
+        this.attachment = { path, address: sn, observed: h.value.observed, relayToken: h.value.relayToken };
+        this.supernodes = mergeAddresses(this.supernodes, h.value.supernodes);
+        this.attaching = false;
+        this.log('info', `attached to supernode ${formatAddress(sn)}; public address ${formatAddress(h.value.observed)}`);
+        this.publish(this.now, cb);
+      }, { connect: { keepAlive: true }, timeoutMs: 3000 });
+    };
+    tryNext();
+    this.drain(now);
+  }
+
+  lookup(rawUser: string, now: number, cb: (r: Result<LookupResult & { presence: Presence }>) => void) {
+    this.now = now;
+    const name = normaliseUserName(rawUser);
+    if (!name.ok) return cb(name);
+    const user = name.value;
+    const a = this.attachment;
+    if (!a) return cb(err('not-attached', 'not connected to a supernode; log in first'));
+    if (!this.loginKey) return cb(err('no-login-key', 'the login server key is not known yet'));
+    this.rpc.request(a.path, Lookup.toBytes({ user }), now, (r) => {
+      if (!r.ok) return cb(err('supernode-unreachable', r.error.message));
+      if (r.value.message.command !== Cmd.LookupOk) { const f = describeFailure(r.value.message); return cb(err(f.code, f.message)); }
+      const q = LookupOk.decode(r.value.message.body);
+      if (!q.ok) return cb(err('bad-reply', q.error.message));
+      const v = verifyPresence(q.value.record, this.loginKey!, this.now);
+      if (!v.ok) return cb(err('forged-record', `the supernode returned a record that does not verify: ${v.error.message}`));
+      const p = v.value.presence;
+      // A supernode could answer with another user's (valid) record: check it is the one asked for.
+      if (p.user !== user) return cb(err('forged-record', `asked for ${user}, got a record for ${p.user}`));
+      cb(ok({
+        user: p.user, online: true, addresses: (p.addresses ?? []).map(formatAddress),
+        supernode: p.supernode && formatAddress(p.supernode), publishedAtMs: p.publishedAtMs, expiresAtMs: p.expiresAtMs,
+        presence: p,
+      }));
+    });
+    this.drain(now);
+  }
+
+  chat(rawUser: string, text: string, now: number, cb: (r: Result<ChatMessage>) => void) {
+    this.now = now;
+    const name = normaliseUserName(rawUser);
+    if (!name.ok) return cb(name);
+    const user = name.value;
+    const msg: ChatMessage = {
+      id: Buffer.from(this.cfg.random(12)).toString('hex'), peer: user, direction: 'out', text, sentAtMs: now, deliveredAtMs: undefined,
+    };
+    this.connectToUser(user, now, (p) => {
+      if (!p.ok) return cb(p);
+      this.rpc.request(p.value, Chat.toBytes({ id: msg.id, text, sentAtMs: now }), this.now, (r) => {
+        if (!r.ok) return cb(err('not-delivered', `message not delivered: ${r.error.message}`));
+        if (r.value.message.command !== Cmd.ChatAck) { const f = describeFailure(r.value.message); return cb(err(f.code, f.message)); }
+        msg.deliveredAtMs = this.now;
+        this.events.push({ type: 'receipt', id: msg.id, peer: user, deliveredAtMs: this.now });
+        cb(ok(msg));
+      });
+    });
+    this.drain(now);
+  }
+
+  call(rawUser: string, now: number, cb: (r: Result<CallInfo>) => void): string | undefined {
+    this.now = now;
+    const name = normaliseUserName(rawUser);
+    if (!name.ok) { cb(name); return undefined; }
+    const id = this.calls.call(name.value, now, cb);
+    this.drain(now);
+    return id;
+  }
+
+  /** Runs a call command (answer, reject, hangup, pushAudio) as one mutation. */
+  withCalls<T>(now: number, fn: (calls: CallManager) => T): T {
+    this.now = now;
+    const out = fn(this.calls);
+    this.drain(now);
+    return out;
+  }
+
+  // ---- inputs ----
+
+  handleDatagram(path: string, bytes: Uint8Array, now: number) {
+    this.now = now;
+    this.rpc.handleDatagram(path, bytes, now);
+    this.drain(now);
+  }
+
+  handleTimeout(now: number) {
+    this.now = now;
+    this.rpc.handleTimeout(now);
+    for (const [path, w] of [...this.waiting]) {
+      if (w.deadlineMs !== undefined && now >= w.deadlineMs && w.fallback) {
+        // The direct attempt took too long: give it up and go through the relay.
+        this.waiting.delete(path);
+        this.rpc.close(path, now);
+        this.log('info', `no direct path to ${w.user} within ${this.directMs} ms; using the relay`);
+        w.fallback(w.callbacks);
+      }
+    }
+    if (this.nextPublishMs !== undefined && now >= this.nextPublishMs) this.publish(now, () => {});
+    this.calls.handleTimeout(now);
+    this.drain(now);
+  }
+
+  // ---- outputs ----
+
+  pollTransmit(): { path: string; bytes: Uint8Array } | undefined {
+    for (let t = this.rpc.pollTransmit(); t; t = this.rpc.pollTransmit()) {
+      if (!t.path.startsWith('relay:')) return t;
+      const r = parseRelayPath(t.path);
+      if (r) this.rpc.sendDatagram(udpPath(r.supernode), Relay.toBytes({ to: r.token, packet: t.bytes }), this.now);
+    }
+    return undefined;
+  }
+
+  pollTimeout(): number | undefined {
+    const ts = [this.rpc.pollTimeout(), this.nextPublishMs, this.calls.pollTimeout(),
+      ...[...this.waiting.values()].map((w) => w.deadlineMs)];
+    const t = ts.filter((x): x is number => x !== undefined);
+    return t.length ? Math.min(...t) : undefined;
+  }
+
+  pollEvent(): UserNodeEvent | undefined { return this.events.shift(); }
+
+  // ---- presence ----
+
+  private publish(now: number, cb: (r: Result<void>) => void) {
+    const a = this.attachment;
+    if (!a || !this.user || !this.certificate) { this.nextPublishMs = undefined; return cb(err('not-logged-in', 'log in first')); }
+    this.nextPublishMs = now + this.ttlMs / 2;
+    const addresses = this.cfg.directAllowed ? mergeAddresses([a.observed], isUnspecified(this.cfg.listen) ? [] : [this.cfg.listen]) : [];
+    const record = signPresence({
+      user: this.user, certificate: this.certificate, staticKey: this.cfg.staticKey.publicKey, addresses,
+      supernode: a.address, relayToken: a.relayToken, publishedAtMs: now, expiresAtMs: now + this.ttlMs,
+    }, this.cfg.signingKey.privateKey);
+    this.rpc.request(a.path, Publish.toBytes({ record }), now, (r) => {
+      if (!r.ok) {
+        this.log('warn', `supernode ${formatAddress(a.address)} did not take our presence: ${r.error.message}`);
+        this.attachment = undefined;
+        if (!this.attaching) this.attach(this.now, cb); else cb(err('supernode-unreachable', r.error.message));
+        return;
+      }
+      if (r.value.message.command !== Cmd.Ok) { const f = describeFailure(r.value.message); return cb(err(f.code, f.message)); }
+      this.events.push({ type: 'status' });
+      cb(ok(undefined));
+    });
+  }
+
+  // ---- reaching users ----
+
+  private connectToUser(user: string, now: number, cb: PathCallback) {
+    const known = this.userPaths.get(user);
+    if (known && this.rpc.endpoint.isEstablished(known)) return cb(ok(known));
+    this.lookup(user, now, (l) => {
+      if (!l.ok) return cb(l);
+      const p = l.value.presence;
+      const relay = p.supernode && p.relayToken !== undefined ? relayPath(p.supernode, p.relayToken) : undefined;
+      const viaRelay = (cbs: PathCallback[]) => relay ? this.open(relay, user, p.staticKey, undefined, cbs)
+        : cbs.forEach((c) => c(err('unreachable', `${user} cannot be reached directly and has no relay`)));
+      const direct = this.cfg.directAllowed ? (p.addresses ?? []).filter((a) => udpPath(a) !== udpPath(this.cfg.listen)) : [];
+      if (direct.length === 0) return viaRelay([cb]);
+      this.open(udpPath(direct[0]), user, p.staticKey, viaRelay, [cb]);
+    });
+  }
+
+  /** Opens an end-to-end session on a path; with a fallback, gives the path directAttemptMs to work. */
+  private open(path: string, user: string, staticKey: Uint8Array, fallback: PathWaiter['fallback'], cbs: PathCallback[]) {
+    if (this.rpc.endpoint.isEstablished(path)) { this.userPaths.set(user, path); return cbs.forEach((c) => c(ok(path))); }
+    const w = this.waiting.get(path);
+    if (w) { w.callbacks.push(...cbs); return; }
+    this.waiting.set(path, { deadlineMs: fallback ? this.now + this.directMs : undefined, callbacks: cbs, user, fallback });
+    this.rpc.connect(path, this.now, { remoteStatic: staticKey });
+  }
+
+  private settle(path: string, r: Result<string>) {
+    const w = this.waiting.get(path);
+    if (!w) return;
+    this.waiting.delete(path);
+    if (r.ok) this.userPaths.set(w.user, path);
+    if (!r.ok && w.fallback) return w.fallback(w.callbacks);
+    for (const cb of w.callbacks) cb(r);
+  }
+
+  // ---- session events ----
+
+  private drain(now: number) {
+    for (let e = this.rpc.pollEvent(); e; e = this.rpc.pollEvent()) this.consume(e, now);
+    for (let c = this.calls.pollEvent(); c; c = this.calls.pollEvent()) this.events.push(c);
+  }
+
+  private consume(e: RpcEvent, now: number) {
+    switch (e.type) {
+      case 'established':
+        if (e.peer.user) this.userPaths.set(e.peer.user, e.path);
+        this.settle(e.path, ok(e.path));
+        break;
+      case 'failed':
+        this.settle(e.path, err('unreachable', e.reason));
+        break;
+      case 'closed':
+        for (const [u, p] of this.userPaths) if (p === e.path) this.userPaths.delete(u);
+        if (this.attachment?.path === e.path) { this.attachment = undefined; this.events.push({ type: 'status' }); this.attach(now); }
+        this.calls.pathClosed(e.path, now);
+        break;
+      case 'datagram':
+        if (e.message.command === Cmd.Relayed) return this.consumeRelayed(e.path, e.message, now);
+        if (e.peer.user) this.calls.consumeDatagram(e.peer.user, e.message, now);
+        break;
+      case 'request':
+        this.consumeRequest(e.path, e.id, e.peer.user, e.message, now);
+        break;
+    }
+  }
+
+  private consumeRelayed(path: string, m: Message, now: number) {
+    const sn = addressOfUdpPath(path);
+    const r = Relayed.decode(m.body);
+    if (!sn || !r.ok) return;
+    this.rpc.handleDatagram(relayPath(sn, r.value.from), r.value.packet, now);
+  }
+
+  private consumeRequest(path: string, id: number, peerUser: string | undefined, m: Message, now: number) {
+    const respond = (bytes: Uint8Array) => this.rpc.respond(path, id, bytes, now);
+    if (!peerUser) return respond(errorBytes('not-a-user', 'only certified users may ask this node'));
+    this.userPaths.set(peerUser, path);
+    if (m.command === Cmd.Chat) {
+      const q = Chat.decode(m.body);
+      if (!q.ok) return respond(errorBytes('bad-request', q.error.message));
+      this.events.push({ type: 'chat', message: {
+        id: q.value.id, peer: peerUser, direction: 'in', text: q.value.text, sentAtMs: q.value.sentAtMs, deliveredAtMs: now,
+      } });
+      return respond(ChatAck.toBytes({ id: q.value.id, receivedAtMs: now }));
+    }
+    if (this.calls.consumeRequest(path, peerUser, m, now, respond)) return;
+    respond(errorBytes('unknown-command', `nodes do not answer command ${m.command}`));
+  }
+
+  private proof(): Uint8Array {
+    return createIdentityProof('node', this.cfg.signingKey, this.cfg.staticKey.publicKey, this.certificate);
+  }
+
+  private log(level: LogLine['level'], message: string) { this.events.push({ type: 'log', line: { level, message } }); }
+}
+
+function mergeAddresses(a: Address[], b: Address[]): Address[] {
+  const seen = new Map<string, Address>();
+  for (const x of [...a, ...b]) seen.set(formatAddress(x), x);
+  return [...seen.values()];
+}
+
+function isUnspecified(a: Address): boolean { return a.host === '0.0.0.0' || a.host === '::'; }
+

@@ -1,0 +1,25 @@
+// Messages between nodes and supernodes, and among supernodes (docs/presence.md, docs/relay.md).
+import { command, f } from '../wire/schema.ts';
+import { Cmd } from '../wire/commands.ts';
+
+/** A node attaching to a supernode; the answer tells the node how the world sees it. */
+export const Hello = command(Cmd.Hello, {});
+export const HelloOk = command(Cmd.HelloOk, {
+  observed: f.address(1),
+  relayToken: f.uint(2, 0xffffffff),
+  supernodes: f.addresses(3, 64),
+});
+
+export const Publish = command(Cmd.Publish, { record: f.bytes(1, 4096) });
+export const Lookup = command(Cmd.Lookup, { user: f.string(1, 64), localOnly: f.bool(2).opt() });
+export const LookupOk = command(Cmd.LookupOk, { record: f.bytes(1, 4096) });
+
+/** A supernode joining another: it says where it listens and learns who else is there. */
+export const PeerHello = command(Cmd.PeerHello, { listen: f.address(1) });
+export const Store = command(Cmd.Store, { records: f.bytesList(1, 256, 4096) });
+export const Sync = command(Cmd.Sync, {});
+export const SyncOk = command(Cmd.SyncOk, { records: f.bytesList(1, 1024, 4096) });
+
+/** Relay: a node hands a sealed end-to-end packet to a supernode for the node holding `to`. */
+export const Relay = command(Cmd.Relay, { to: f.uint(1, 0xffffffff), packet: f.bytes(2, 8192) });
+export const Relayed = command(Cmd.Relayed, { from: f.uint(1, 0xffffffff), packet: f.bytes(2, 8192) });

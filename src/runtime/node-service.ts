@@ -1,0 +1,263 @@
+// The user's daemon: the UserNode core bound to a UDP socket, a data directory, audio files
+// and timers, offered to the local API as a NodeControl. Everything here is glue; protocol
+// decisions live in the core.
+import fs from 'node:fs';
+import { UserNode, type UserNodeEvent } from '../node/user-node.ts';
+import { UdpDriver } from './udp-driver.ts';
+import { DataDir } from './data-dir.ts';
+import { WavPlayer, WavRecorder, readWavMono48k } from './audio.ts';
+import { now as clockNow } from './clock.ts';
+import { random } from './clock.ts';
+import { toBase64Url, fromBase64Url } from '../crypto/bytes.ts';
+import { type Address, formatAddress } from '../wire/address.ts';
+import type { Result } from '../wire/result.ts';
+import {
+  ApiError, type NodeControl, type NodeEvent, type NodeStatus, type LookupResult, type Contact, type ChatMessage,
+  type CallInfo, type CallOptions,
+} from '../api/node-control.ts';
+
+export interface NodeServiceOptions {
+  data: string;
+  login: Address;
+  loginKey?: Uint8Array;
+  bootstrap: Address[];
+  listen?: Address;
+  autoAnswer: boolean;
+  play?: string;
+  record?: string;
+  noDirect: boolean;
+  log?: (level: string, message: string) => void;
+}
+
+// Implementation constants.
+const contactRefreshMs = 20_000;
+const historyMax = 1000;
+
+export class NodeService implements NodeControl {
+  private readonly listeners = new Set<(e: NodeEvent) => void>();
+  private readonly players = new Map<string, WavPlayer>();
+  private readonly recorders = new Map<string, WavRecorder>();
+  private readonly callOptions = new Map<string, CallOptions>();
+  private readonly contactList = new Map<string, Contact>();
+  private readonly historyList: ChatMessage[] = [];
+  private contactTimer: NodeJS.Timeout | undefined;
+
+  private constructor(private readonly node: UserNode, private readonly driver: UdpDriver,
+    private readonly data: DataDir, private readonly opts: NodeServiceOptions) {}
+
+  static async start(opts: NodeServiceOptions): Promise<NodeService> {
+    const data = new DataDir(opts.data);
+    const keys = data.keys();
+    const pinned = data.loginKey();
+    if (opts.loginKey && pinned && toBase64Url(opts.loginKey) !== toBase64Url(pinned)) {
+      opts.log?.('warn', 'the --login-key given differs from the key pinned in the data directory; using --login-key');
+    }
+    const driver = await UdpDriver.bind(opts.listen ?? { host: '127.0.0.1', port: 0 }, (e) => opts.log?.('error', `internal error: ${String(e)}`));
+    const node = new UserNode({
+      staticKey: keys.static, signingKey: keys.signing, random, deviceId: keys.deviceId,
+      login: opts.login, loginKey: opts.loginKey ?? pinned, bootstrap: opts.bootstrap, listen: driver.address,
+      directAllowed: !opts.noDirect, autoAnswer: opts.autoAnswer,
+    });
+    const svc = new NodeService(node, driver, data, opts);
+    svc.loadState();
+    driver.attach(node, () => svc.drain());
+    svc.resume();
+    svc.contactTimer = setInterval(() => svc.refreshContacts(), contactRefreshMs);
+    return svc;
+  }
+
+  get listen(): Address { return this.driver.address; }
+
+  async stop() {
+    if (this.contactTimer) clearInterval(this.contactTimer);
+    await this.hangup().catch(() => {});
+    for (const p of this.players.values()) p.stop();
+    await this.driver.close();
+  }
+
+  // ---- NodeControl ----
+
+  status(): NodeStatus { return this.node.status(); }
+
+  register(user: string, password: string): Promise<void> {
+    return this.run<void>((now, cb) => this.node.register(user, password, now, cb));
+  }
+
+  async login(user: string, password: string): Promise<NodeStatus> {
+    const st = await this.run<NodeStatus>((now, cb) => this.node.login(user, password, now, cb));
+    this.saveCertificate();
+    this.refreshContacts();
+    return st;
+  }
+
+  async logout(): Promise<void> {
+    await this.hangup();
+    try { fs.unlinkSync(this.data.file('certificate.json')); } catch { /* was not logged in */ }
+    this.driver.mutate((now) => this.node.logout(now));
+  }
+
+  async lookup(user: string): Promise<LookupResult> {
+    const r = await this.run<LookupResult & { presence?: unknown }>((now, cb) => this.node.lookup(user, now, cb));
+    const { presence: _p, ...out } = r;
+    return out;
+  }
+
+  contacts(): Contact[] { return [...this.contactList.values()]; }
+
+  async addContact(user: string): Promise<Contact> {
+    const c: Contact = this.contactList.get(user) ?? { user, presence: 'unknown', lastSeenMs: undefined };
+    this.contactList.set(user, c);
+    this.saveContacts();
+    await this.refreshContact(user);
+    return this.contactList.get(user)!;
+  }
+
+  async removeContact(user: string): Promise<void> {
+    this.contactList.delete(user);
+    this.saveContacts();
+  }
+
+  async chat(user: string, text: string): Promise<ChatMessage> {
+    if (text.length === 0) throw new ApiError('empty-message', 'the message is empty');
+    const m = await this.run<ChatMessage>((now, cb) => this.node.chat(user, text, now, cb));
+    this.remember(m);
+    return m;
+  }
+
+  history(peer?: string): ChatMessage[] { return this.historyList.filter((m) => !peer || m.peer === peer); }
+
+  async call(user: string, options: CallOptions): Promise<CallInfo> {
+    if (options.playFile) {
+      try { readWavMono48k(options.playFile); } catch (e) { throw new ApiError('bad-audio-file', (e as Error).message); }
+    }
+    return this.run<CallInfo>((now, cb) => {
+      const id = this.node.call(user, now, cb);
+      if (id) this.callOptions.set(id, options);
+    });
+  }
+
+  async answer(callId: string, options?: CallOptions): Promise<CallInfo> {
+    if (options) this.callOptions.set(callId, options);
+    return this.unwrap(this.mutateCalls((c, now) => c.answer(callId, now)));
+  }
+
+  async reject(callId: string): Promise<CallInfo> { return this.unwrap(this.mutateCalls((c, now) => c.reject(callId, now))); }
+
+  async hangup(callId?: string): Promise<CallInfo[]> {
+    const ids = callId ? [callId] : this.calls().filter((c) => c.state !== 'ended').map((c) => c.id);
+    const out: CallInfo[] = [];
+    for (const id of ids) out.push(this.unwrap(this.mutateCalls((c, now) => c.hangup(id, now))));
+    return out;
+  }
+
+  calls(): CallInfo[] { return this.node.calls.list(); }
+
+  subscribe(listener: (event: NodeEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  // ---- glue ----
+
+  private run<T>(fn: (now: number, cb: (r: Result<T>) => void) => void): Promise<T> {
+    return new Promise((resolve, reject) => {
+      this.driver.mutate((now) => fn(now, (r) => r.ok ? resolve(r.value) : reject(new ApiError(r.error.code, r.error.message, 409))));
+    });
+  }
+
+  private mutateCalls<T>(fn: (calls: UserNode['calls'], now: number) => T): T {
+    let out: T | undefined;
+    this.driver.mutate((now) => { out = this.node.withCalls(now, (c) => fn(c, now)); });
+    return out as T;
+  }
+
+  private unwrap<T>(r: Result<T>): T {
+    if (!r.ok) throw new ApiError(r.error.code, r.error.message, 404);
+    return r.value;
+  }
+
+  private emit(e: NodeEvent) { for (const l of this.listeners) { try { l(e); } catch { /* a listener's bug is its own */ } } }
+
+  private drain() {
+    for (let e: UserNodeEvent | undefined = this.node.pollEvent(); e; e = this.node.pollEvent()) {
+      switch (e.type) {
+        case 'log': this.opts.log?.(e.line.level, e.line.message); if (e.line.level !== 'info') this.emit({ type: 'warning', message: e.line.message }); break;
+        case 'login-key': this.data.pinLoginKey(e.key, formatAddress(this.opts.login)); break;
+        case 'status': this.emit({ type: 'status', status: this.status() }); break;
+        case 'chat': this.remember(e.message); this.emit({ type: 'chat', message: e.message }); break;
+        case 'receipt': this.emit(e); break;
+        case 'audio': this.recorders.get(e.callId)?.push(e.pcm); break;
+        case 'call': this.onCall(e.call); break;
+      }
+    }
+  }
+
+  private onCall(call: CallInfo) {
+    const opts = this.callOptions.get(call.id) ?? (call.direction === 'in' ? { playFile: this.opts.play, recordFile: this.opts.record } : {});
+    if (call.state === 'active' && !this.players.has(call.id) && !this.recorders.has(call.id)) {
+      if (opts.recordFile) this.recorders.set(call.id, new WavRecorder(opts.recordFile));
+      if (opts.playFile) {
+        try {
+          const pcm = readWavMono48k(opts.playFile);
+          // The player's timer is a mutation like any other: push, then flush.
+          this.players.set(call.id, new WavPlayer(pcm, (frame) => this.mutateCalls((c, now) => c.pushAudio(call.id, frame, now))));
+        } catch (e) { this.opts.log?.('error', (e as Error).message); }
+      }
+    }
+    if (call.state === 'ended') {
+      this.players.get(call.id)?.stop();
+      this.players.delete(call.id);
+      const rec = this.recorders.get(call.id);
+      this.recorders.delete(call.id);
+      this.callOptions.delete(call.id);
+      try { rec?.finish(); } catch (e) { this.opts.log?.('error', `cannot write the recording: ${(e as Error).message}`); }
+    }
+    this.emit({ type: 'call', call });
+  }
+
+  private remember(m: ChatMessage) {
+    this.historyList.push(m);
+    if (this.historyList.length > historyMax) this.historyList.shift();
+    try { fs.appendFileSync(this.data.file('history.jsonl'), JSON.stringify(m) + '\n', { mode: 0o600 }); } catch { /* history is best effort */ }
+  }
+
+  private loadState() {
+    for (const u of this.data.readJson<string[]>('contacts.json') ?? []) this.contactList.set(u, { user: u, presence: 'unknown', lastSeenMs: undefined });
+    try {
+      const lines = fs.readFileSync(this.data.file('history.jsonl'), 'utf8').trim().split('\n').slice(-historyMax);
+      for (const l of lines) { try { this.historyList.push(JSON.parse(l) as ChatMessage); } catch { /* skip a torn line */ } }
+    } catch { /* no history yet */ }
+  }
+
+  /** After a restart: keep using a still-valid certificate instead of asking for the password. */
+  private resume() {
+    const saved = this.data.readJson<{ certificate: string }>('certificate.json');
+    const cert = saved && fromBase64Url(saved.certificate);
+    if (!cert) return;
+    this.driver.mutate((now) => {
+      if (this.node.restore(cert, now).ok) this.node.attach(now);
+    });
+  }
+
+  private saveCertificate() {
+    const st = this.node.status();
+    const cert = this.node.certificateBytes();
+    if (cert) this.data.writeJson('certificate.json', { user: st.user, certificate: toBase64Url(cert) });
+  }
+
+  private saveContacts() { this.data.writeJson('contacts.json', [...this.contactList.keys()]); }
+
+  private refreshContacts() { for (const u of this.contactList.keys()) void this.refreshContact(u); }
+
+  private async refreshContact(user: string) {
+    const c = this.contactList.get(user);
+    if (!c || !this.node.status().loggedIn) return;
+    const before = c.presence;
+    try {
+      await this.lookup(user);
+      c.presence = 'online';
+      c.lastSeenMs = clockNow();
+    } catch { c.presence = 'offline'; }
+    if (c.presence !== before) this.emit({ type: 'presence', user, presence: c.presence });
+  }
+}

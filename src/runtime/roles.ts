@@ -1,0 +1,131 @@
+// Entry points for the long-running roles: each binds a core to its sockets, files and store.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { UdpDriver } from './udp-driver.ts';
+import { DataDir } from './data-dir.ts';
+import { NodeService } from './node-service.ts';
+import { random, now as clockNow } from './clock.ts';
+import { LoginServer } from '../login/server.ts';
+import { openSqliteStore } from '../login/sqlite-store.ts';
+import type { AccountStore } from '../login/store.ts';
+import { Supernode } from '../node/supernode.ts';
+import { ed25519FromSeed, x25519FromPrivate, type KeyPair } from '../crypto/keys.ts';
+import { toBase64Url, fromBase64Url } from '../crypto/bytes.ts';
+import { type Address, formatAddress } from '../wire/address.ts';
+import { startApiServer } from '../api/server.ts';
+
+export interface LoginServerOptions { listen: Address; db: string; quiet?: boolean }
+export interface SupernodeOptions { listen: Address; login: Address; loginKey?: string; bootstrap: Address[]; data?: string; quiet?: boolean }
+export interface NodeOptions {
+  data: string; login: Address; loginKey?: string; bootstrap: Address[]; api: Address; listen?: Address;
+  autoAnswer: boolean; play?: string; record?: string; noDirect: boolean; quiet?: boolean;
+}
+export interface DemoOptions { data?: string; apiBasePort?: number; quiet?: boolean }
+
+/** Each start function returns once the role is listening; stop() shuts it down cleanly. */
+export interface Running { stop(): Promise<void>; describe(): Record<string, unknown> }
+
+export class RoleError extends Error {}
+
+function logger(role: string, quiet?: boolean) {
+  return (level: string, message: string) => {
+    if (quiet && level === 'info') return;
+    process.stderr.write(`${role}: ${level === 'info' ? '' : `${level}: `}${message}\n`);
+  };
+}
+
+function parseKey(text: string | undefined, what: string): Uint8Array | undefined {
+  if (text === undefined) return undefined;
+  const k = fromBase64Url(text);
+  if (!k || k.length !== 32) throw new RoleError(`${what} must be a 32-byte key in base64url (as the login server prints it)`);
+  return k;
+}
+
+async function openStore(db: string): Promise<AccountStore> {
+  if (/^postgres(ql)?:\/\//.test(db)) {
+    throw new RoleError('PostgreSQL storage is not available yet in this version; use a SQLite file path for --db');
+  }
+  fs.mkdirSync(path.dirname(path.resolve(db)), { recursive: true });
+  return openSqliteStore(db);
+}
+
+/** A key kept in the store, created on first start. */
+async function storedKey(store: AccountStore, name: string, make: (seed: Uint8Array) => KeyPair): Promise<KeyPair> {
+  const have = await store.getMeta(name);
+  const seed = have && fromBase64Url(have);
+  if (seed && seed.length === 32) return make(seed);
+  const fresh = random(32);
+  await store.setMeta(name, toBase64Url(fresh));
+  return make(fresh);
+}
+
+export async function startLoginServer(o: LoginServerOptions): Promise<Running> {
+  const log = logger('login-server', o.quiet);
+  const store = await openStore(o.db);
+  const signingKey = await storedKey(store, 'signing-key', ed25519FromSeed);
+  const staticKey = await storedKey(store, 'static-key', x25519FromPrivate);
+  const server = new LoginServer({ staticKey, signingKey, random, store });
+  const driver = await UdpDriver.bind(o.listen, (e) => log('error', String(e))).catch((e: Error) => {
+    throw new RoleError(`cannot listen on ${formatAddress(o.listen)}: ${e.message}`);
+  });
+  driver.attach(server, () => {
+    for (let r = server.pollRequest(); r; r = server.pollRequest()) {
+      const req = r;
+      // The store answers asynchronously; its reply is one more mutation of the core.
+      void server.handleRequest(req, clockNow()).then((reply) => driver.mutate((now) => server.respond(req, reply, now)));
+    }
+  });
+  const listen = formatAddress(driver.address);
+  log('info', `listening on udp ${listen}; key ${server.publicKey}`);
+  return {
+    describe: () => ({ listen, key: server.publicKey, db: o.db }),
+    stop: async () => { await driver.close(); await store.close(); },
+  };
+}
+
+export async function startSupernode(o: SupernodeOptions): Promise<Running> {
+  const log = logger('supernode', o.quiet);
+  const data = new DataDir(o.data ?? fs.mkdtempSync(path.join(os.tmpdir(), 'tincan-supernode-')));
+  const keys = data.keys();
+  const driver = await UdpDriver.bind(o.listen, (e) => log('error', String(e))).catch((e: Error) => {
+    throw new RoleError(`cannot listen on ${formatAddress(o.listen)}: ${e.message}`);
+  });
+  const sn = new Supernode({
+    staticKey: keys.static, signingKey: keys.signing, random, listen: driver.address, login: o.login,
+    loginKey: parseKey(o.loginKey, '--login-key') ?? data.loginKey(), bootstrap: o.bootstrap,
+  });
+  let pinned = sn.loginKey !== undefined;
+  driver.attach(sn, () => {
+    for (let l = sn.pollLog(); l; l = sn.pollLog()) log(l.level, l.message);
+    if (!pinned && sn.loginKey) { data.pinLoginKey(sn.loginKey, formatAddress(o.login)); pinned = true; }
+  });
+  driver.mutate((now) => sn.start(now));
+  const listen = formatAddress(driver.address);
+  log('info', `listening on udp ${listen}`);
+  return {
+    describe: () => ({ listen, peers: [...sn.peers.values()].map(formatAddress), records: sn.directory.size }),
+    stop: () => driver.close(),
+  };
+}
+
+export async function startNode(o: NodeOptions): Promise<Running> {
+  const log = logger(`node ${path.basename(o.data)}`, o.quiet);
+  const svc = await NodeService.start({
+    data: o.data, login: o.login, loginKey: parseKey(o.loginKey, '--login-key'), bootstrap: o.bootstrap, listen: o.listen,
+    autoAnswer: o.autoAnswer, play: o.play && path.resolve(o.play), record: o.record && path.resolve(o.record),
+    noDirect: o.noDirect, log,
+  });
+  const api = await startApiServer(svc, o.api).catch(async (e: Error) => {
+    await svc.stop();
+    throw new RoleError(`cannot serve the API on ${formatAddress(o.api)}: ${e.message}`);
+  });
+  const url = `http://${formatAddress(api.address)}/`;
+  log('info', `web UI and API at ${url}`);
+  return {
+    describe: () => ({ api: formatAddress(api.address), url, listen: formatAddress(svc.listen), user: svc.status().user }),
+    stop: async () => { await api.close(); await svc.stop(); },
+  };
+}
+
+export { runDemo } from './demo.ts';

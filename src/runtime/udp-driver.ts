@@ -1,0 +1,100 @@
+// Binds one sans-IO core to one UDP socket and the process's timers (DESIGN.md, rule 1).
+// The run loop: apply exactly one mutation (a datagram, a timer, a command), then drain the
+// core's transmits, let the owner drain its events, and re-arm the single timer.
+import dgram from 'node:dgram';
+import type { DatagramCore } from '../node/core.ts';
+import { type Address, parseIPv4 } from '../wire/address.ts';
+import { udpPath, addressOfUdpPath } from '../session/paths.ts';
+import { now as clockNow } from './clock.ts';
+
+export interface DriverStats { received: number; sent: number; sendErrors: number; coreErrors: number }
+
+const timerMaxMs = 2 ** 31 - 1;
+
+export class UdpDriver {
+  private core: DatagramCore | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private afterMutation: () => void = () => {};
+  private closed = false;
+  readonly stats: DriverStats = { received: 0, sent: 0, sendErrors: 0, coreErrors: 0 };
+
+  private constructor(private readonly socket: dgram.Socket, readonly onError: (e: unknown) => void) {}
+
+  static bind(listen: Address, onError: (e: unknown) => void = () => {}): Promise<UdpDriver> {
+    const socket = dgram.createSocket({ type: parseIPv4(listen.host) ? 'udp4' : 'udp6', reuseAddr: false });
+    return new Promise((resolve, reject) => {
+      socket.once('error', reject);
+      socket.bind(listen.port, listen.host, () => {
+        socket.off('error', reject);
+        const d = new UdpDriver(socket, onError);
+        socket.on('error', (e) => onError(e));
+        socket.on('message', (msg, rinfo) => {
+          d.stats.received++;
+          const host = rinfo.address.replace(/%.*$/, '');
+          d.mutate((now) => d.core?.handleDatagram(udpPath({ host, port: rinfo.port }), new Uint8Array(msg.buffer, msg.byteOffset, msg.byteLength), now));
+        });
+        resolve(d);
+      });
+    });
+  }
+
+  get address(): Address {
+    const a = this.socket.address();
+    return { host: a.address, port: a.port };
+  }
+
+  /** Starts driving the core; `afterMutation` runs after every mutation to drain its events. */
+  attach(core: DatagramCore, afterMutation: () => void = () => {}) {
+    this.core = core;
+    this.afterMutation = afterMutation;
+    this.mutate(() => {});
+  }
+
+  /** Applies one mutation to the core, then flushes its output. A throw is a bug: logged, survived. */
+  mutate(fn: (now: number) => void) {
+    if (this.closed) return;
+    const now = clockNow();
+    try { fn(now); } catch (e) { this.stats.coreErrors++; this.onError(e); }
+    this.flush();
+  }
+
+  private flush() {
+    const core = this.core;
+    if (!core || this.closed) return;
+    try {
+      // The owner's event handling may queue more packets (a reply); a few rounds settle it.
+      for (let round = 0; round < 8; round++) {
+        this.afterMutation();
+        if (this.sendAll(core) === 0) break;
+      }
+    } catch (e) { this.stats.coreErrors++; this.onError(e); }
+    this.arm(core.pollTimeout());
+  }
+
+  private sendAll(core: DatagramCore): number {
+    let n = 0;
+    for (let t = core.pollTransmit(); t; t = core.pollTransmit()) {
+      const to = addressOfUdpPath(t.path);
+      if (!to) continue;
+      n++;
+      this.stats.sent++;
+      this.socket.send(t.bytes, to.port, to.host, (e) => { if (e) this.stats.sendErrors++; });
+    }
+    return n;
+  }
+
+  private arm(deadline: number | undefined) {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    if (deadline === undefined || this.closed) return;
+    const delay = Math.min(Math.max(0, deadline - clockNow()), timerMaxMs);
+    this.timer = setTimeout(() => this.mutate((now) => this.core?.handleTimeout(now)), delay);
+  }
+
+  close(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    return new Promise((resolve) => this.socket.close(() => resolve()));
+  }
+}

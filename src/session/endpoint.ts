@@ -1,0 +1,400 @@
+// Endpoint: every secure session one node holds, sans-IO.
+//
+// Theory of operation. Peers are named by a *path*: an opaque string the driver understands
+// ("udp:203.0.113.5:4000", or "relay:…" for a path through a supernode). The endpoint runs a
+// Noise handshake per path (IK when the peer's static key is known, XX otherwise), then seals
+// every payload with the session's transport keys and an explicit 64-bit counter, checked
+// against a replay window on receipt.
+//
+//   inputs:   handleDatagram(path, bytes, now), handleTimeout(now)
+//   commands: connect(path, now, opts), send(path, payload, now), close(path), setIdentityPayload(p)
+//   outputs:  pollTransmit() → {path, bytes}; pollEvent() → established | message | failed | closed;
+//             pollTimeout() → the next deadline (ms) or undefined
+//
+// Call order: apply one input or command, then drain pollTransmit and pollEvent, then re-arm
+// the timer from pollTimeout. Invariants: a payload reaches the application only after its
+// peer proved its identity (verifyPeer accepted the handshake payload) and only once (replay
+// window); anything malformed or unauthenticated is dropped and counted, never answered.
+import type { KeyPair, RandomBytes } from '../crypto/keys.ts';
+import { HandshakeState, type TransportKey, type NoisePattern } from '../crypto/noise.ts';
+import { ReplayWindow } from '../crypto/replay-window.ts';
+import { equalBytes } from '../crypto/bytes.ts';
+import type { ProvenIdentity } from '../crypto/identity-proof.ts';
+import type { Result } from '../wire/result.ts';
+import { PacketType, decodePacket, encodeInit, encodeReply, encodeDataHeader, dataHeaderBytes } from './packet.ts';
+
+/** Who the peer proved to be in the handshake (crypto/identity-proof.ts). */
+export type PeerIdentity = ProvenIdentity;
+
+export interface EndpointConfig {
+  staticKey: KeyPair;
+  random: RandomBytes;
+  /** Sent inside every handshake, encrypted: proves who we are (certificate, binding signature). */
+  identityPayload: Uint8Array;
+  /** Checks the peer's handshake payload against its proven static key. */
+  verifyPeer(payload: Uint8Array, remoteStatic: Uint8Array, path: string, now: number): Result<PeerIdentity>;
+  handshakeRetryMs?: number;     // default 300, doubling
+  handshakeTimeoutMs?: number;   // default 5000
+  keepaliveMs?: number;          // default 15000, only for sessions opened with keepAlive
+  idleTimeoutMs?: number;        // default 120000
+  queuedPayloadsMax?: number;    // per path while the handshake runs; default 64
+}
+
+export type EndpointEvent =
+  | { type: 'established'; path: string; peer: PeerIdentity; initiator: boolean }
+  | { type: 'message'; path: string; peer: PeerIdentity; payload: Uint8Array }
+  | { type: 'failed'; path: string; reason: string }
+  | { type: 'closed'; path: string };
+
+export interface ConnectOptions { remoteStatic?: Uint8Array; keepAlive?: boolean }
+
+interface Session {
+  localIndex: number;
+  remoteIndex: number;
+  path: string;
+  peer: PeerIdentity;
+  send: TransportKey;
+  receive: TransportKey;
+  sendCounter: bigint;
+  replay: ReplayWindow;
+  lastReceivedMs: number;
+  lastSentMs: number;
+}
+
+interface Handshake {
+  localIndex: number;
+  path: string;
+  initiator: boolean;
+  state: HandshakeState;
+  /** The last packet we sent, resent on a timer (initiator) or on a duplicate (responder). */
+  packet: Uint8Array;
+  remoteIndex: number;
+  attempts: number;
+  nextRetryMs: number;
+  deadlineMs: number;
+  peer?: PeerIdentity;
+}
+
+export interface EndpointStats {
+  malformed: number; unknownIndex: number; decryptFailed: number; replayed: number;
+  handshakeRejected: number; handshakesCompleted: number; packetsIn: number; packetsOut: number;
+}
+
+const prologue = new TextEncoder().encode('tincan/1');
+const keepalivePayload = new Uint8Array(0);
+
+export class Endpoint {
+  private readonly sessions = new Map<number, Session>();
+  private readonly handshakes = new Map<number, Handshake>();
+  /** The session used for sending on each path: the most recently established one. */
+  private readonly current = new Map<string, number>();
+  /** Responder handshakes by (path, initiator's index), so a repeated init gets the same answer. */
+  private readonly answered = new Map<string, { localIndex: number; expiresMs: number }>();
+  private readonly queued = new Map<string, Uint8Array[]>();
+  private readonly expected = new Map<string, ConnectOptions>();
+  private readonly transmits: { path: string; bytes: Uint8Array }[] = [];
+  private readonly events: EndpointEvent[] = [];
+  private identityPayload: Uint8Array;
+  readonly stats: EndpointStats = {
+    malformed: 0, unknownIndex: 0, decryptFailed: 0, replayed: 0,
+    handshakeRejected: 0, handshakesCompleted: 0, packetsIn: 0, packetsOut: 0,
+  };
+  private readonly retryMs: number;
+  private readonly timeoutMs: number;
+  private readonly keepaliveMs: number;
+  private readonly idleMs: number;
+  private readonly queueMax: number;
+
+  constructor(private readonly cfg: EndpointConfig) {
+    this.identityPayload = cfg.identityPayload;
+    this.retryMs = cfg.handshakeRetryMs ?? 300;
+    this.timeoutMs = cfg.handshakeTimeoutMs ?? 5000;
+    this.keepaliveMs = cfg.keepaliveMs ?? 15000;
+    this.idleMs = cfg.idleTimeoutMs ?? 120000;
+    this.queueMax = cfg.queuedPayloadsMax ?? 64;
+  }
+
+  // ---- getters ----
+
+  isEstablished(path: string): boolean { return this.current.has(path); }
+  peerOf(path: string): PeerIdentity | undefined {
+    const idx = this.current.get(path);
+    return idx === undefined ? undefined : this.sessions.get(idx)?.peer;
+  }
+  isConnecting(path: string): boolean {
+    for (const h of this.handshakes.values()) if (h.path === path && h.initiator) return true;
+    return false;
+  }
+
+  // ---- commands ----
+
+  setIdentityPayload(payload: Uint8Array) { this.identityPayload = payload; }
+
+  /** Starts a handshake on the path unless a session or an outgoing handshake exists. */
+  connect(path: string, now: number, opts: ConnectOptions = {}) {
+    const prev = this.expected.get(path);
+    this.expected.set(path, { remoteStatic: opts.remoteStatic ?? prev?.remoteStatic, keepAlive: opts.keepAlive || prev?.keepAlive });
+    if (this.current.has(path) || this.isConnecting(path)) return;
+    const remoteStatic = opts.remoteStatic ?? prev?.remoteStatic;
+    const pattern: NoisePattern = remoteStatic ? 'IK' : 'XX';
+    const state = new HandshakeState({
+      pattern, initiator: true, prologue, staticKey: this.cfg.staticKey, remoteStatic, random: this.cfg.random,
+    });
+    // XX's first message travels before any key exists, so it must not carry our identity.
+    const msg = state.writeMessage(pattern === 'IK' ? this.identityPayload : new Uint8Array(0));
+    if (!msg.ok) { this.fail(path, `handshake could not start: ${msg.error.message}`); return; }
+    const localIndex = this.newIndex();
+    const packet = encodeInit(pattern === 'IK' ? PacketType.InitIK : PacketType.InitXX, localIndex, msg.value);
+    this.handshakes.set(localIndex, {
+      localIndex, path, initiator: true, state, packet, remoteIndex: 0, attempts: 1,
+      nextRetryMs: now + this.retryMs, deadlineMs: now + this.timeoutMs,
+    });
+    this.transmit(path, packet);
+  }
+
+  /** Seals and sends, or queues until the path's handshake completes. Returns false if dropped. */
+  send(path: string, payload: Uint8Array, now: number): boolean {
+    const idx = this.current.get(path);
+    if (idx !== undefined) { this.seal(this.sessions.get(idx)!, payload, now); return true; }
+    const q = this.queued.get(path) ?? [];
+    if (q.length >= this.queueMax) return false;
+    q.push(payload);
+    this.queued.set(path, q);
+    this.connect(path, now);
+    return true;
+  }
+
+  /** Forgets every session and handshake on the path. */
+  close(path: string) {
+    for (const [i, s] of this.sessions) if (s.path === path) { this.sessions.delete(i); this.replies.delete(i); }
+    for (const [i, h] of this.handshakes) if (h.path === path) this.handshakes.delete(i);
+    this.queued.delete(path);
+    this.expected.delete(path);
+    if (this.current.delete(path)) this.events.push({ type: 'closed', path });
+  }
+
+  // ---- inputs ----
+
+  handleDatagram(path: string, bytes: Uint8Array, now: number) {
+    this.stats.packetsIn++;
+    const decoded = decodePacket(bytes);
+    if (!decoded.ok) { this.stats.malformed++; return; }
+    const p = decoded.value;
+    switch (p.type) {
+      case PacketType.InitXX:
+      case PacketType.InitIK:
+        return this.consumeInit(path, p.type === PacketType.InitIK ? 'IK' : 'XX', p.sender, p.noise, now);
+      case PacketType.Response:
+        return this.consumeResponse(path, p.sender, p.receiver, p.noise, now);
+      case PacketType.Final:
+        return this.consumeFinal(path, p.sender, p.receiver, p.noise, now);
+      case PacketType.Data:
+        return this.consumeData(path, p.receiver, p.counter, p.header, p.ciphertext, now);
+    }
+  }
+
+  handleTimeout(now: number) {
+    for (const h of [...this.handshakes.values()]) {
+      if (now >= h.deadlineMs) {
+        this.handshakes.delete(h.localIndex);
+        if (h.initiator && !this.current.has(h.path)) this.fail(h.path, 'no answer to the handshake');
+        continue;
+      }
+      // The initiator repeats its last message; an XX responder repeats its reply until the final arrives.
+      if (now >= h.nextRetryMs) {
+        this.transmit(h.path, h.packet);
+        h.attempts++;
+        h.nextRetryMs = now + Math.min(this.retryMs * 2 ** (h.attempts - 1), 2000);
+      }
+    }
+    for (const s of [...this.sessions.values()]) {
+      if (now - s.lastReceivedMs >= this.idleMs) {
+        this.sessions.delete(s.localIndex);
+        this.replies.delete(s.localIndex);
+        if (this.current.get(s.path) === s.localIndex) {
+          this.current.delete(s.path);
+          this.events.push({ type: 'closed', path: s.path });
+        }
+        continue;
+      }
+      if (this.current.get(s.path) === s.localIndex && this.expected.get(s.path)?.keepAlive &&
+          now - s.lastSentMs >= this.keepaliveMs) {
+        this.seal(s, keepalivePayload, now);
+      }
+    }
+    for (const [k, a] of this.answered) if (now >= a.expiresMs) this.answered.delete(k);
+  }
+
+  // ---- outputs ----
+
+  pollTransmit(): { path: string; bytes: Uint8Array } | undefined { return this.transmits.shift(); }
+  pollEvent(): EndpointEvent | undefined { return this.events.shift(); }
+  pollTimeout(): number | undefined {
+    let next: number | undefined;
+    const at = (t: number) => { if (next === undefined || t < next) next = t; };
+    for (const h of this.handshakes.values()) { at(h.deadlineMs); if (h.initiator || !h.peer) at(h.nextRetryMs); }
+    for (const s of this.sessions.values()) {
+      at(s.lastReceivedMs + this.idleMs);
+      if (this.expected.get(s.path)?.keepAlive && this.current.get(s.path) === s.localIndex) at(s.lastSentMs + this.keepaliveMs);
+    }
+    for (const a of this.answered.values()) at(a.expiresMs);
+    return next;
+  }
+
+  // ---- handshake messages ----
+
+  private consumeInit(path: string, pattern: NoisePattern, sender: number, noise: Uint8Array, now: number) {
+    const key = `${path}|${sender}`;
+    const seen = this.answered.get(key);
+    if (seen) {
+      const h = this.handshakes.get(seen.localIndex);
+      if (h) this.transmit(path, h.packet);
+      else {
+        const s = this.sessions.get(seen.localIndex);
+        const cached = s && this.replies.get(s.localIndex);
+        if (cached) this.transmit(path, cached);
+      }
+      return;
+    }
+    const state = new HandshakeState({
+      pattern, initiator: false, prologue, staticKey: this.cfg.staticKey, random: this.cfg.random,
+    });
+    const payload = state.readMessage(noise);
+    if (!payload.ok) { this.stats.handshakeRejected++; return; }
+    let peer: PeerIdentity | undefined;
+    if (pattern === 'IK') {
+      const v = this.cfg.verifyPeer(payload.value, state.remoteStatic!, path, now);
+      if (!v.ok) { this.stats.handshakeRejected++; return; }
+      peer = v.value;
+    }
+    const reply = state.writeMessage(this.identityPayload);
+    if (!reply.ok) { this.stats.handshakeRejected++; return; }
+    const localIndex = this.newIndex();
+    const packet = encodeReply(PacketType.Response, localIndex, sender, reply.value);
+    this.answered.set(key, { localIndex, expiresMs: now + this.timeoutMs });
+    if (pattern === 'IK') {
+      this.replies.set(localIndex, packet);
+      this.establish(localIndex, sender, path, peer!, state, false, now);
+    } else {
+      this.handshakes.set(localIndex, {
+        localIndex, path, initiator: false, state, packet, remoteIndex: sender, attempts: 1,
+        nextRetryMs: now + this.retryMs, deadlineMs: now + this.timeoutMs,
+      });
+    }
+    this.transmit(path, packet);
+  }
+
+  /** IK responders keep their reply for a while, to answer a repeated init whose reply was lost. */
+  private readonly replies = new Map<number, Uint8Array>();
+
+  private consumeResponse(path: string, sender: number, receiver: number, noise: Uint8Array, now: number) {
+    const h = this.handshakes.get(receiver);
+    if (!h || !h.initiator || h.path !== path) {
+      // Our final was lost and the responder repeats its reply: repeat the final.
+      const s = this.sessions.get(receiver);
+      const fin = s && s.path === path && s.remoteIndex === sender ? this.replies.get(receiver) : undefined;
+      if (fin) this.transmit(path, fin); else this.stats.unknownIndex++;
+      return;
+    }
+    const payload = h.state.readMessage(noise);
+    if (!payload.ok) { this.stats.handshakeRejected++; return; }
+    const rs = h.state.remoteStatic!;
+    const want = this.expected.get(path)?.remoteStatic;
+    if (want && !equalBytes(want, rs)) { this.rejectInitiated(h, 'peer presented an unexpected key'); return; }
+    const v = this.cfg.verifyPeer(payload.value, rs, path, now);
+    if (!v.ok) { this.rejectInitiated(h, `peer identity rejected: ${v.error.message}`); return; }
+    this.handshakes.delete(receiver);
+    if (!h.state.isComplete) {
+      const fin = h.state.writeMessage(this.identityPayload);
+      if (!fin.ok) { this.fail(path, fin.error.message); return; }
+      const packet = encodeReply(PacketType.Final, receiver, sender, fin.value);
+      this.replies.set(receiver, packet);
+      this.transmit(path, packet);
+    }
+    this.establish(receiver, sender, path, v.value, h.state, true, now);
+  }
+
+  private consumeFinal(path: string, sender: number, receiver: number, noise: Uint8Array, now: number) {
+    const h = this.handshakes.get(receiver);
+    if (!h || h.initiator || h.path !== path || h.remoteIndex !== sender) { this.stats.unknownIndex++; return; }
+    const payload = h.state.readMessage(noise);
+    if (!payload.ok) { this.stats.handshakeRejected++; return; }
+    const v = this.cfg.verifyPeer(payload.value, h.state.remoteStatic!, path, now);
+    if (!v.ok) { this.stats.handshakeRejected++; this.handshakes.delete(receiver); return; }
+    this.handshakes.delete(receiver);
+    this.establish(receiver, sender, path, v.value, h.state, false, now);
+  }
+
+  private rejectInitiated(h: Handshake, reason: string) {
+    this.stats.handshakeRejected++;
+    this.handshakes.delete(h.localIndex);
+    this.fail(h.path, reason);
+  }
+
+  private establish(localIndex: number, remoteIndex: number, path: string, peer: PeerIdentity,
+    state: HandshakeState, initiator: boolean, now: number) {
+    const keys = state.split();
+    const s: Session = {
+      localIndex, remoteIndex, path, peer, send: keys.send, receive: keys.receive,
+      sendCounter: 0n, replay: new ReplayWindow(), lastReceivedMs: now, lastSentMs: now,
+    };
+    this.sessions.set(localIndex, s);
+    this.current.set(path, localIndex);
+    this.stats.handshakesCompleted++;
+    this.events.push({ type: 'established', path, peer, initiator });
+    const q = this.queued.get(path);
+    this.queued.delete(path);
+    for (const payload of q ?? []) this.seal(s, payload, now);
+  }
+
+  // ---- transport ----
+
+  private seal(s: Session, payload: Uint8Array, now: number) {
+    const header = encodeDataHeader(s.remoteIndex, s.sendCounter);
+    const sealed = s.send.seal(s.sendCounter, payload, header);
+    s.sendCounter++;
+    s.lastSentMs = now;
+    const out = new Uint8Array(dataHeaderBytes + sealed.length);
+    out.set(header); out.set(sealed, dataHeaderBytes);
+    this.transmit(s.path, out);
+  }
+
+  private consumeData(path: string, receiver: number, counter: bigint, header: Uint8Array, ciphertext: Uint8Array, now: number) {
+    const s = this.sessions.get(receiver);
+    if (!s) { this.stats.unknownIndex++; return; }
+    if (!s.replay.check(counter)) { this.stats.replayed++; return; }
+    const plain = s.receive.open(counter, ciphertext, header);
+    if (!plain.ok) { this.stats.decryptFailed++; return; }
+    s.replay.accept(counter);
+    s.lastReceivedMs = now;
+    // An authenticated packet from a new address means the peer moved: follow it.
+    if (s.path !== path) this.roam(s, path);
+    this.replies.delete(s.localIndex);
+    if (plain.value.length === 0) return;  // keep-alive
+    this.events.push({ type: 'message', path: s.path, peer: s.peer, payload: plain.value });
+  }
+
+  private roam(s: Session, path: string) {
+    if (this.current.get(s.path) === s.localIndex) this.current.delete(s.path);
+    s.path = path;
+    if (!this.current.has(path)) this.current.set(path, s.localIndex);
+  }
+
+  private fail(path: string, reason: string) {
+    this.queued.delete(path);
+    this.events.push({ type: 'failed', path, reason });
+  }
+
+  private transmit(path: string, bytes: Uint8Array) {
+    this.stats.packetsOut++;
+    this.transmits.push({ path, bytes });
+  }
+
+  private newIndex(): number {
+    for (;;) {
+      const b = this.cfg.random(4);
+      const idx = ((b[0] << 24) | (b[1] << 16) | (b[2] << 8) | b[3]) >>> 0;
+      if (idx !== 0 && !this.sessions.has(idx) && !this.handshakes.has(idx)) return idx;
+    }
+  }
+}

@@ -1,0 +1,22 @@
+// Path names: how cores refer to a peer without knowing about sockets.
+//   udp:HOST:PORT             a UDP address the driver can send to
+//   relay:SNHOST:SNPORT#TOKEN a peer reached through a supernode's relay
+import { type Address, formatAddress, parseHostPort } from '../wire/address.ts';
+
+export const udpPath = (a: Address): string => `udp:${formatAddress(a)}`;
+
+export function addressOfUdpPath(path: string): Address | undefined {
+  if (!path.startsWith('udp:')) return undefined;
+  const a = parseHostPort(path.slice(4));
+  return a.ok ? a.value : undefined;
+}
+
+export const relayPath = (supernode: Address, token: number): string => `relay:${formatAddress(supernode)}#${token}`;
+
+export function parseRelayPath(path: string): { supernode: Address; token: number } | undefined {
+  const m = /^relay:(.+)#(\d{1,10})$/.exec(path);
+  if (!m) return undefined;
+  const a = parseHostPort(m[1]);
+  const token = Number(m[2]);
+  return a.ok && token <= 0xffffffff ? { supernode: a.value, token } : undefined;
+}

@@ -1,0 +1,33 @@
+// Command numbers: one registry, so no two layers ever claim the same number.
+// Each layer declares its commands' object lists next to its own code (see docs/wire.md).
+export const Cmd = {
+  // generic replies
+  Ok: 1,
+  Error: 2,
+  // node/supernode ↔ login server
+  Register: 10,
+  Login: 11,
+  LoginOk: 12,
+  SupernodeAnnounce: 13,
+  SupernodeList: 14,
+  // node ↔ supernode, supernode ↔ supernode
+  Hello: 20,
+  HelloOk: 21,
+  Publish: 22,
+  Lookup: 23,
+  LookupOk: 24,
+  PeerHello: 25,
+  Store: 26,
+  Sync: 27,
+  SyncOk: 28,
+  Relay: 29,
+  Relayed: 30,
+  // user ↔ user, end to end
+  Chat: 40,
+  ChatAck: 41,
+  CallInvite: 50,
+  CallRinging: 51,
+  CallAnswer: 52,
+  CallHangup: 53,
+  Media: 54,
+} as const;

@@ -1,0 +1,227 @@
+// Object lists: the seed's wire format. A message is a command number followed by an object
+// list; an object is (type, id, value) and the id says which parameter of the command it is.
+//
+//   message  = varint(command) objectList
+//   list     = varint(count) object*          (count ≤ listObjectsMax, ids strictly increasing)
+//   object   = u8(type) varint(id) value
+//   value    = UINT: varint | STRING: varint(len) utf8 | ADDRESS: u8(4|6) 4|16 bytes u16be(port)
+//            | BYTES: varint(len) bytes | UINT_LIST: varint(n) varint* | LIST: list
+//
+// Encoding is canonical (ids sorted, minimal varints, duplicates refused) so that a signature
+// over an encoded record verifies on every node. Decoding takes hostile bytes: every count and
+// length is checked against what is left of the input before anything is allocated, and
+// nesting is bounded; failures come back as typed errors, never as exceptions.
+import { type Result, ok, err } from './result.ts';
+import { type Address, parseIPv4, parseIPv6, formatIPv6 } from './address.ts';
+
+export const enum ObjectType { Uint = 0, String = 1, Address = 2, Bytes = 3, UintList = 4, List = 5 }
+
+export type WireValue = number | string | Address | Uint8Array | number[] | ObjectList;
+export type ObjectList = Map<number, WireValue>;
+
+// Specification limits: a conforming decoder refuses anything beyond them.
+export const listDepthMax = 8;
+export const listObjectsMax = 1024;
+export const idMax = 0xffff;
+export const messageBytesMax = 1 << 20;
+
+const utf8 = new TextEncoder();
+const utf8Strict = new TextDecoder('utf-8', { fatal: true });
+
+class Writer {
+  private buf = new Uint8Array(256);
+  length = 0;
+  private ensure(n: number) {
+    if (this.length + n <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < this.length + n) size *= 2;
+    const next = new Uint8Array(size);
+    next.set(this.buf.subarray(0, this.length));
+    this.buf = next;
+  }
+  byte(b: number) { this.ensure(1); this.buf[this.length++] = b; }
+  bytes(b: Uint8Array) { this.ensure(b.length); this.buf.set(b, this.length); this.length += b.length; }
+  varint(n: number) {
+    if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`varint out of range: ${n}`);
+    while (n >= 0x80) { this.byte((n % 0x80) | 0x80); n = Math.floor(n / 0x80); }
+    this.byte(n);
+  }
+  result(): Uint8Array { return this.buf.slice(0, this.length); }
+}
+
+function valueType(v: WireValue): ObjectType {
+  if (typeof v === 'number') return ObjectType.Uint;
+  if (typeof v === 'string') return ObjectType.String;
+  if (v instanceof Uint8Array) return ObjectType.Bytes;
+  if (Array.isArray(v)) return ObjectType.UintList;
+  if (v instanceof Map) return ObjectType.List;
+  return ObjectType.Address;
+}
+
+function writeList(w: Writer, list: ObjectList, depth: number) {
+  if (depth > listDepthMax) throw new RangeError('object list nested too deep');
+  if (list.size > listObjectsMax) throw new RangeError('object list too long');
+  const ids = [...list.keys()].sort((a, b) => a - b);
+  w.varint(ids.length);
+  for (const id of ids) {
+    if (!Number.isInteger(id) || id < 0 || id > idMax) throw new RangeError(`bad object id ${id}`);
+    const v = list.get(id)!;
+    const t = valueType(v);
+    w.byte(t);
+    w.varint(id);
+    switch (t) {
+      case ObjectType.Uint: w.varint(v as number); break;
+      case ObjectType.String: { const b = utf8.encode(v as string); w.varint(b.length); w.bytes(b); break; }
+      case ObjectType.Bytes: w.varint((v as Uint8Array).length); w.bytes(v as Uint8Array); break;
+      case ObjectType.UintList: { const xs = v as number[]; w.varint(xs.length); for (const x of xs) w.varint(x); break; }
+      case ObjectType.List: writeList(w, v as ObjectList, depth + 1); break;
+      case ObjectType.Address: {
+        const a = v as Address;
+        const v4 = parseIPv4(a.host);
+        const raw = v4 ?? parseIPv6(a.host);
+        if (!raw) throw new RangeError(`bad address host ${a.host}`);
+        if (!Number.isInteger(a.port) || a.port < 0 || a.port > 65535) throw new RangeError(`bad port ${a.port}`);
+        w.byte(v4 ? 4 : 6); w.bytes(raw); w.byte(a.port >> 8); w.byte(a.port & 0xff);
+        break;
+      }
+    }
+  }
+}
+
+/** Encodes a list we built ourselves; a malformed list is a local bug, so it throws. */
+export function encodeObjectList(list: ObjectList): Uint8Array {
+  const w = new Writer();
+  writeList(w, list, 0);
+  return w.result();
+}
+
+export function encodeMessage(command: number, list: ObjectList): Uint8Array {
+  const w = new Writer();
+  w.varint(command);
+  writeList(w, list, 0);
+  return w.result();
+}
+
+class Reader {
+  pos = 0;
+  constructor(readonly buf: Uint8Array) {}
+  get left() { return this.buf.length - this.pos; }
+  varint(): number | undefined {
+    let n = 0, mul = 1;
+    for (let i = 0; i < 8; i++) {
+      if (this.pos >= this.buf.length) return undefined;
+      const b = this.buf[this.pos++];
+      n += (b & 0x7f) * mul;
+      if (b < 0x80) {
+        // Minimal encoding only: a trailing zero byte would give one value two spellings.
+        if (i > 0 && b === 0) return undefined;
+        return Number.isSafeInteger(n) ? n : undefined;
+      }
+      mul *= 0x80;
+    }
+    return undefined;
+  }
+  take(n: number): Uint8Array | undefined {
+    if (n > this.left) return undefined;
+    const out = this.buf.subarray(this.pos, this.pos + n);
+    this.pos += n;
+    return out;
+  }
+}
+
+type Decoded<T> = Result<T>;
+
+function readList(r: Reader, depth: number): Decoded<ObjectList> {
+  if (depth > listDepthMax) return err('too-deep', `object lists nested deeper than ${listDepthMax}`);
+  const count = r.varint();
+  if (count === undefined) return err('truncated', 'object count missing or malformed');
+  // Each object takes at least 3 bytes, so a count larger than that is a lie we can refuse cheaply.
+  if (count > listObjectsMax || count * 3 > r.left) return err('bad-count', `object count ${count} exceeds the input`);
+  const list: ObjectList = new Map();
+  let lastId = -1;
+  for (let i = 0; i < count; i++) {
+    const tb = r.take(1);
+    if (!tb) return err('truncated', 'object type missing');
+    const type = tb[0];
+    const id = r.varint();
+    if (id === undefined) return err('truncated', 'object id missing or malformed');
+    if (id > idMax) return err('bad-id', `object id ${id} too large`);
+    if (id <= lastId) return err('not-canonical', `object id ${id} out of order or repeated`);
+    lastId = id;
+    let value: WireValue;
+    switch (type) {
+      case ObjectType.Uint: {
+        const n = r.varint();
+        if (n === undefined) return err('bad-varint', `object ${id}: malformed integer`);
+        value = n;
+        break;
+      }
+      case ObjectType.String:
+      case ObjectType.Bytes: {
+        const len = r.varint();
+        if (len === undefined) return err('truncated', `object ${id}: length missing`);
+        const b = r.take(len);
+        if (!b) return err('truncated', `object ${id}: ${len} bytes claimed, ${r.left} left`);
+        if (type === ObjectType.Bytes) { value = b.slice(); break; }
+        try { value = utf8Strict.decode(b); } catch { return err('bad-utf8', `object ${id}: string is not UTF-8`); }
+        break;
+      }
+      case ObjectType.Address: {
+        const fam = r.take(1);
+        if (!fam) return err('truncated', `object ${id}: address family missing`);
+        const size = fam[0] === 4 ? 4 : fam[0] === 6 ? 16 : 0;
+        if (!size) return err('bad-address', `object ${id}: address family ${fam[0]}`);
+        const raw = r.take(size + 2);
+        if (!raw) return err('truncated', `object ${id}: address truncated`);
+        const host = size === 4 ? [...raw.subarray(0, 4)].join('.') : formatIPv6(raw.subarray(0, 16));
+        value = { host, port: (raw[size] << 8) | raw[size + 1] };
+        break;
+      }
+      case ObjectType.UintList: {
+        const n = r.varint();
+        if (n === undefined) return err('truncated', `object ${id}: count missing`);
+        if (n > r.left) return err('bad-count', `object ${id}: ${n} integers claimed, ${r.left} bytes left`);
+        const xs: number[] = [];
+        for (let k = 0; k < n; k++) {
+          const x = r.varint();
+          if (x === undefined) return err('bad-varint', `object ${id}: malformed integer in list`);
+          xs.push(x);
+        }
+        value = xs;
+        break;
+      }
+      case ObjectType.List: {
+        const inner = readList(r, depth + 1);
+        if (!inner.ok) return inner;
+        value = inner.value;
+        break;
+      }
+      default:
+        return err('bad-type', `object ${id}: unknown type ${type}`);
+    }
+    list.set(id, value);
+  }
+  return ok(list);
+}
+
+export function decodeObjectList(bytes: Uint8Array): Decoded<ObjectList> {
+  if (bytes.length > messageBytesMax) return err('too-large', `message of ${bytes.length} bytes`);
+  const r = new Reader(bytes);
+  const list = readList(r, 0);
+  if (!list.ok) return list;
+  if (r.left !== 0) return err('trailing-bytes', `${r.left} bytes after the object list`);
+  return list;
+}
+
+export interface Message { command: number; body: ObjectList }
+
+export function decodeMessage(bytes: Uint8Array): Decoded<Message> {
+  if (bytes.length > messageBytesMax) return err('too-large', `message of ${bytes.length} bytes`);
+  const r = new Reader(bytes);
+  const command = r.varint();
+  if (command === undefined) return err('truncated', 'command number missing or malformed');
+  const body = readList(r, 0);
+  if (!body.ok) return body;
+  if (r.left !== 0) return err('trailing-bytes', `${r.left} bytes after the object list`);
+  return ok({ command, body: body.value });
+}

@@ -1,0 +1,138 @@
+// Schemas: each command's object list is declared once, and its TypeScript type, encoder and
+// decoder follow from the declaration. Unknown ids are skipped (newer peers may add
+// parameters); a missing required id, a wrong type or a value beyond its bound is a typed error.
+import { type Result, ok, err } from './result.ts';
+import type { Address } from './address.ts';
+import { type ObjectList, type WireValue, encodeMessage } from './object-list.ts';
+
+type Checked<T> = { ok: true; value: T } | { ok: false; why: string };
+const good = <T>(value: T): Checked<T> => ({ ok: true, value });
+const bad = (why: string): Checked<never> => ({ ok: false, why });
+
+interface Field<T, Optional extends boolean> {
+  readonly id: number;
+  readonly optional: Optional;
+  check(v: WireValue): Checked<T>;
+  toWire(v: T): WireValue;
+  /** The same field, allowed to be absent. */
+  opt(): Field<T, true>;
+}
+
+function field<T>(id: number, check: (v: WireValue) => Checked<T>,
+  toWire: (v: T) => WireValue = (v) => v as WireValue): Field<T, false> {
+  const make = <O extends boolean>(optional: O): Field<T, O> => ({
+    id, optional, check, toWire, opt: () => make(true),
+  });
+  return make(false);
+}
+
+// Lists of strings or addresses travel as nested lists with ids 0..n-1.
+const asList = (xs: WireValue[]): WireValue => new Map(xs.map((x, i) => [i, x]));
+
+const isAddress = (v: WireValue): v is Address =>
+  typeof v === 'object' && !(v instanceof Uint8Array) && !(v instanceof Map) && !Array.isArray(v);
+
+export const f = {
+  uint: (id: number, max = Number.MAX_SAFE_INTEGER) =>
+    field<number>(id, (v) => typeof v !== 'number' ? bad('expected an integer') : v > max ? bad(`integer above ${max}`) : good(v)),
+  bool: (id: number) =>
+    field<boolean>(id, (v) => v === 0 ? good(false) : v === 1 ? good(true) : bad('expected 0 or 1'), (b) => b ? 1 : 0),
+  string: (id: number, lengthMax = 1024) =>
+    field<string>(id, (v) => typeof v !== 'string' ? bad('expected a string') : v.length > lengthMax ? bad(`string longer than ${lengthMax}`) : good(v)),
+  bytes: (id: number, lengthMax = 65535, lengthMin = 0) =>
+    field<Uint8Array>(id, (v) => !(v instanceof Uint8Array) ? bad('expected bytes')
+      : v.length > lengthMax || v.length < lengthMin ? bad(`expected ${lengthMin}..${lengthMax} bytes, got ${v.length}`) : good(v)),
+  key: (id: number) =>
+    field<Uint8Array>(id, (v) => v instanceof Uint8Array && v.length === 32 ? good(v) : bad('expected a 32-byte key')),
+  address: (id: number) => field<Address>(id, (v) => isAddress(v) ? good(v) : bad('expected an address')),
+  addresses: (id: number, countMax = 16) =>
+    field<Address[]>(id, (v) => {
+      if (!(v instanceof Map) || v.size > countMax) return bad(`expected a list of at most ${countMax} addresses`);
+      const out: Address[] = [];
+      for (const a of v.values()) { if (!isAddress(a)) return bad('expected a list of addresses'); out.push(a); }
+      return good(out);
+    }, asList),
+  uints: (id: number, countMax = 1024) =>
+    field<number[]>(id, (v) => !Array.isArray(v) ? bad('expected a list of integers') : v.length > countMax ? bad(`more than ${countMax} integers`) : good(v)),
+  list: (id: number) => field<ObjectList>(id, (v) => v instanceof Map ? good(v) : bad('expected an object list')),
+  bytesList: (id: number, countMax = 256, lengthMax = 4096) =>
+    field<Uint8Array[]>(id, (v) => {
+      if (!(v instanceof Map) || v.size > countMax) return bad(`expected a list of at most ${countMax} byte strings`);
+      const out: Uint8Array[] = [];
+      for (const x of v.values()) {
+        if (!(x instanceof Uint8Array) || x.length > lengthMax) return bad('expected a list of byte strings');
+        out.push(x);
+      }
+      return good(out);
+    }, asList),
+  strings: (id: number, countMax = 256, lengthMax = 1024) =>
+    field<string[]>(id, (v) => {
+      if (!(v instanceof Map) || v.size > countMax) return bad(`expected a list of at most ${countMax} strings`);
+      const out: string[] = [];
+      for (const x of v.values()) {
+        if (typeof x !== 'string' || x.length > lengthMax) return bad('expected a list of strings');
+        out.push(x);
+      }
+      return good(out);
+    }, asList),
+};
+
+type AnyField = Field<any, boolean>;
+export type Spec = Record<string, AnyField>;
+type ValueOf<F> = F extends Field<infer T, any> ? T : never;
+type RequiredKeys<S extends Spec> = { [K in keyof S]: S[K] extends Field<any, false> ? K : never }[keyof S];
+type OptionalKeys<S extends Spec> = Exclude<keyof S, RequiredKeys<S>>;
+export type Fields<S extends Spec> =
+  { [K in RequiredKeys<S>]: ValueOf<S[K]> } & { [K in OptionalKeys<S>]?: ValueOf<S[K]> };
+
+export interface Schema<S extends Spec> {
+  readonly spec: S;
+  encode(fields: Fields<S>): ObjectList;
+  decode(list: ObjectList): Result<Fields<S>>;
+}
+
+export function schema<S extends Spec>(spec: S): Schema<S> {
+  const entries = Object.entries(spec);
+  const ids = new Set(entries.map(([, fl]) => fl.id));
+  if (ids.size !== entries.length) throw new Error('schema has two fields with one id');
+  return {
+    spec,
+    encode(fields) {
+      const list: ObjectList = new Map();
+      for (const [name, fl] of entries) {
+        const v = (fields as Record<string, unknown>)[name];
+        if (v === undefined) {
+          if (!fl.optional) throw new Error(`required field ${name} missing`);
+          continue;
+        }
+        list.set(fl.id, fl.toWire(v));
+      }
+      return list;
+    },
+    decode(list) {
+      const out: Record<string, unknown> = {};
+      for (const [name, fl] of entries) {
+        const v = list.get(fl.id);
+        if (v === undefined) {
+          if (!fl.optional) return err('missing-field', `required field ${name} (id ${fl.id}) missing`);
+          continue;
+        }
+        const checked = fl.check(v);
+        if (!checked.ok) return err('bad-field', `field ${name} (id ${fl.id}): ${checked.why}`);
+        out[name] = checked.value;
+      }
+      return ok(out as Fields<S>);
+    },
+  };
+}
+
+/** A command: its number and its schema, so callers never pair the wrong two. */
+export interface Command<S extends Spec> extends Schema<S> {
+  readonly command: number;
+  toBytes(fields: Fields<S>): Uint8Array;
+}
+
+export function command<S extends Spec>(number: number, spec: S): Command<S> {
+  const s = schema(spec);
+  return { ...s, command: number, toBytes: (fields) => encodeMessage(number, s.encode(fields)) };
+}

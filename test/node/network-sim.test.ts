@@ -1,0 +1,123 @@
+// The whole network's cores on the virtual network: login server (SQLite in memory),
+// three supernodes and user nodes, in virtual time. Same code as the real processes.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { VirtualNet } from '../../src/sim/virtual-net.ts';
+import { LoginServer } from '../../src/login/server.ts';
+import { openSqliteStore } from '../../src/login/sqlite-store.ts';
+import { Supernode } from '../../src/node/supernode.ts';
+import { UserNode, type UserNodeEvent } from '../../src/node/user-node.ts';
+import type { Address } from '../../src/wire/address.ts';
+import { testIdentity } from '../helpers/identities.ts';
+import { speechLikeSignal } from '../helpers/signals.ts';
+import { alignedCorrelation } from '../helpers/xcorr.ts';
+
+const L: Address = { host: '203.0.113.10', port: 7700 };
+const SN: Address[] = [1, 2, 3].map((i) => ({ host: '203.0.113.20', port: 7000 + i }));
+
+function build(seed: number) {
+  const net = new VirtualNet({ seed, latencyMs: 15 });
+  const li = testIdentity(seed * 100);
+  const store = openSqliteStore(':memory:');
+  const login = new LoginServer({ staticKey: li.static, signingKey: li.signing, random: net.random, store });
+  net.add(L, login, () => {
+    for (let r = login.pollRequest(); r; r = login.pollRequest()) {
+      const req = r;
+      net.track(login.handleRequest(req, net.now).then((reply) => net.mutate(L, (now) => login.respond(req, reply, now))));
+    }
+  });
+  const sns = SN.map((a, i) => {
+    const id = testIdentity(seed * 100 + 10 + i);
+    const sn = new Supernode({ staticKey: id.static, signingKey: id.signing, random: net.random, listen: a, login: L, bootstrap: SN.slice(0, i) });
+    net.add(a, sn, () => { while (sn.pollLog()); });
+    return sn;
+  });
+  for (const [i, sn] of sns.entries()) net.mutate(SN[i], (now) => sn.start(now));
+  return { net, login, sns, loginKey: li.signing.publicKey };
+}
+
+function user(w: ReturnType<typeof build>, n: number, opts: { direct?: boolean; autoAnswer?: boolean; sn?: number } = {}) {
+  const id = testIdentity(9000 + n);
+  const address = { host: '198.51.100.' + n, port: 5000 };
+  const node = new UserNode({
+    staticKey: id.static, signingKey: id.signing, random: w.net.random, deviceId: `dev${n}`, login: L, loginKey: w.loginKey,
+    bootstrap: [SN[opts.sn ?? 0]], listen: address, directAllowed: opts.direct ?? true, autoAnswer: opts.autoAnswer ?? false,
+  });
+  const events: UserNodeEvent[] = [];
+  w.net.add(address, node, () => { for (let e = node.pollEvent(); e; e = node.pollEvent()) events.push(e); });
+  return { node, address, events };
+}
+
+async function signUp(w: ReturnType<typeof build>, u: ReturnType<typeof user>, name: string) {
+  let reg: any, log: any;
+  w.net.mutate(u.address, (now) => u.node.register(name, 'a good password', now, (r) => { reg = r; }));
+  await w.net.runUntilAsync(() => reg !== undefined, 20_000);
+  assert.ok(reg?.ok, `register ${name}: ${JSON.stringify(reg)}`);
+  w.net.mutate(u.address, (now) => u.node.login(name, 'a good password', now, (r) => { log = r; }));
+  await w.net.runUntilAsync(() => log !== undefined, 20_000);
+  assert.ok(log?.ok, `login ${name}: ${JSON.stringify(log)}`);
+}
+
+for (const direct of [true, false]) {
+  test(`virtual network: look-up, chat receipt and a call (${direct ? 'direct' : 'relayed'})`, async () => {
+    const w = build(direct ? 1 : 2);
+    await w.net.runUntilAsync(() => w.sns.every((s) => s.peers.size === 2), 30_000);
+    const alice = user(w, 1, { direct, sn: 0 });
+    const bob = user(w, 2, { direct, sn: 1, autoAnswer: true });
+    await signUp(w, alice, 'Alice');
+    await signUp(w, bob, 'bob');
+    assert.equal(alice.node.status().user, 'alice', 'names are normalised');
+
+    let found: any;
+    w.net.mutate(alice.address, (now) => alice.node.lookup('bob', now, (r) => { found = r; }));
+    await w.net.runUntilAsync(() => found !== undefined);
+    assert.ok(found.ok, JSON.stringify(found));
+    assert.equal(found.value.addresses.length, direct ? 1 : 0);
+
+    let sent: any;
+    w.net.mutate(alice.address, (now) => alice.node.chat('bob', 'hi', now, (r) => { sent = r; }));
+    await w.net.runUntilAsync(() => sent !== undefined);
+    assert.ok(sent.ok && sent.value.deliveredAtMs > 0, JSON.stringify(sent));
+    assert.ok(bob.events.some((e) => e.type === 'chat' && e.message.text === 'hi' && e.message.peer === 'alice'));
+
+    let ringing: any;
+    let callId = '';
+    w.net.mutate(alice.address, (now) => { callId = alice.node.call('bob', now, (r) => { ringing = r; })!; });
+    await w.net.runUntilAsync(() => alice.node.calls.get(callId)?.state === 'active', 20_000);
+    assert.ok(ringing?.ok);
+    assert.equal(alice.node.calls.get(callId)!.path, direct ? 'direct' : 'relay');
+
+    // One second of speech, pushed in real-time 20 ms frames.
+    const speech = speechLikeSignal(1, 48_000, 3);
+    for (let i = 0; i + 960 <= speech.length; i += 960) {
+      w.net.mutate(alice.address, (now) => alice.node.withCalls(now, (c) => c.pushAudio(callId, speech.subarray(i, i + 960), now)));
+      w.net.run(20);
+    }
+    w.net.run(500);
+    w.net.mutate(alice.address, (now) => alice.node.withCalls(now, (c) => c.hangup(callId, now)));
+    await w.net.runUntilAsync(() => bob.node.calls.get(callId)?.state === 'ended', 10_000);
+    assert.equal(bob.node.calls.get(callId)!.endReason, 'remote-hung-up');
+    const audio = bob.events.filter((e): e is Extract<UserNodeEvent, { type: 'audio' }> => e.type === 'audio');
+    const pcm = new Int16Array(audio.reduce((n, e) => n + e.pcm.length, 0));
+    let at = 0;
+    for (const e of audio) { pcm.set(e.pcm, at); at += e.pcm.length; }
+    const { correlation } = alignedCorrelation(speech, pcm, 48_000);
+    assert.ok(correlation >= 0.9, `correlation ${correlation}`);
+    if (!direct) assert.ok(w.sns.some((s) => s.relay.stats.relayed > 40), 'the relay carried the media');
+  });
+}
+
+test('virtual network: a wrong password and a taken name get clear errors', async () => {
+  const w = build(3);
+  await w.net.runUntilAsync(() => w.sns.every((s) => s.peers.size === 2), 30_000);
+  const a = user(w, 1);
+  await signUp(w, a, 'carol');
+  const b = user(w, 2);
+  let reg: any, log: any;
+  w.net.mutate(b.address, (now) => b.node.register('CAROL', 'another password', now, (r) => { reg = r; }));
+  await w.net.runUntilAsync(() => reg !== undefined);
+  assert.ok(!reg.ok && reg.error.code === 'name-taken');
+  w.net.mutate(b.address, (now) => b.node.login('carol', 'wrong password!', now, (r) => { log = r; }));
+  await w.net.runUntilAsync(() => log !== undefined);
+  assert.ok(!log.ok && log.error.code === 'bad-credentials');
+});

@@ -1,0 +1,71 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { signPresence, verifyPresence, type Presence } from '../../src/overlay/presence.ts';
+import { Directory } from '../../src/overlay/directory.ts';
+import { testIdentity, testCertificate } from '../helpers/identities.ts';
+import { prng } from '../helpers/prng.ts';
+
+const now = 1_700_000_000_000;
+const login = testIdentity(100);
+const alice = testIdentity(1);
+const mallory = testIdentity(2);
+
+function record(over: Partial<Presence> = {}, signer = alice.signing, certFor = alice.signing, certUser = 'alice', issuer = login.signing) {
+  return signPresence({
+    user: 'alice', certificate: testCertificate(issuer, certUser, certFor, now), staticKey: alice.static.publicKey,
+    addresses: [{ host: '203.0.113.9', port: 5000 }], supernode: { host: '198.51.100.1', port: 7000 }, relayToken: 42,
+    publishedAtMs: now, expiresAtMs: now + 60_000, ...over,
+  }, signer.privateKey);
+}
+
+test('a record signed by its certified user verifies', () => {
+  const v = verifyPresence(record(), login.signing.publicKey, now + 1);
+  assert.ok(v.ok, JSON.stringify(!v.ok && v.error));
+  assert.equal(v.value.presence.user, 'alice');
+  assert.equal(v.value.presence.relayToken, 42);
+});
+
+test('a forged record (signed by someone else) is rejected', () => {
+  const v = verifyPresence(record({}, mallory.signing), login.signing.publicKey, now + 1);
+  assert.ok(!v.ok);
+  assert.equal(v.error.code, 'bad-signature');
+});
+
+test("a record carrying another user's certificate is rejected", () => {
+  const v = verifyPresence(record({}, mallory.signing, mallory.signing, 'mallory'), login.signing.publicKey, now + 1);
+  assert.ok(!v.ok);
+  assert.equal(v.error.code, 'user-mismatch');
+});
+
+test('a certificate signed by another key than the login server is rejected', () => {
+  const v = verifyPresence(record({}, alice.signing, alice.signing, 'alice', mallory.signing), login.signing.publicKey, now + 1);
+  assert.ok(!v.ok);
+  assert.equal(v.error.code, 'untrusted-certificate');
+});
+
+test('expired records and over-long lifetimes are rejected', () => {
+  assert.ok(!verifyPresence(record(), login.signing.publicKey, now + 61_000).ok);
+  assert.ok(!verifyPresence(record({ expiresAtMs: now + 24 * 3600_000 }), login.signing.publicKey, now + 1).ok);
+});
+
+test('a tampered record is rejected, and hostile bytes never throw', () => {
+  const good = record();
+  const rng = prng(9);
+  for (let i = 0; i < 2000; i++) {
+    const bad = i % 2 ? good.map((b) => (rng.int(50) === 0 ? b ^ (1 + rng.int(255)) : b)) : rng.bytes(rng.int(300));
+    if (bad.every((b, j) => b === good[j]) && bad.length === good.length) continue;
+    const v = verifyPresence(bad, login.signing.publicKey, now + 1);
+    assert.equal(v.ok, false);
+  }
+});
+
+test('the directory keeps the newest valid record and refuses forgeries', () => {
+  const dir = new Directory();
+  assert.deepEqual(dir.put(record(), login.signing.publicKey, now + 1), { ok: true, value: 'stored' });
+  const newer = record({ publishedAtMs: now + 10, expiresAtMs: now + 60_000 });
+  assert.deepEqual(dir.put(newer, login.signing.publicKey, now + 11), { ok: true, value: 'stored' });
+  assert.deepEqual(dir.put(record(), login.signing.publicKey, now + 12), { ok: true, value: 'stale' });
+  assert.equal(dir.put(record({ publishedAtMs: now + 20 }, mallory.signing), login.signing.publicKey, now + 21).ok, false);
+  assert.equal(dir.get('alice', now + 30)!.presence.publishedAtMs, now + 10);
+  assert.equal(dir.get('alice', now + 70_000), undefined, 'expired records are gone');
+});
