@@ -1,0 +1,260 @@
+// The Noise Protocol Framework (revision 34), patterns XX and IK, suite 25519_ChaChaPoly_SHA256,
+// on node:crypto's synchronous primitives. Sections cited are of the Noise specification.
+//
+// A HandshakeState runs one handshake: writeMessage / readMessage alternate per the pattern;
+// after the last message split() gives the two transport keys. readMessage is transactional:
+// a message that fails to decrypt or parse leaves the state as it was, so a forged or damaged
+// packet cannot wedge a handshake that a genuine retransmission would complete.
+import crypto from 'node:crypto';
+import { type Result, ok, err } from '../wire/result.ts';
+import { type KeyPair, type RandomBytes, generateX25519, x25519 } from './keys.ts';
+
+export type NoisePattern = 'XX' | 'IK';
+
+const dhLen = 32;
+const hashLen = 32;
+const tagLen = 16;
+export const noiseMessageBytesMax = 65535;
+
+type Token = 'e' | 's' | 'ee' | 'es' | 'se' | 'ss';
+// §7.5: XX and IK message patterns, from the initiator's first message on.
+const patterns: Record<NoisePattern, { preResponderStatic: boolean; messages: Token[][] }> = {
+  XX: { preResponderStatic: false, messages: [['e'], ['e', 'ee', 's', 'es'], ['s', 'se']] },
+  IK: { preResponderStatic: true, messages: [['e', 'es', 's', 'ss'], ['e', 'ee', 'se']] },
+};
+
+const sha256 = (...parts: Uint8Array[]) => {
+  const h = crypto.createHash('sha256');
+  for (const p of parts) h.update(p);
+  return new Uint8Array(h.digest());
+};
+const hmac = (key: Uint8Array, ...parts: Uint8Array[]) => {
+  const h = crypto.createHmac('sha256', key);
+  for (const p of parts) h.update(p);
+  return new Uint8Array(h.digest());
+};
+
+/** §4.3 HKDF with two outputs. */
+function hkdf2(ck: Uint8Array, ikm: Uint8Array): [Uint8Array, Uint8Array] {
+  const temp = hmac(ck, ikm);
+  const o1 = hmac(temp, Uint8Array.of(1));
+  const o2 = hmac(temp, o1, Uint8Array.of(2));
+  return [o1, o2];
+}
+
+/** §5.1 nonce: 32 bits of zeros followed by the 64-bit little-endian counter. */
+function nonceOf(n: bigint): Buffer {
+  const b = Buffer.alloc(12);
+  b.writeBigUInt64LE(n, 4);
+  return b;
+}
+
+function aeadSeal(key: Uint8Array, n: bigint, ad: Uint8Array, plaintext: Uint8Array): Uint8Array {
+  const c = crypto.createCipheriv('chacha20-poly1305', key, nonceOf(n), { authTagLength: tagLen });
+  c.setAAD(ad, { plaintextLength: plaintext.length });
+  const body = c.update(plaintext);
+  c.final();
+  const out = new Uint8Array(body.length + tagLen);
+  out.set(body); out.set(c.getAuthTag(), body.length);
+  return out;
+}
+
+function aeadOpen(key: Uint8Array, n: bigint, ad: Uint8Array, ciphertext: Uint8Array): Uint8Array | undefined {
+  if (ciphertext.length < tagLen) return undefined;
+  try {
+    const d = crypto.createDecipheriv('chacha20-poly1305', key, nonceOf(n), { authTagLength: tagLen });
+    d.setAAD(ad, { plaintextLength: ciphertext.length - tagLen });
+    d.setAuthTag(ciphertext.subarray(ciphertext.length - tagLen));
+    const body = d.update(ciphertext.subarray(0, ciphertext.length - tagLen));
+    d.final();
+    return new Uint8Array(body);
+  } catch {
+    return undefined;
+  }
+}
+
+/** A transport key for datagrams: the counter travels in each packet, so nonces are explicit. */
+export class TransportKey {
+  constructor(private readonly key: Uint8Array) {}
+  seal(counter: bigint, plaintext: Uint8Array, ad: Uint8Array = new Uint8Array(0)): Uint8Array {
+    return aeadSeal(this.key, counter, ad, plaintext);
+  }
+  open(counter: bigint, ciphertext: Uint8Array, ad: Uint8Array = new Uint8Array(0)): Result<Uint8Array> {
+    if (counter < 0n || counter >= 2n ** 64n - 1n) return err('bad-counter', 'counter out of range');
+    const p = aeadOpen(this.key, counter, ad, ciphertext);
+    return p ? ok(p) : err('decrypt-failed', 'packet does not authenticate');
+  }
+}
+
+interface Symmetric { ck: Uint8Array; h: Uint8Array; k: Uint8Array | undefined; n: bigint }
+
+export interface HandshakeOptions {
+  pattern: NoisePattern;
+  initiator: boolean;
+  prologue: Uint8Array;
+  staticKey: KeyPair;
+  remoteStatic?: Uint8Array;
+  random: RandomBytes;
+  /** Fixed ephemeral key, for test vectors only. */
+  ephemeral?: KeyPair;
+}
+
+export class HandshakeState {
+  private sym: Symmetric;
+  private e: KeyPair | undefined;
+  private re: Uint8Array | undefined;
+  private rs: Uint8Array | undefined;
+  private turn = 0;
+  private failed = false;
+  private readonly messages: Token[][];
+
+  constructor(private readonly o: HandshakeOptions) {
+    // §5.2 InitializeSymmetric: a name of exactly HASHLEN bytes is used as h directly.
+    const name = new TextEncoder().encode(`Noise_${o.pattern}_25519_ChaChaPoly_SHA256`);
+    const h = name.length <= hashLen ? padTo(name, hashLen) : sha256(name);
+    this.sym = { ck: h, h, k: undefined, n: 0n };
+    this.e = o.ephemeral;
+    this.rs = o.remoteStatic;
+    this.messages = patterns[o.pattern].messages;
+    this.mixHash(o.prologue);
+    if (patterns[o.pattern].preResponderStatic) {
+      if (o.initiator && !o.remoteStatic) throw new Error('IK initiator needs the responder static key');
+      this.mixHash(o.initiator ? o.remoteStatic! : o.staticKey.publicKey);
+    }
+  }
+
+  get isComplete(): boolean { return this.turn >= this.messages.length; }
+  get remoteStatic(): Uint8Array | undefined { return this.rs; }
+  get handshakeHash(): Uint8Array { return this.sym.h; }
+
+  private myTurn(): boolean { return (this.turn % 2 === 0) === this.o.initiator; }
+
+  writeMessage(payload: Uint8Array): Result<Uint8Array> {
+    if (this.failed) return err('handshake-failed', 'handshake already failed');
+    if (this.isComplete || !this.myTurn()) return err('wrong-turn', 'not our turn to write');
+    const out: Uint8Array[] = [];
+    for (const t of this.messages[this.turn]) {
+      switch (t) {
+        case 'e':
+          this.e ??= generateX25519(this.o.random);
+          out.push(this.e.publicKey);
+          this.mixHash(this.e.publicKey);
+          break;
+        case 's':
+          out.push(this.encryptAndHash(this.o.staticKey.publicKey));
+          break;
+        default: {
+          const r = this.mixDh(t);
+          if (!r.ok) { this.failed = true; return r; }
+        }
+      }
+    }
+    out.push(this.encryptAndHash(payload));
+    this.turn++;
+    const msg = concat(out);
+    if (msg.length > noiseMessageBytesMax) return err('too-large', 'handshake message too large');
+    return ok(msg);
+  }
+
+  readMessage(message: Uint8Array): Result<Uint8Array> {
+    if (this.failed) return err('handshake-failed', 'handshake already failed');
+    if (this.isComplete || this.myTurn()) return err('wrong-turn', 'not our turn to read');
+    if (message.length > noiseMessageBytesMax) return err('too-large', 'handshake message too large');
+    const saved = { sym: { ...this.sym }, re: this.re, rs: this.rs };
+    const r = this.readTokens(message);
+    if (!r.ok) { this.sym = saved.sym; this.re = saved.re; this.rs = saved.rs; return r; }
+    this.turn++;
+    return r;
+  }
+
+  private readTokens(message: Uint8Array): Result<Uint8Array> {
+    let at = 0;
+    for (const t of this.messages[this.turn]) {
+      switch (t) {
+        case 'e':
+          if (message.length - at < dhLen) return err('truncated', 'handshake message too short');
+          this.re = message.slice(at, at + dhLen);
+          at += dhLen;
+          this.mixHash(this.re);
+          break;
+        case 's': {
+          const len = this.sym.k ? dhLen + tagLen : dhLen;
+          if (message.length - at < len) return err('truncated', 'handshake message too short');
+          const s = this.decryptAndHash(message.subarray(at, at + len));
+          if (!s) return err('decrypt-failed', 'static key does not authenticate');
+          this.rs = s;
+          at += len;
+          break;
+        }
+        default: {
+          const r = this.mixDh(t);
+          if (!r.ok) return r;
+        }
+      }
+    }
+    const payload = this.decryptAndHash(message.subarray(at));
+    if (!payload) return err('decrypt-failed', 'handshake payload does not authenticate');
+    return ok(payload);
+  }
+
+  split(): { send: TransportKey; receive: TransportKey } {
+    if (!this.isComplete) throw new Error('split before the handshake completed');
+    const [k1, k2] = hkdf2(this.sym.ck, new Uint8Array(0));
+    return this.o.initiator
+      ? { send: new TransportKey(k1), receive: new TransportKey(k2) }
+      : { send: new TransportKey(k2), receive: new TransportKey(k1) };
+  }
+
+  // §5.3 token processing: which DH each of ee, es, se, ss means depends on our role.
+  private mixDh(t: Exclude<Token, 'e' | 's'>): Result<void> {
+    const init = this.o.initiator;
+    const s = this.o.staticKey;
+    const [mine, theirs] =
+      t === 'ee' ? [this.e, this.re]
+      : t === 'ss' ? [s, this.rs]
+      : t === 'es' ? (init ? [this.e, this.rs] : [s, this.re])
+      : (init ? [s, this.re] : [this.e, this.rs]);
+    if (!mine || !theirs) return err('missing-key', `no key for ${t}`);
+    const dh = x25519(mine.privateKey, theirs);
+    if (!dh.ok) return dh;
+    this.mixKey(dh.value);
+    return ok(undefined);
+  }
+
+  private mixHash(data: Uint8Array) { this.sym.h = sha256(this.sym.h, data); }
+
+  private mixKey(ikm: Uint8Array) {
+    const [ck, k] = hkdf2(this.sym.ck, ikm);
+    this.sym.ck = ck;
+    this.sym.k = k;
+    this.sym.n = 0n;
+  }
+
+  private encryptAndHash(plaintext: Uint8Array): Uint8Array {
+    const out = this.sym.k ? aeadSeal(this.sym.k, this.sym.n++, this.sym.h, plaintext) : plaintext.slice();
+    this.mixHash(out);
+    return out;
+  }
+
+  private decryptAndHash(ciphertext: Uint8Array): Uint8Array | undefined {
+    let plain: Uint8Array | undefined;
+    if (this.sym.k) {
+      plain = aeadOpen(this.sym.k, this.sym.n, this.sym.h, ciphertext);
+      if (!plain) return undefined;
+      this.sym.n++;
+    } else {
+      plain = ciphertext.slice();
+    }
+    this.mixHash(ciphertext);
+    return plain;
+  }
+}
+
+function padTo(b: Uint8Array, n: number): Uint8Array { const out = new Uint8Array(n); out.set(b); return out; }
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) { out.set(p, at); at += p.length; }
+  return out;
+}

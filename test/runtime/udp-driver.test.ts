@@ -1,0 +1,38 @@
+// Two cores on real UDP sockets on loopback, through the real driver.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import dgram from 'node:dgram';
+import { UdpDriver } from '../../src/runtime/udp-driver.ts';
+import { Rpc } from '../../src/session/rpc.ts';
+import { udpPath } from '../../src/session/paths.ts';
+import { encodeMessage } from '../../src/wire/object-list.ts';
+import { random } from '../../src/runtime/clock.ts';
+import { testIdentity, endpointConfig } from '../helpers/identities.ts';
+
+test('a request crosses real sockets and garbage on the socket does not disturb it', async () => {
+  const da = await UdpDriver.bind({ host: '127.0.0.1', port: 0 });
+  const db = await UdpDriver.bind({ host: '127.0.0.1', port: 0 });
+  const a = new Rpc(endpointConfig(testIdentity(1), random));
+  const b = new Rpc(endpointConfig(testIdentity(2), random));
+  da.attach(a, () => { while (a.pollEvent()); });
+  db.attach(b, () => {
+    for (let e = b.pollEvent(); e; e = b.pollEvent()) if (e.type === 'request') b.respond(e.path, e.id, encodeMessage(2, e.message.body), Date.now());
+  });
+  // Garbage first, from a third socket.
+  const noise = dgram.createSocket('udp4');
+  for (let i = 0; i < 50; i++) noise.send(Buffer.from(random(1 + (i % 90))), db.address.port, '127.0.0.1');
+  const reply = await new Promise<any>((resolve) => {
+    da.mutate((now) => a.request(udpPath(db.address), encodeMessage(1, new Map([[1, 'over udp']])), now, resolve));
+  });
+  assert.ok(reply.ok, JSON.stringify(reply));
+  assert.equal(reply.value.message.body.get(1), 'over udp');
+  assert.equal(db.stats.coreErrors, 0);
+  noise.close();
+  await Promise.all([da.close(), db.close()]);
+});
+
+test('binding a port that is taken fails with an error, not a crash', async () => {
+  const d = await UdpDriver.bind({ host: '127.0.0.1', port: 0 });
+  await assert.rejects(UdpDriver.bind({ host: '127.0.0.1', port: d.address.port }));
+  await d.close();
+});
