@@ -1,0 +1,122 @@
+// The `tincan` command: daemons (login-server, supernode, node, demo) and user commands that
+// talk to a running node's local API. Output is for people by default and one JSON object
+// with --json; a failure is one line on stderr and a non-zero exit:
+//   1 the operation failed · 2 usage error · 3 the node's API cannot be reached
+import path from 'node:path';
+import { parseArgs, UsageError, type FlagSpec } from './args.ts';
+import { parseHostPort, type Address } from '../wire/address.ts';
+import { startLoginServer, startSupernode, startNode, runDemo, RoleError, type Running } from '../runtime/roles.ts';
+import { runClientCommand, clientCommands, ClientError } from './client.ts';
+
+const usage = `usage: tincan COMMAND [flags]
+
+network roles
+  login-server --listen HOST:PORT --db FILE.sqlite
+  supernode    --listen HOST:PORT --login HOST:PORT [--login-key KEY] [--bootstrap HOST:PORT,…] [--data DIR]
+  node         --data DIR --login HOST:PORT [--login-key KEY] [--bootstrap HOST:PORT,…] [--api HOST:PORT]
+               [--listen HOST:PORT] [--auto-answer] [--play FILE.wav] [--record FILE.wav] [--no-direct]
+  demo         [--data DIR]        a whole network on loopback (what npm start runs)
+
+user commands (talk to a running node; --api HOST:PORT, default 127.0.0.1:7780; --json for JSON)
+  register USER [--password-file F]      login USER [--password-file F]
+  status                                 lookup USER
+  chat USER TEXT…                        hangup [CALL_ID]
+  call USER [--play IN.wav] [--record OUT.wav] [--seconds N]
+`;
+
+const roleFlags: Record<string, FlagSpec> = {
+  'login-server': { listen: 'string', db: 'string' },
+  supernode: { listen: 'string', login: 'string', 'login-key': 'string', bootstrap: 'string', data: 'string' },
+  node: {
+    data: 'string', login: 'string', 'login-key': 'string', bootstrap: 'string', api: 'string', listen: 'string',
+    'auto-answer': 'boolean', play: 'string', record: 'string', 'no-direct': 'boolean', quiet: 'boolean',
+  },
+  demo: { data: 'string', quiet: 'boolean' },
+};
+
+function address(flags: Record<string, unknown>, name: string, fallback?: string): Address {
+  const v = flags[name] ?? fallback;
+  if (v === undefined) throw new UsageError(`--${name} HOST:PORT is required`);
+  const a = parseHostPort(String(v));
+  if (!a.ok) throw new UsageError(`--${name}: ${a.error.message}`);
+  return a.value;
+}
+
+function addresses(flags: Record<string, unknown>, name: string): Address[] {
+  const v = flags[name];
+  if (v === undefined || v === '') return [];
+  return String(v).split(',').map((s) => {
+    const a = parseHostPort(s.trim());
+    if (!a.ok) throw new UsageError(`--${name}: ${a.error.message}`);
+    return a.value;
+  });
+}
+
+function required(flags: Record<string, unknown>, name: string): string {
+  const v = flags[name];
+  if (typeof v !== 'string' || v === '') throw new UsageError(`--${name} is required`);
+  return v;
+}
+
+async function startRole(cmd: string, argv: string[]): Promise<Running> {
+  const { flags, positionals } = parseArgs(argv, roleFlags[cmd]);
+  if (positionals.length) throw new UsageError(`unexpected argument "${positionals[0]}"`);
+  const str = (n: string) => (typeof flags[n] === 'string' ? (flags[n] as string) : undefined);
+  switch (cmd) {
+    case 'login-server':
+      return startLoginServer({ listen: address(flags, 'listen', '127.0.0.1:7700'), db: str('db') ?? 'tincan-login.sqlite' });
+    case 'supernode':
+      return startSupernode({
+        listen: address(flags, 'listen', '127.0.0.1:7710'), login: address(flags, 'login'), loginKey: str('login-key'),
+        bootstrap: addresses(flags, 'bootstrap'), data: str('data'),
+      });
+    case 'node':
+      return startNode({
+        data: path.resolve(required(flags, 'data')), login: address(flags, 'login'), loginKey: str('login-key'),
+        bootstrap: addresses(flags, 'bootstrap'), api: address(flags, 'api', '127.0.0.1:7780'),
+        listen: flags.listen ? address(flags, 'listen') : undefined, autoAnswer: flags['auto-answer'] === true,
+        play: str('play'), record: str('record'), noDirect: flags['no-direct'] === true, quiet: flags.quiet === true,
+      });
+    default:
+      return runDemo({ data: str('data'), quiet: flags.quiet === true });
+  }
+}
+
+async function runDaemon(cmd: string, argv: string[]) {
+  const running = await startRole(cmd, argv);
+  const info = running.describe();
+  process.stdout.write(JSON.stringify({ ready: cmd, ...info }) + '\n');
+  if (cmd === 'demo') {
+    const ui = info.ui as Record<string, string>;
+    process.stdout.write(`\nTincan demo network is up: a login server, ${String(info.supernodes)} supernodes, two users.\n`);
+    for (const [user, url] of Object.entries(ui)) process.stdout.write(`  ${user.padEnd(6)} ${url}\n`);
+    process.stdout.write(`  password for both: ${String(info.password)}\n  data: ${String(info.data)}${info.kept ? '' : ' (removed on exit)'}\nPress Ctrl-C to stop.\n`);
+  }
+  let stopping = false;
+  const stop = () => {
+    if (stopping) return;
+    stopping = true;
+    running.stop().then(() => process.exit(0), (e: Error) => { process.stderr.write(`tincan: ${e.message}\n`); process.exit(1); });
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  if (!cmd || cmd === 'help' || cmd === '--help' || cmd === '-h') { process.stdout.write(usage); return cmd ? 0 : 2; }
+  try {
+    if (cmd in roleFlags) { await runDaemon(cmd, rest); return -1; }
+    if (clientCommands.includes(cmd)) return await runClientCommand(cmd, rest);
+    throw new UsageError(`unknown command "${cmd}"`);
+  } catch (e) {
+    if (e instanceof UsageError) { process.stderr.write(`tincan: ${e.message} (see tincan help)\n`); return 2; }
+    if (e instanceof ClientError) { process.stderr.write(`tincan: ${e.message}\n`); return e.exitCode; }
+    if (e instanceof RoleError) { process.stderr.write(`tincan: ${e.message}\n`); return 1; }
+    process.stderr.write(`tincan: ${(e as Error).message ?? String(e)}\n`);
+    return 1;
+  }
+}
+
+const code = await main(process.argv.slice(2));
+if (code >= 0) process.exit(code);

@@ -1,0 +1,148 @@
+// The web UI: talks only to this node's local API (HTTP + the /api/events WebSocket).
+'use strict';
+const $ = (id) => document.getElementById(id);
+const state = { status: null, contacts: [], peer: null, history: [], calls: new Map() };
+
+async function api(method, route, body) {
+  const res = await fetch(`/api/${route}`, {
+    method, headers: body ? { 'content-type': 'application/json' } : undefined, body: body ? JSON.stringify(body) : undefined,
+  });
+  const json = await res.json().catch(() => ({}));
+  if (!res.ok) throw new Error(json.error ? json.error.message : `error ${res.status}`);
+  return json;
+}
+
+function showError(id, e) { $(id).textContent = e ? (e.message || String(e)) : ''; }
+
+function renderStatus() {
+  const s = state.status;
+  if (!s) return;
+  $('status').textContent = s.loggedIn
+    ? `${s.user} · supernode ${s.supernode || '—'} · public address ${s.publicAddress || '—'}${s.directAllowed ? '' : ' · relay only'}`
+    : 'not signed in';
+  $('signin').hidden = s.loggedIn;
+  $('app').hidden = !s.loggedIn;
+}
+
+function renderContacts() {
+  const ul = $('contacts');
+  ul.replaceChildren(...state.contacts.map((c) => {
+    const li = document.createElement('li');
+    li.className = c.user === state.peer ? 'selected' : '';
+    const name = document.createElement('span');
+    const dot = document.createElement('span');
+    dot.className = `dot ${c.presence === 'online' ? 'online' : ''}`;
+    name.append(dot, c.user);
+    li.append(name);
+    li.title = c.presence;
+    li.onclick = () => selectPeer(c.user);
+    return li;
+  }));
+}
+
+function renderMessages() {
+  const list = state.history.filter((m) => m.peer === state.peer);
+  $('messages').replaceChildren(...list.map((m) => {
+    const li = document.createElement('li');
+    li.className = m.direction;
+    li.textContent = m.text;
+    if (m.direction === 'out' && m.deliveredAtMs) {
+      const t = document.createElement('span'); t.className = 'tick'; t.textContent = '✓ delivered'; li.append(t);
+    }
+    return li;
+  }));
+}
+
+function renderCalls() {
+  const live = [...state.calls.values()].filter((c) => c.state !== 'ended');
+  const incoming = live.find((c) => c.state === 'incoming');
+  $('incoming').hidden = !incoming;
+  if (incoming) { $('incoming-text').textContent = `${incoming.peer} is calling`; $('incoming').dataset.id = incoming.id; }
+  const current = live.find((c) => c.state !== 'incoming');
+  $('call-bar').hidden = !current;
+  if (current) {
+    $('call-bar').dataset.id = current.id;
+    $('call-text').textContent = `${current.state === 'active' ? 'In call with' : 'Calling'} ${current.peer}${current.path ? ` (${current.path})` : ''}`;
+    const s = current.stats;
+    $('call-stats').textContent = `sent ${s.framesSent} · received ${s.framesReceived} · concealed ${s.framesConcealed} · FEC ${s.framesRecoveredFec}`;
+  }
+  $('call').disabled = !state.peer || !!current;
+}
+
+async function selectPeer(user) {
+  state.peer = user;
+  $('peer-title').textContent = user;
+  $('text').disabled = $('send-button').disabled = false;
+  renderContacts(); renderCalls();
+  state.history = await api('GET', 'history').catch(() => state.history);
+  renderMessages();
+}
+
+async function refresh() {
+  state.status = await api('GET', 'status');
+  renderStatus();
+  if (!state.status.loggedIn) return;
+  state.contacts = await api('GET', 'contacts');
+  state.history = await api('GET', 'history');
+  for (const c of await api('GET', 'calls')) state.calls.set(c.id, c);
+  renderContacts(); renderMessages(); renderCalls();
+}
+
+function connectEvents() {
+  const ws = new WebSocket(`ws://${location.host}/api/events`);
+  ws.onmessage = (ev) => {
+    const e = JSON.parse(ev.data);
+    if (e.type === 'status') { const was = state.status && state.status.loggedIn; state.status = e.status; renderStatus(); if (!was && e.status.loggedIn) refresh(); }
+    if (e.type === 'chat') { state.history.push(e.message); renderMessages(); }
+    if (e.type === 'receipt') { const m = state.history.find((x) => x.id === e.id); if (m) m.deliveredAtMs = e.deliveredAtMs; renderMessages(); }
+    if (e.type === 'presence') { const c = state.contacts.find((x) => x.user === e.user); if (c) c.presence = e.presence; renderContacts(); }
+    if (e.type === 'call') { state.calls.set(e.call.id, e.call); renderCalls(); }
+    if (e.type === 'warning') showError('app-error', new Error(e.message));
+  };
+  ws.onclose = () => { $('status').textContent = 'lost the connection to your node; retrying…'; setTimeout(connectEvents, 2000); };
+}
+
+$('signin-form').addEventListener('submit', async (ev) => {
+  ev.preventDefault();
+  const action = ev.submitter && ev.submitter.dataset.action;
+  const user = $('user').value.trim(), password = $('password').value;
+  showError('signin-error');
+  try {
+    if (action === 'register') await api('POST', 'register', { user, password });
+    await api('POST', 'login', { user, password });
+    await refresh();
+  } catch (e) { showError('signin-error', e); }
+});
+
+$('add-contact').addEventListener('submit', async (ev) => {
+  ev.preventDefault();
+  try {
+    const c = await api('POST', 'contacts', { user: $('contact-name').value.trim() });
+    state.contacts = state.contacts.filter((x) => x.user !== c.user).concat(c);
+    $('contact-name').value = '';
+    renderContacts();
+  } catch (e) { showError('app-error', e); }
+});
+
+$('send').addEventListener('submit', async (ev) => {
+  ev.preventDefault();
+  const text = $('text').value;
+  if (!text || !state.peer) return;
+  $('text').value = '';
+  try {
+    const m = await api('POST', 'chat', { to: state.peer, text });
+    state.history.push(m);
+    renderMessages();
+    showError('app-error');
+  } catch (e) { showError('app-error', e); }
+});
+
+$('call').onclick = async () => {
+  try { const c = await api('POST', 'call', { to: state.peer }); state.calls.set(c.id, c); renderCalls(); } catch (e) { showError('app-error', e); }
+};
+$('hangup').onclick = () => api('POST', 'hangup', { callId: $('call-bar').dataset.id }).catch((e) => showError('app-error', e));
+$('answer').onclick = () => api('POST', `calls/${$('incoming').dataset.id}/answer`, {}).catch((e) => showError('app-error', e));
+$('reject').onclick = () => api('POST', `calls/${$('incoming').dataset.id}/reject`).catch((e) => showError('app-error', e));
+
+refresh().catch((e) => { $('status').textContent = e.message; });
+connectEvents();
