@@ -8,9 +8,6 @@ export interface MediaSenderOptions extends OpusEncoderOptions {
   timestampStart: number;
 }
 
-// Implementation limit: audio waiting to be encoded (1 s); beyond it the oldest is dropped.
-const pendingSamplesMax = 48_000;
-
 export class MediaSender {
   private readonly encoder: OpusEncoder;
   private pending = new Int16Array(0);
@@ -29,7 +26,7 @@ export class MediaSender {
   pushPcm(samples: Int16Array) {
     const joined = new Int16Array(this.pending.length + samples.length);
     joined.set(this.pending); joined.set(samples, this.pending.length);
-    let at = Math.max(0, joined.length - pendingSamplesMax);
+    let at = 0;
     const n = this.encoder.frameSamples;
     for (; at + n <= joined.length; at += n) {
       const payload = this.encoder.encode(joined.subarray(at, at + n));

@@ -40,10 +40,12 @@ export async function runDemo(o: DemoOptions): Promise<Running> {
         bootstrap: [supernodes[i % supernodes.length]], autoAnswer: false, noDirect: false, quiet: o.quiet,
       });
       running.push(node);
-      const api = String(node.describe().api);
-      await signIn(api, user);
       users[user] = String(node.describe().url);
+      await signIn(users[user], user);
     }
+    // Each starts with the other in the contact list, so the first thing to try is a call.
+    await post(users.alice, 'contacts', { user: 'bob' });
+    await post(users.bob, 'contacts', { user: 'alice' });
     return {
       describe: () => ({ data: root, kept: keep, password: demoPassword, login: login.describe().listen, supernodes: supernodes.length, ui: users }),
       stop: stopAll,
@@ -64,16 +66,17 @@ async function startNodeOnFreePort(port: number, o: Omit<Parameters<typeof start
   try { return await startNode({ ...o, api: loopback(port) }); } catch { return startNode({ ...o, api: loopback(0) }); }
 }
 
+const post = (base: string, route: string, body: unknown) => fetch(new URL(`api/${route}`, base), {
+  method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body),
+});
+
 /** Registers (if needed) and logs in through the node's own API, as any client program would. */
-async function signIn(api: string, user: string) {
-  const post = (route: string, body: unknown) => fetch(`http://${api}/api/${route}`, {
-    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body),
-  });
-  const reg = await post('register', { user, password: demoPassword });
+async function signIn(base: string, user: string) {
+  const reg = await post(base, 'register', { user, password: demoPassword });
   if (!reg.ok) {
     const e = await reg.json().catch(() => ({})) as { error?: { code?: string; message?: string } };
     if (e.error?.code !== 'name-taken') throw new Error(`registering ${user}: ${e.error?.message ?? reg.status}`);
   }
-  const res = await post('login', { user, password: demoPassword });
+  const res = await post(base, 'login', { user, password: demoPassword });
   if (!res.ok) throw new Error(`logging in ${user}: ${JSON.stringify(await res.json().catch(() => ({})))}`);
 }

@@ -85,12 +85,13 @@ export async function startLoginServer(o: LoginServerOptions): Promise<Running> 
 }
 
 export async function startSupernode(o: SupernodeOptions): Promise<Running> {
-  const log = logger('supernode', o.quiet);
+  let log = logger('supernode', o.quiet);
   const data = new DataDir(o.data ?? fs.mkdtempSync(path.join(os.tmpdir(), 'tincan-supernode-')));
   const keys = data.keys();
   const driver = await UdpDriver.bind(o.listen, (e) => log('error', String(e))).catch((e: Error) => {
     throw new RoleError(`cannot listen on ${formatAddress(o.listen)}: ${e.message}`);
   });
+  log = logger(`supernode ${formatAddress(driver.address)}`, o.quiet);
   const sn = new Supernode({
     staticKey: keys.static, signingKey: keys.signing, random, listen: driver.address, login: o.login,
     loginKey: parseKey(o.loginKey, '--login-key') ?? data.loginKey(), bootstrap: o.bootstrap,

@@ -1,0 +1,59 @@
+// The tincan command as a user runs it: real process, real HTTP to an API server.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import net from 'node:net';
+import { startApiServer, type ApiServer } from '../../src/api/server.ts';
+import { parseArgs, UsageError } from '../../src/cli/args.ts';
+import { FakeControl } from '../api/fake-control.ts';
+import { cli } from '../e2e/processes.ts';
+
+let server: ApiServer;
+let api = '';
+const control = new FakeControl();
+before(async () => { server = await startApiServer(control, { host: '127.0.0.1', port: 0 }); api = `127.0.0.1:${server.address.port}`; });
+after(() => server.close());
+
+test('the flag parser takes --flag value, --flag=value and booleans, and refuses the rest', () => {
+  const p = parseArgs(['bob', '--api', '1.2.3.4:5', '--json', '--seconds=3'], { api: 'string', json: 'boolean', seconds: 'string' });
+  assert.deepEqual(p, { flags: { api: '1.2.3.4:5', json: true, seconds: '3' }, positionals: ['bob'] });
+  assert.throws(() => parseArgs(['--frob'], {}), UsageError);
+  assert.throws(() => parseArgs(['--api'], { api: 'string' }), /needs a value/);
+  assert.throws(() => parseArgs(['--json=1'], { json: 'boolean' }), /takes no value/);
+});
+
+test('status --json prints one JSON object', async () => {
+  const r = await cli(['status', '--api', api, '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.json.listen, '127.0.0.1:5000');
+});
+
+test('register and login read the password from a file; a failure is one line and exit 1', async () => {
+  const pw = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'tincan-cli-')), 'pw');
+  fs.writeFileSync(pw, 'long enough\n');
+  assert.equal((await cli(['register', 'carol', '--password-file', pw, '--api', api])).code, 0);
+  const again = await cli(['register', 'carol', '--password-file', pw, '--api', api]);
+  assert.equal(again.code, 1);
+  assert.equal(again.stderr.trim().split('\n').length, 1);
+  assert.match(again.stderr, /^tincan: .*already registered/);
+  const login = await cli(['login', 'carol', '--password-file', pw, '--api', api, '--json']);
+  assert.equal(login.code, 0, login.stderr);
+  assert.equal(login.json.user, 'carol');
+});
+
+test('a bad flag or command is one line and exit 2', async () => {
+  for (const args of [['status', '--frob'], ['nonsense'], ['node', '--login', 'not-an-address', '--data', '/tmp/x'], ['chat']]) {
+    const r = await cli(args);
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+  }
+});
+
+test('an unreachable node API is exit 3 with a hint', async () => {
+  const free = await new Promise<number>((resolve) => { const s = net.createServer().listen(0, '127.0.0.1', () => { const p = (s.address() as net.AddressInfo).port; s.close(() => resolve(p)); }); });
+  const r = await cli(['status', '--api', `127.0.0.1:${free}`]);
+  assert.equal(r.code, 3);
+  assert.match(r.stderr, /is `tincan node` running/);
+});
