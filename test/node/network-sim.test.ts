@@ -121,3 +121,21 @@ test('virtual network: a wrong password and a taken name get clear errors', asyn
   await w.net.runUntilAsync(() => log !== undefined);
   assert.ok(!log.ok && log.error.code === 'bad-credentials');
 });
+
+test('virtual network: a node refuses a login server whose key differs from the pinned one, loudly', async () => {
+  const w = build(4);
+  const id = testIdentity(9100);
+  const address = { host: '198.51.100.50', port: 5000 };
+  const node = new UserNode({
+    staticKey: id.static, signingKey: id.signing, random: w.net.random, deviceId: 'd', login: L,
+    loginKey: testIdentity(4242).signing.publicKey, bootstrap: [SN[0]], listen: address, directAllowed: true, autoAnswer: false,
+  });
+  const events: UserNodeEvent[] = [];
+  w.net.add(address, node, () => { for (let e = node.pollEvent(); e; e = node.pollEvent()) events.push(e); });
+  let reg: any;
+  w.net.mutate(address, (now) => node.register('mallory', 'a good password', now, (r) => { reg = r; }));
+  await w.net.runUntilAsync(() => reg !== undefined, 20_000);
+  assert.equal(reg.ok, false);
+  assert.match(reg.error.message, /pinned key/);
+  assert.ok(events.some((e) => e.type === 'log' && e.line.level === 'error' && /LOGIN SERVER KEY CHANGED/.test(e.line.message)));
+});
