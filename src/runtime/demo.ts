@@ -35,7 +35,7 @@ export async function runDemo(o: DemoOptions): Promise<Running> {
     const users: Record<string, string> = {};
     const base = o.apiBasePort ?? 7780;
     for (const [i, user] of ['alice', 'bob'].entries()) {
-      const node = await startNodeOnFreePort(base + i, {
+      const node = await startNodeOnFreePort(base === 0 ? 0 : base + i, {
         data: path.join(root, user), login: loginAddr, loginKey: String(login.describe().key),
         bootstrap: [supernodes[i % supernodes.length]], autoAnswer: false, noDirect: false, quiet: o.quiet,
       });
@@ -62,8 +62,10 @@ function addr(v: unknown): Address {
   return a.value;
 }
 
+/** The well-known port when it is free (7780, 7781: easy to type), any port otherwise. */
 async function startNodeOnFreePort(port: number, o: Omit<Parameters<typeof startNode>[0], 'api'>): Promise<Running> {
-  try { return await startNode({ ...o, api: loopback(port) }); } catch { return startNode({ ...o, api: loopback(0) }); }
+  if (port !== 0) { try { return await startNode({ ...o, api: loopback(port) }); } catch { /* taken: fall through */ } }
+  return startNode({ ...o, api: loopback(0) });
 }
 
 const post = (base: string, route: string, body: unknown) => fetch(new URL(`api/${route}`, base), {
