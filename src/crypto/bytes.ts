@@ -12,3 +12,10 @@ export function fromBase64Url(s: string): Uint8Array | undefined {
   if (!/^[A-Za-z0-9_-]*$/.test(s)) return undefined;
   return new Uint8Array(Buffer.from(s, 'base64url'));
 }
+
+export function concatBytes(...parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) { out.set(p, at); at += p.length; }
+  return out;
+}

@@ -5,7 +5,7 @@ import { schema, f, type Fields } from '../wire/schema.ts';
 import { encodeObjectList, decodeObjectList } from '../wire/object-list.ts';
 import { type Result, ok, err } from '../wire/result.ts';
 import { ed25519Sign, ed25519Verify } from './keys.ts';
-import { equalBytes } from './bytes.ts';
+import { equalBytes, concatBytes as concat } from './bytes.ts';
 
 export const CertificateBody = schema({
   user: f.string(1, 32),
@@ -58,11 +58,4 @@ export function verifyCertificate(bytes: Uint8Array, trustedIssuer: Uint8Array, 
   if (!equalBytes(cert.value.issuerKey, trustedIssuer)) return err('untrusted-certificate', 'certificate names another issuer');
   if (nowMs >= cert.value.expiresAtMs) return err('expired-certificate', `certificate for ${cert.value.user} has expired`);
   return ok(cert.value);
-}
-
-export function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) { out.set(p, at); at += p.length; }
-  return out;
 }

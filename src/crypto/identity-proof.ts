@@ -5,8 +5,8 @@ import { schema, f } from '../wire/schema.ts';
 import { encodeObjectList, decodeObjectList } from '../wire/object-list.ts';
 import { type Result, ok, err } from '../wire/result.ts';
 import { ed25519Sign, ed25519Verify, type KeyPair } from './keys.ts';
-import { verifyCertificate, concat, type Certificate } from './certificate.ts';
-import { equalBytes } from './bytes.ts';
+import { verifyCertificate, type Certificate } from './certificate.ts';
+import { equalBytes, concatBytes as concat } from './bytes.ts';
 
 export type Role = 'login' | 'supernode' | 'node';
 

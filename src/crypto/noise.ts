@@ -8,6 +8,7 @@
 import crypto from 'node:crypto';
 import { type Result, ok, err } from '../wire/result.ts';
 import { type KeyPair, type RandomBytes, generateX25519, x25519 } from './keys.ts';
+import { concatBytes } from './bytes.ts';
 
 export type NoisePattern = 'XX' | 'IK';
 
@@ -151,7 +152,7 @@ export class HandshakeState {
     }
     out.push(this.encryptAndHash(payload));
     this.turn++;
-    const msg = concat(out);
+    const msg = concatBytes(...out);
     if (msg.length > noiseMessageBytesMax) return err('too-large', 'handshake message too large');
     return ok(msg);
   }
@@ -251,10 +252,3 @@ export class HandshakeState {
 }
 
 function padTo(b: Uint8Array, n: number): Uint8Array { const out = new Uint8Array(n); out.set(b); return out; }
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) { out.set(p, at); at += p.length; }
-  return out;
-}

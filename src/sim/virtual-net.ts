@@ -59,12 +59,18 @@ export class VirtualNet {
     const end = this.now + limitMs;
     for (let step = 0; step < stepsMax; step++) {
       if (done()) return true;
-      const next = this.nextEventMs();
-      if (next === undefined || next > end) { this.now = end; return done(); }
-      this.now = Math.max(this.now, next);
-      this.step();
+      if (!this.advance(end)) return done();
     }
     throw new Error(`livelock: ${stepsMax} steps without reaching the condition`);
+  }
+
+  /** Moves to the next event and applies it; false (time set to `end`) when none is due by then. */
+  private advance(end: number): boolean {
+    const next = this.nextEventMs();
+    if (next === undefined || next > end) { this.now = end; return false; }
+    this.now = Math.max(this.now, next);
+    this.step();
+    return true;
   }
 
   run(durationMs: number) { this.runUntil(() => false, durationMs); }
@@ -83,10 +89,7 @@ export class VirtualNet {
     for (let step = 0; step < stepsMax; step++) {
       while (this.work.size > 0) await Promise.allSettled([...this.work]);
       if (done()) return true;
-      const next = this.nextEventMs();
-      if (next === undefined || next > end) { this.now = end; return done(); }
-      this.now = Math.max(this.now, next);
-      this.step();
+      if (!this.advance(end)) return done();
     }
     throw new Error(`livelock: ${stepsMax} steps without reaching the condition`);
   }
