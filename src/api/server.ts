@@ -46,7 +46,7 @@ function routes(c: NodeControl): Route[] {
   add('GET', '/api/contacts', () => c.contacts());
   add('POST', '/api/contacts', (_p, b) => c.addContact(str(b?.user, 'user', 64)));
   add('DELETE', '/api/contacts/:user', async (p) => { await c.removeContact(p.user); return { removed: p.user }; });
-  add('POST', '/api/chat', (_p, b) => c.chat(str(b?.to, 'to', 64), str(b?.text, 'text', 1000)));
+  add('POST', '/api/chat', (_p, b) => c.chat(str(b?.to, 'to', 64), str(b?.text, 'text', 8000)));
   add('GET', '/api/history', (_p, _b, q) => c.history(q.get('peer') ?? undefined));
   add('POST', '/api/call', (_p, b) => c.call(str(b?.to, 'to', 64), callOptions(b)));
   add('GET', '/api/calls', () => c.calls());

@@ -4,8 +4,8 @@
 import { command, f } from '../wire/schema.ts';
 import { Cmd } from '../wire/commands.ts';
 
-// Specification: one message fits one datagram until fragmentation lands (wire issue).
-export const chatTextMax = 1000;
+// Specification: longer messages are fragmented on the wire; this bounds one chat message.
+export const chatTextMax = 8000;
 
 export const Chat = command(Cmd.Chat, {
   id: f.string(1, 64),

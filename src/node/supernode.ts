@@ -245,7 +245,7 @@ export class Supernode implements DatagramCore {
     if (!target) { this.relay.stats.unknownTarget++; return; }
     if (!this.relay.admit(path, r.value.packet.length, now)) return;
     this.relay.stats.relayed++;
-    this.rpc.sendDatagram(target, Relayed.toBytes({ from: this.relay.tokenFor(path), packet: r.value.packet }), now);
+    this.rpc.sendDatagram(target, Relayed.toBytes({ from: this.relay.tokenFor(path), packet: r.value.packet }), now, { compress: false });
   }
 
   private log(level: LogLine['level'], message: string) { this.logs.push({ level, message }); }

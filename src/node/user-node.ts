@@ -120,7 +120,7 @@ export class UserNode {
     this.calls = new CallManager({
       connectToUser: (user, now, cb) => this.connectToUser(user, now, cb),
       request: (path, bytes, now, cb) => { this.rpc.request(path, bytes, now, cb); },
-      sendDatagram: (path, bytes, now) => { this.rpc.sendDatagram(path, bytes, now); },
+      sendDatagram: (path, bytes, now, opts) => { this.rpc.sendDatagram(path, bytes, now, opts); },
       random: cfg.random,
     }, { autoAnswer: cfg.autoAnswer });
   }
@@ -319,7 +319,7 @@ export class UserNode {
     for (let t = this.rpc.pollTransmit(); t; t = this.rpc.pollTransmit()) {
       if (!t.path.startsWith('relay:')) return t;
       const r = parseRelayPath(t.path);
-      if (r) this.rpc.sendDatagram(udpPath(r.supernode), Relay.toBytes({ to: r.token, packet: t.bytes }), this.now);
+      if (r) this.rpc.sendDatagram(udpPath(r.supernode), Relay.toBytes({ to: r.token, packet: t.bytes }), this.now, { compress: false });
     }
     return undefined;
   }

@@ -21,5 +21,5 @@ export const Sync = command(Cmd.Sync, {});
 export const SyncOk = command(Cmd.SyncOk, { records: f.bytesList(1, 1024, 4096) });
 
 /** Relay: a node hands a sealed end-to-end packet to a supernode for the node holding `to`. */
-export const Relay = command(Cmd.Relay, { to: f.uint(1, 0xffffffff), packet: f.bytes(2, 8192) });
-export const Relayed = command(Cmd.Relayed, { from: f.uint(1, 0xffffffff), packet: f.bytes(2, 8192) });
+export const Relay = command(Cmd.Relay, { to: f.uint(1, 0xffffffff), packet: f.bytes(2, 2048) });
+export const Relayed = command(Cmd.Relayed, { from: f.uint(1, 0xffffffff), packet: f.bytes(2, 2048) });

@@ -1,10 +1,13 @@
 // Requests, responses and plain datagrams over an Endpoint's sessions, sans-IO.
 //
 // Theory of operation. Each sealed payload starts with a kind byte:
-//   0x00 datagram  message                 (unreliable: media, relay traffic)
-//   0x01 request   varint(id) message      (retransmitted until answered or timed out)
-//   0x02 response  varint(id) message
-// A message is a wire message (command + object list). The requester retransmits a request on
+//   0x00 datagram  envelope                (unreliable: media, relay traffic)
+//   0x01 request   varint(id) envelope     (retransmitted until answered or timed out)
+//   0x02 response  varint(id) envelope
+//   0x03 fragment  fragment                (a piece of a payload too big for one datagram)
+// An envelope is a wire message (command + object list), raw or compressed (wire/envelope.ts);
+// a payload longer than the path MTU allows is split into fragments (wire/fragment.ts) and
+// reassembled, per peer and within bounded memory, before it is read. The requester retransmits a request on
 // a doubling timer while its session is up; the responder remembers the answer to each
 // (path, id) for a while, so a repeated request is answered again instead of handled twice.
 // Requests are answered through respond(), possibly later (the handler may be asynchronous):
@@ -16,6 +19,8 @@
 // Reply callbacks run synchronously inside the input or timeout that settles them.
 import { Endpoint, type EndpointConfig, type PeerIdentity, type ConnectOptions } from './endpoint.ts';
 import { type Message, decodeMessage } from '../wire/object-list.ts';
+import { packMessage, unpackMessage } from '../wire/envelope.ts';
+import { splitMessage, Reassembler, mtuDefaultBytes } from '../wire/fragment.ts';
 import { type Result, ok, err, type DecodeError } from '../wire/result.ts';
 
 export type RpcEvent =
@@ -28,20 +33,29 @@ export type RpcEvent =
 export interface Reply { path: string; peer: PeerIdentity; message: Message }
 export type ReplyHandler = (reply: Result<Reply>) => void;
 
-export interface RequestOptions { timeoutMs?: number; retryMs?: number; connect?: ConnectOptions }
+export interface RequestOptions { timeoutMs?: number; retryMs?: number; connect?: ConnectOptions; compress?: boolean }
+
+export interface RpcConfig extends EndpointConfig {
+  /** Largest UDP payload a path carries; payloads that do not fit are fragmented. Default 1200. */
+  mtuBytes?: number;
+}
 
 interface Pending {
   id: number; path: string; bytes: Uint8Array; onReply: ReplyHandler;
   deadlineMs: number; nextRetryMs: number; retryMs: number;
 }
 
-export interface RpcStats { malformed: number; duplicateRequests: number; lateResponses: number; timeouts: number }
+export interface RpcStats { malformed: number; duplicateRequests: number; lateResponses: number; timeouts: number; fragmentsSent: number }
 
-const enum Kind { Datagram = 0, Request = 1, Response = 2 }
+const enum Kind { Datagram = 0, Request = 1, Response = 2, Fragment = 3 }
 
 // Implementation constants.
 const answeredKeepMs = 30_000;
 const answeredMax = 4096;
+const reassemblyPathsMax = 256;
+/** Room left in each datagram for the session header, AEAD tag, kind byte and, on a relayed
+ * path, the relay wrapping and the outer session around it. */
+const perDatagramOverheadBytes = 112;
 
 export class Rpc {
   readonly endpoint: Endpoint;
@@ -49,10 +63,14 @@ export class Rpc {
   private readonly answered = new Map<string, { bytes: Uint8Array | undefined; expiresMs: number }>();
   private readonly events: RpcEvent[] = [];
   private nextId: number;
-  readonly stats: RpcStats = { malformed: 0, duplicateRequests: 0, lateResponses: 0, timeouts: 0 };
+  private nextMessageId = 0;
+  private readonly reassemblers = new Map<string, Reassembler>();
+  private readonly chunkBytes: number;
+  readonly stats: RpcStats = { malformed: 0, duplicateRequests: 0, lateResponses: 0, timeouts: 0, fragmentsSent: 0 };
 
-  constructor(cfg: EndpointConfig) {
+  constructor(cfg: RpcConfig) {
     this.endpoint = new Endpoint(cfg);
+    this.chunkBytes = Math.max(256, (cfg.mtuBytes ?? mtuDefaultBytes) - perDatagramOverheadBytes);
     const b = cfg.random(4);
     this.nextId = ((b[0] << 16) | (b[1] << 8) | b[2]) & 0x3fffff;
   }
@@ -61,6 +79,7 @@ export class Rpc {
 
   close(path: string, now: number) {
     this.endpoint.close(path);
+    this.reassemblers.delete(path);
     this.failPath(path, 'closed');
     this.drainEndpoint(now);
   }
@@ -68,13 +87,13 @@ export class Rpc {
   request(path: string, message: Uint8Array, now: number, onReply: ReplyHandler, opts: RequestOptions = {}): number {
     const id = this.nextId;
     this.nextId = (this.nextId + 1) % 0x7fffffff;
-    const bytes = frame(Kind.Request, id, message);
+    const bytes = frame(Kind.Request, id, packMessage(message, opts.compress ?? true));
     const retryMs = opts.retryMs ?? 400;
     this.pending.set(id, {
       id, path, bytes, onReply, deadlineMs: now + (opts.timeoutMs ?? 6000), nextRetryMs: now + retryMs, retryMs,
     });
     if (opts.connect) this.endpoint.connect(path, now, opts.connect);
-    if (!this.endpoint.send(path, bytes, now)) {
+    if (!this.sendPayload(path, bytes, now)) {
       this.pending.delete(id);
       onReply(err('queue-full', `too many messages waiting for ${path}`));
     }
@@ -83,20 +102,38 @@ export class Rpc {
   }
 
   respond(path: string, id: number, message: Uint8Array, now: number) {
-    const bytes = frame(Kind.Response, id, message);
+    const bytes = frame(Kind.Response, id, packMessage(message));
     const key = `${path}|${id}`;
     const entry = this.answered.get(key);
     if (entry) entry.bytes = bytes;
-    this.endpoint.send(path, bytes, now);
+    this.sendPayload(path, bytes, now);
     this.drainEndpoint(now);
   }
 
-  sendDatagram(path: string, message: Uint8Array, now: number): boolean {
-    const bytes = new Uint8Array(1 + message.length);
+  /** Unreliable; `compress: false` for payloads known not to shrink (media). */
+  sendDatagram(path: string, message: Uint8Array, now: number, opts: { compress?: boolean } = {}): boolean {
+    const env = packMessage(message, opts.compress ?? true);
+    const bytes = new Uint8Array(1 + env.length);
     bytes[0] = Kind.Datagram;
-    bytes.set(message, 1);
-    const sent = this.endpoint.send(path, bytes, now);
+    bytes.set(env, 1);
+    const sent = this.sendPayload(path, bytes, now);
     this.drainEndpoint(now);
+    return sent;
+  }
+
+  /** Sends a payload whole, or as fragments when it is too big for one datagram. */
+  private sendPayload(path: string, payload: Uint8Array, now: number): boolean {
+    if (payload.length <= this.chunkBytes) return this.endpoint.send(path, payload, now);
+    const id = this.nextMessageId;
+    this.nextMessageId = (this.nextMessageId + 1) % 0x7fffffff;
+    let sent = true;
+    for (const f of splitMessage(id, payload, this.chunkBytes - 16)) {
+      const b = new Uint8Array(1 + f.length);
+      b[0] = Kind.Fragment;
+      b.set(f, 1);
+      this.stats.fragmentsSent++;
+      sent = this.endpoint.send(path, b, now) && sent;
+    }
     return sent;
   }
 
@@ -114,7 +151,7 @@ export class Rpc {
         p.onReply(err('timeout', `no answer from ${p.path}`));
       } else if (now >= p.nextRetryMs) {
         // Only resend on an established session; before that the endpoint already holds a copy.
-        if (this.endpoint.isEstablished(p.path)) this.endpoint.send(p.path, p.bytes, now);
+        if (this.endpoint.isEstablished(p.path)) this.sendPayload(p.path, p.bytes, now);
         p.retryMs = Math.min(p.retryMs * 2, 3000);
         p.nextRetryMs = now + p.retryMs;
       }
@@ -143,24 +180,36 @@ export class Rpc {
     }
   }
 
-  private consumePayload(path: string, peer: PeerIdentity, payload: Uint8Array, now: number) {
+  private consumePayload(path: string, peer: PeerIdentity, payload: Uint8Array, now: number, whole = false) {
     const kind = payload[0];
+    if (kind === Kind.Fragment) {
+      if (whole) { this.stats.malformed++; return; } // fragments never nest
+      let r = this.reassemblers.get(path);
+      if (!r) {
+        if (this.reassemblers.size >= reassemblyPathsMax) this.reassemblers.delete(this.reassemblers.keys().next().value!);
+        r = new Reassembler();
+        this.reassemblers.set(path, r);
+      }
+      const complete = r.add(payload.subarray(1), now);
+      if (complete) this.consumePayload(path, peer, complete, now, true);
+      return;
+    }
     if (kind === Kind.Datagram) {
-      const m = decodeMessage(payload.subarray(1));
+      const m = readEnvelope(payload.subarray(1));
       if (!m.ok) { this.stats.malformed++; return; }
       this.events.push({ type: 'datagram', path, peer, message: m.value });
       return;
     }
     const id = readVarint(payload, 1);
     if (!id) { this.stats.malformed++; return; }
-    const m = decodeMessage(payload.subarray(id.next));
+    const m = readEnvelope(payload.subarray(id.next));
     if (!m.ok) { this.stats.malformed++; return; }
     if (kind === Kind.Request) {
       const key = `${path}|${id.value}`;
       const seen = this.answered.get(key);
       if (seen) {
         this.stats.duplicateRequests++;
-        if (seen.bytes) this.endpoint.send(path, seen.bytes, now);
+        if (seen.bytes) this.sendPayload(path, seen.bytes, now);
         return;
       }
       if (this.answered.size >= answeredMax) this.answered.delete(this.answered.keys().next().value!);
@@ -183,6 +232,11 @@ export class Rpc {
       p.onReply(err('unreachable', reason));
     }
   }
+}
+
+function readEnvelope(bytes: Uint8Array): Result<Message> {
+  const raw = unpackMessage(bytes);
+  return raw.ok ? decodeMessage(raw.value) : raw;
 }
 
 function frame(kind: Kind, id: number, message: Uint8Array): Uint8Array {

@@ -6,6 +6,8 @@
 //   object   = u8(type) varint(id) value
 //   value    = UINT: varint | STRING: varint(len) utf8 | ADDRESS: u8(4|6) 4|16 bytes u16be(port)
 //            | BYTES: varint(len) bytes | UINT_LIST: varint(n) varint* | LIST: list
+//            | SINT: zigzag varint | U64: 8 bytes big-endian
+// (the byte-level specification with test vectors is docs/wire.md)
 //
 // Encoding is canonical (ids sorted, minimal varints, duplicates refused) so that a signature
 // over an encoded record verifies on every node. Decoding takes hostile bytes: every count and
@@ -14,9 +16,18 @@
 import { type Result, ok, err } from './result.ts';
 import { type Address, parseIPv4, parseIPv6, formatIPv6 } from './address.ts';
 
-export const enum ObjectType { Uint = 0, String = 1, Address = 2, Bytes = 3, UintList = 4, List = 5 }
+export const enum ObjectType { Uint = 0, String = 1, Address = 2, Bytes = 3, UintList = 4, List = 5, Sint = 6, U64 = 7 }
 
-export type WireValue = number | string | Address | Uint8Array | number[] | ObjectList;
+/** A signed integer: a plain number would be ambiguous with an unsigned one. */
+export class Sint {
+  constructor(readonly value: number) {}
+}
+
+/** Signed integers are limited so that their zigzag form stays a safe integer. */
+export const sintMax = 2 ** 52 - 1;
+export const sintMin = -(2 ** 52);
+
+export type WireValue = number | string | Address | Uint8Array | number[] | ObjectList | Sint | bigint;
 export type ObjectList = Map<number, WireValue>;
 
 // Specification limits: a conforming decoder refuses anything beyond them.
@@ -51,6 +62,8 @@ class Writer {
 
 function valueType(v: WireValue): ObjectType {
   if (typeof v === 'number') return ObjectType.Uint;
+  if (typeof v === 'bigint') return ObjectType.U64;
+  if (v instanceof Sint) return ObjectType.Sint;
   if (typeof v === 'string') return ObjectType.String;
   if (v instanceof Uint8Array) return ObjectType.Bytes;
   if (Array.isArray(v)) return ObjectType.UintList;
@@ -75,6 +88,18 @@ function writeList(w: Writer, list: ObjectList, depth: number) {
       case ObjectType.Bytes: w.varint((v as Uint8Array).length); w.bytes(v as Uint8Array); break;
       case ObjectType.UintList: { const xs = v as number[]; w.varint(xs.length); for (const x of xs) w.varint(x); break; }
       case ObjectType.List: writeList(w, v as ObjectList, depth + 1); break;
+      case ObjectType.Sint: {
+        const n = (v as Sint).value;
+        if (!Number.isInteger(n) || n > sintMax || n < sintMin) throw new RangeError(`signed integer out of range: ${n}`);
+        w.varint(n >= 0 ? n * 2 : -n * 2 - 1);
+        break;
+      }
+      case ObjectType.U64: {
+        const n = v as bigint;
+        if (n < 0n || n >= 1n << 64n) throw new RangeError(`64-bit value out of range: ${n}`);
+        for (let shift = 56n; shift >= 0n; shift -= 8n) w.byte(Number((n >> shift) & 0xffn));
+        break;
+      }
       case ObjectType.Address: {
         const a = v as Address;
         const v4 = parseIPv4(a.host);
@@ -194,6 +219,20 @@ function readList(r: Reader, depth: number): Decoded<ObjectList> {
         const inner = readList(r, depth + 1);
         if (!inner.ok) return inner;
         value = inner.value;
+        break;
+      }
+      case ObjectType.Sint: {
+        const z = r.varint();
+        if (z === undefined || z > 2 * sintMax + 1) return err('bad-varint', `object ${id}: malformed signed integer`);
+        value = new Sint(z % 2 === 0 ? z / 2 : -(z + 1) / 2);
+        break;
+      }
+      case ObjectType.U64: {
+        const b = r.take(8);
+        if (!b) return err('truncated', `object ${id}: 64-bit value truncated`);
+        let n = 0n;
+        for (const x of b) n = (n << 8n) | BigInt(x);
+        value = n;
         break;
       }
       default:

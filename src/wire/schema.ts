@@ -3,7 +3,7 @@
 // parameters); a missing required id, a wrong type or a value beyond its bound is a typed error.
 import { type Result, ok, err } from './result.ts';
 import type { Address } from './address.ts';
-import { type ObjectList, type WireValue, encodeMessage } from './object-list.ts';
+import { type ObjectList, type WireValue, encodeMessage, Sint } from './object-list.ts';
 
 type Checked<T> = { ok: true; value: T } | { ok: false; why: string };
 const good = <T>(value: T): Checked<T> => ({ ok: true, value });
@@ -30,11 +30,14 @@ function field<T>(id: number, check: (v: WireValue) => Checked<T>,
 const asList = (xs: WireValue[]): WireValue => new Map(xs.map((x, i) => [i, x]));
 
 const isAddress = (v: WireValue): v is Address =>
-  typeof v === 'object' && !(v instanceof Uint8Array) && !(v instanceof Map) && !Array.isArray(v);
+  typeof v === 'object' && !(v instanceof Uint8Array) && !(v instanceof Map) && !Array.isArray(v) && !(v instanceof Sint);
 
 export const f = {
   uint: (id: number, max = Number.MAX_SAFE_INTEGER) =>
     field<number>(id, (v) => typeof v !== 'number' ? bad('expected an integer') : v > max ? bad(`integer above ${max}`) : good(v)),
+  sint: (id: number) =>
+    field<number>(id, (v) => v instanceof Sint ? good(v.value) : bad('expected a signed integer'), (n) => new Sint(n)),
+  u64: (id: number) => field<bigint>(id, (v) => typeof v === 'bigint' ? good(v) : bad('expected a 64-bit value')),
   bool: (id: number) =>
     field<boolean>(id, (v) => v === 0 ? good(false) : v === 1 ? good(true) : bad('expected 0 or 1'), (b) => b ? 1 : 0),
   string: (id: number, lengthMax = 1024) =>
