@@ -37,7 +37,7 @@ export interface EndpointConfig {
   handshakeTimeoutMs?: number;   // default 5000
   keepaliveMs?: number;          // default 15000, only for sessions opened with keepAlive
   idleTimeoutMs?: number;        // default 120000
-  queuedPayloadsMax?: number;    // per path while the handshake runs; default 64
+  queuedBytesMax?: number;       // per path while the handshake runs; default 2 MiB (a fragmented 1 MiB message, twice)
 }
 
 export type EndpointEvent =
@@ -90,7 +90,7 @@ export class Endpoint {
   private readonly current = new Map<string, number>();
   /** Responder handshakes by (path, initiator's index), so a repeated init gets the same answer. */
   private readonly answered = new Map<string, { localIndex: number; expiresMs: number }>();
-  private readonly queued = new Map<string, Uint8Array[]>();
+  private readonly queued = new Map<string, { payloads: Uint8Array[]; bytes: number }>();
   private readonly expected = new Map<string, ConnectOptions>();
   private readonly transmits: { path: string; bytes: Uint8Array }[] = [];
   private readonly events: EndpointEvent[] = [];
@@ -103,7 +103,7 @@ export class Endpoint {
   private readonly timeoutMs: number;
   private readonly keepaliveMs: number;
   private readonly idleMs: number;
-  private readonly queueMax: number;
+  private readonly queueBytesMax: number;
 
   constructor(private readonly cfg: EndpointConfig) {
     this.identityPayload = cfg.identityPayload;
@@ -111,7 +111,7 @@ export class Endpoint {
     this.timeoutMs = cfg.handshakeTimeoutMs ?? 5000;
     this.keepaliveMs = cfg.keepaliveMs ?? 15000;
     this.idleMs = cfg.idleTimeoutMs ?? 120000;
-    this.queueMax = cfg.queuedPayloadsMax ?? 64;
+    this.queueBytesMax = cfg.queuedBytesMax ?? 2 * 1024 * 1024;
   }
 
   // ---- getters ----
@@ -156,9 +156,10 @@ export class Endpoint {
   send(path: string, payload: Uint8Array, now: number): boolean {
     const idx = this.current.get(path);
     if (idx !== undefined) { this.seal(this.sessions.get(idx)!, payload, now); return true; }
-    const q = this.queued.get(path) ?? [];
-    if (q.length >= this.queueMax) return false;
-    q.push(payload);
+    const q = this.queued.get(path) ?? { payloads: [], bytes: 0 };
+    if (q.bytes + payload.length > this.queueBytesMax) return false;
+    q.payloads.push(payload);
+    q.bytes += payload.length;
     this.queued.set(path, q);
     this.connect(path, now);
     return true;
@@ -344,7 +345,7 @@ export class Endpoint {
     this.events.push({ type: 'established', path, peer, initiator });
     const q = this.queued.get(path);
     this.queued.delete(path);
-    for (const payload of q ?? []) this.seal(s, payload, now);
+    for (const payload of q?.payloads ?? []) this.seal(s, payload, now);
   }
 
   // ---- transport ----

@@ -41,7 +41,7 @@ export interface RpcConfig extends EndpointConfig {
 }
 
 interface Pending {
-  id: number; path: string; bytes: Uint8Array; onReply: ReplyHandler;
+  id: number; path: string; bytes: Uint8Array; fragmentId: number; onReply: ReplyHandler;
   deadlineMs: number; nextRetryMs: number; retryMs: number;
 }
 
@@ -60,7 +60,7 @@ const perDatagramOverheadBytes = 112;
 export class Rpc {
   readonly endpoint: Endpoint;
   private readonly pending = new Map<number, Pending>();
-  private readonly answered = new Map<string, { bytes: Uint8Array | undefined; expiresMs: number }>();
+  private readonly answered = new Map<string, { bytes: Uint8Array | undefined; fragmentId: number; expiresMs: number }>();
   private readonly events: RpcEvent[] = [];
   private nextId: number;
   private nextMessageId = 0;
@@ -89,11 +89,12 @@ export class Rpc {
     this.nextId = (this.nextId + 1) % 0x7fffffff;
     const bytes = frame(Kind.Request, id, packMessage(message, opts.compress ?? true));
     const retryMs = opts.retryMs ?? 400;
+    const fragmentId = this.newFragmentId();
     this.pending.set(id, {
-      id, path, bytes, onReply, deadlineMs: now + (opts.timeoutMs ?? 6000), nextRetryMs: now + retryMs, retryMs,
+      id, path, bytes, fragmentId, onReply, deadlineMs: now + (opts.timeoutMs ?? 6000), nextRetryMs: now + retryMs, retryMs,
     });
     if (opts.connect) this.endpoint.connect(path, now, opts.connect);
-    if (!this.sendPayload(path, bytes, now)) {
+    if (!this.sendPayload(path, bytes, now, fragmentId)) {
       this.pending.delete(id);
       onReply(err('queue-full', `too many messages waiting for ${path}`));
     }
@@ -105,8 +106,9 @@ export class Rpc {
     const bytes = frame(Kind.Response, id, packMessage(message));
     const key = `${path}|${id}`;
     const entry = this.answered.get(key);
-    if (entry) entry.bytes = bytes;
-    this.sendPayload(path, bytes, now);
+    const fragmentId = this.newFragmentId();
+    if (entry) { entry.bytes = bytes; entry.fragmentId = fragmentId; }
+    this.sendPayload(path, bytes, now, fragmentId);
     this.drainEndpoint(now);
   }
 
@@ -121,13 +123,20 @@ export class Rpc {
     return sent;
   }
 
-  /** Sends a payload whole, or as fragments when it is too big for one datagram. */
-  private sendPayload(path: string, payload: Uint8Array, now: number): boolean {
-    if (payload.length <= this.chunkBytes) return this.endpoint.send(path, payload, now);
+  private newFragmentId(): number {
     const id = this.nextMessageId;
     this.nextMessageId = (this.nextMessageId + 1) % 0x7fffffff;
+    return id;
+  }
+
+  /**
+   * Sends a payload whole, or as fragments when it is too big for one datagram. A resend passes
+   * the same fragment id, so the receiver fills its gaps from either copy.
+   */
+  private sendPayload(path: string, payload: Uint8Array, now: number, fragmentId = this.newFragmentId()): boolean {
+    if (payload.length <= this.chunkBytes) return this.endpoint.send(path, payload, now);
     let sent = true;
-    for (const f of splitMessage(id, payload, this.chunkBytes - 16)) {
+    for (const f of splitMessage(fragmentId, payload, this.chunkBytes - 16)) {
       const b = new Uint8Array(1 + f.length);
       b[0] = Kind.Fragment;
       b.set(f, 1);
@@ -151,7 +160,7 @@ export class Rpc {
         p.onReply(err('timeout', `no answer from ${p.path}`));
       } else if (now >= p.nextRetryMs) {
         // Only resend on an established session; before that the endpoint already holds a copy.
-        if (this.endpoint.isEstablished(p.path)) this.sendPayload(p.path, p.bytes, now);
+        if (this.endpoint.isEstablished(p.path)) this.sendPayload(p.path, p.bytes, now, p.fragmentId);
         p.retryMs = Math.min(p.retryMs * 2, 3000);
         p.nextRetryMs = now + p.retryMs;
       }
@@ -209,11 +218,12 @@ export class Rpc {
       const seen = this.answered.get(key);
       if (seen) {
         this.stats.duplicateRequests++;
-        if (seen.bytes) this.sendPayload(path, seen.bytes, now);
+        seen.expiresMs = now + answeredKeepMs; // the peer still wants it: keep the answer
+        if (seen.bytes) this.sendPayload(path, seen.bytes, now, seen.fragmentId);
         return;
       }
       if (this.answered.size >= answeredMax) this.answered.delete(this.answered.keys().next().value!);
-      this.answered.set(key, { bytes: undefined, expiresMs: now + answeredKeepMs });
+      this.answered.set(key, { bytes: undefined, fragmentId: 0, expiresMs: now + answeredKeepMs });
       this.events.push({ type: 'request', path, peer, id: id.value, message: m.value });
     } else if (kind === Kind.Response) {
       const p = this.pending.get(id.value);

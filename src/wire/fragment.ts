@@ -3,7 +3,9 @@
 // Reassembly is sans-IO and per peer: fragments may arrive in any order, twice, or never;
 // memory per peer is bounded (messages in progress and bytes held), and a message that does
 // not complete within its timeout is dropped. The sender's retransmission (the request layer
-// resends the whole message) fills the gaps; fragments already held are simply kept.
+// resends the whole message under the same id) fills the gaps; fragments already held are
+// kept. Fragments arriving after their message completed start it again: that is how a
+// repeated request reaches the request layer, which answers it again.
 import { type Result, ok, err } from './result.ts';
 import { messageBytesMax } from './object-list.ts';
 

@@ -128,3 +128,15 @@ test('a certificate signed by another key is rejected in the handshake', () => {
   assert.equal(requests, 0);
   assert.ok(b.endpoint.stats.handshakeRejected > 0);
 });
+
+test('a 256 KiB request and its 256 KiB answer cross a network losing 10 % of datagrams', () => {
+  const p = pair({ lossRate: 0.1, seed: 21 });
+  const big = prng(6).bytes(256 * 1024);
+  let reply: any;
+  p.net.mutate(A, (now) => p.a.request(udpPath(B), encodeMessage(1, new Map([[1, big]])), now, (r) => { reply = r; }, { timeoutMs: 60_000 }));
+  assert.ok(p.net.runUntil(() => reply !== undefined, 120_000));
+  assert.ok(reply.ok, JSON.stringify(reply.ok ? '' : reply.error));
+  assert.deepEqual(reply.value.message.body.get(1), big);
+  assert.ok(p.a.stats.fragmentsSent > 200);
+  assert.equal(p.events.filter((e) => e.type === 'request').length, 1, 'handled once');
+});
