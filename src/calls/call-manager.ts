@@ -22,6 +22,7 @@ import { CallInvite, CallRinging, CallAnswer, CallHangup, Media } from './protoc
 import { nextCallState, type CallInput } from './call-state.ts';
 import { MediaSender } from '../media/sender.ts';
 import { MediaReceiver } from '../media/receiver.ts';
+import { isRelayedPath } from '../session/paths.ts';
 
 export interface CallTransport {
   /** Finds or opens an end-to-end session with the user; yields its path. */
@@ -75,7 +76,7 @@ export class CallManager {
       if (c.info.state === 'ended') return cb(err('cancelled', 'the call was cancelled'));
       if (!p.ok) { this.move(c, 'failure', now); return cb(err(p.error.code, `cannot reach ${user}: ${p.error.message}`)); }
       c.path = p.value;
-      c.info.path = p.value.startsWith('relay:') ? 'relay' : 'direct';
+      c.info.path = isRelayedPath(p.value) ? 'relay' : 'direct';
       this.transport.request(p.value, CallInvite.toBytes({ callId: id, codec: 'opus', frameMs: 20 }), now, (r) => {
         if (c.info.state === 'ended') return cb(ok(snapshot(c)));
         if (!r.ok) { this.move(c, 'failure', now); return cb(err(r.error.code, r.error.message)); }
@@ -143,7 +144,7 @@ export class CallManager {
         if (this.live()) { respond(errorBytes('busy', 'already in a call')); return true; }
         const c = this.add(q.value.callId, peerUser, 'in', 'incoming', now);
         c.path = path;
-        c.info.path = path.startsWith('relay:') ? 'relay' : 'direct';
+        c.info.path = isRelayedPath(path) ? 'relay' : 'direct';
         respond(CallRinging.toBytes({ callId: c.info.id }));
         if (this.cfg.autoAnswer) this.answer(c.info.id, now);
         return true;
@@ -156,7 +157,7 @@ export class CallManager {
         if (!c || c.info.peer !== peerUser) { respond(errorBytes('no-such-call', 'unknown call')); return true; }
         // Follow the peer if its session moved (e.g. from a relay to a direct path).
         c.path = path;
-        c.info.path = path.startsWith('relay:') ? 'relay' : 'direct';
+        c.info.path = isRelayedPath(path) ? 'relay' : 'direct';
         this.move(c, m.command === Cmd.CallAnswer ? 'remote-answered' : 'remote-hangup', now);
         respond(OkReply.toBytes({}));
         return true;

@@ -1,38 +1,75 @@
-// Password hashing: scrypt with a per-user salt, self-describing so parameters can be raised
-// later without invalidating stored hashes (docs/decisions/0003-password-hashing.md).
+// Password hashing: scrypt with a per-user salt (docs/decisions/0003-password-hashing.md).
+//
+// A stored hash names its own parameters, `scrypt$N$r$p$saltB64$hashB64`, so the cost can be
+// raised for new hashes while old ones still verify. Verification trusts those parameters only
+// within bounds: a corrupted or planted row must not make one login attempt burn gigabytes or
+// seconds. Passwords are NFKC-normalised before hashing, like user names, so the same password
+// typed with a fullwidth or compatibility keyboard layout still matches.
 import crypto from 'node:crypto';
 import { type Result, ok, err } from '../wire/result.ts';
 
-const params = { N: 1 << 14, r: 8, p: 1, keyBytes: 32 };
-export const passwordLengthMin = 8;
-export const passwordBytesMax = 1024;
+// Parameters for new hashes: 16 MiB and about 50 ms per hash on a 2020s server core.
+export const scryptParams = { N: 1 << 14, r: 8, p: 1, keyBytes: 32, saltBytes: 16 } as const;
+// What verification accepts from a stored hash. Raise these together with scryptParams.
+const verifyMemoryBytesMax = 64 * 1024 * 1024;   // 128·N·r
+const verifyWorkMax = 1 << 20;                   // N·r·p; today's hashes are 2^17
+const saltBytesMin = 8, saltBytesMax = 64, hashBytesMin = 16, hashBytesMax = 64;
+
+export const passwordLengthMin = 8;        // characters (code points)
+export const passwordBytesMax = 1024;      // UTF-8; also bounds the hashing input
 
 export function checkPasswordPolicy(password: string): Result<void> {
-  if (password.length < passwordLengthMin) return err('password-too-short', `a password has at least ${passwordLengthMin} characters`);
-  if (Buffer.byteLength(password, 'utf8') > passwordBytesMax) return err('password-too-long', `a password has at most ${passwordBytesMax} bytes`);
+  if (password.length === 0) return err('password-empty', 'a password is required');
+  // Code points, not UTF-16 units, so an emoji counts as one character as the user sees it.
+  if ([...password].length < passwordLengthMin) return err('password-too-short', `a password has at least ${passwordLengthMin} characters`);
+  if (Buffer.byteLength(password, 'utf8') > passwordBytesMax) return err('password-too-long', `a password has at most ${passwordBytesMax} bytes in UTF-8`);
   return ok(undefined);
 }
 
-/** Hashes with the given 16-byte salt (the caller's RNG), or a fresh random one. */
-export function hashPassword(password: string, salt: Uint8Array = crypto.randomBytes(16)): string {
-  const { N, r, p, keyBytes } = params;
-  const hash = crypto.scryptSync(password.normalize('NFKC'), salt, keyBytes, { N, r, p, maxmem: 64 * 1024 * 1024 });
+function derive(password: string, salt: Uint8Array, N: number, r: number, p: number, keyBytes: number): Buffer {
+  return crypto.scryptSync(password.normalize('NFKC'), salt, keyBytes, { N, r, p, maxmem: verifyMemoryBytesMax + (1 << 20) });
+}
+
+/**
+ * Hashes with the given salt (the caller's RNG, so simulations stay deterministic) or a fresh
+ * random one. A salt shorter than 16 bytes is a programming error and throws RangeError.
+ */
+export function hashPassword(password: string, salt: Uint8Array = crypto.randomBytes(scryptParams.saltBytes)): string {
+  if (salt.length < scryptParams.saltBytes || salt.length > saltBytesMax) {
+    throw new RangeError(`a password salt has ${scryptParams.saltBytes} to ${saltBytesMax} bytes, not ${salt.length}`);
+  }
+  const { N, r, p, keyBytes } = scryptParams;
+  const hash = derive(password, salt, N, r, p, keyBytes);
   return `scrypt$${N}$${r}$${p}$${Buffer.from(salt).toString('base64')}$${hash.toString('base64')}`;
 }
 
-/** False for a wrong password and for a malformed stored hash alike; never throws. */
+/** Standard padded base64 only; Buffer.from would quietly skip anything else. */
+function decodeBase64(text: string, bytesMin: number, bytesMax: number): Buffer | undefined {
+  const b = Buffer.from(text, 'base64');
+  if (b.toString('base64') !== text || b.length < bytesMin || b.length > bytesMax) return undefined;
+  return b;
+}
+
+function parseCount(text: string, max: number): number | undefined {
+  if (!/^[1-9][0-9]{0,9}$/.test(text)) return undefined;
+  const n = Number(text);
+  return n <= max ? n : undefined;
+}
+
+/** False for a wrong password and for a malformed or out-of-bounds stored hash alike; never throws. */
 export function verifyPassword(password: string, encoded: string): boolean {
-  const m = /^scrypt\$(\d+)\$(\d+)\$(\d+)\$([A-Za-z0-9+/=]+)\$([A-Za-z0-9+/=]+)$/.exec(encoded);
-  if (!m) return false;
-  const [N, r, p] = [Number(m[1]), Number(m[2]), Number(m[3])];
-  // Refuse parameters that would let a corrupted row make us burn memory or time.
-  if (N > 1 << 20 || r > 32 || p > 16 || (N & (N - 1)) !== 0) return false;
-  const salt = Buffer.from(m[4], 'base64');
-  const want = Buffer.from(m[5], 'base64');
-  if (want.length < 16 || want.length > 64) return false;
+  if (typeof password !== 'string' || typeof encoded !== 'string' || encoded.length > 512) return false;
+  const parts = encoded.split('$');
+  if (parts.length !== 6 || parts[0] !== 'scrypt') return false;
+  const N = parseCount(parts[1], 1 << 30), r = parseCount(parts[2], 1 << 10), p = parseCount(parts[3], 1 << 10);
+  if (N === undefined || r === undefined || p === undefined) return false;
+  if (N < 2 || (N & (N - 1)) !== 0) return false;
+  if (128 * N * r > verifyMemoryBytesMax || N * r * p > verifyWorkMax) return false;
+  const salt = decodeBase64(parts[4], saltBytesMin, saltBytesMax);
+  const want = decodeBase64(parts[5], hashBytesMin, hashBytesMax);
+  if (!salt || !want) return false;
   try {
-    const got = crypto.scryptSync(password.normalize('NFKC'), salt, want.length, { N, r, p, maxmem: 256 * 1024 * 1024 });
-    return crypto.timingSafeEqual(got, want);
+    return crypto.timingSafeEqual(derive(password, salt, N, r, p, want.length), want);
   } catch {
     return false;
   }

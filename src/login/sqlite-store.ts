@@ -1,8 +1,18 @@
-// The embedded account store: one SQLite file (better-sqlite3), WAL mode, versioned schema.
+// The embedded account store: one SQLite file through better-sqlite3.
+//
+// WAL mode so reads do not wait behind the writer; foreign keys on, so a device cannot exist
+// without its account. The schema is a list of migrations; `schema_version` holds how many have
+// run. Opening applies the missing ones in one IMMEDIATE transaction, so two processes opening
+// the same new file cannot both migrate it, and a crash mid-way leaves the old version intact.
+// A file written by newer code (a higher version) is refused rather than guessed at.
+//
+// better-sqlite3 is synchronous; the methods are async only to share AccountStore with the
+// PostgreSQL store. Names are stored as given: normalising them is the caller's job.
 import Database from 'better-sqlite3';
 import type { AccountStore, Account, Device, SupernodeEntry } from './store.ts';
 
-const migrations: string[] = [
+// Append only: a migration that has shipped is never edited.
+const migrations: readonly string[] = [
   `CREATE TABLE accounts (name TEXT PRIMARY KEY, password_hash TEXT NOT NULL, created_at_ms INTEGER NOT NULL);
    CREATE TABLE devices (name TEXT NOT NULL REFERENCES accounts(name) ON DELETE CASCADE, device_id TEXT NOT NULL,
      public_key BLOB NOT NULL, added_at_ms INTEGER NOT NULL, last_login_at_ms INTEGER NOT NULL, PRIMARY KEY (name, device_id));
@@ -10,39 +20,67 @@ const migrations: string[] = [
    CREATE INDEX supernodes_seen ON supernodes(last_seen_ms);
    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);`,
 ];
+export const sqliteSchemaVersion = migrations.length;
+// A caller asking for more is served this many; the server asks for 64.
+const supernodesListedMax = 1000;
 
+export class SchemaTooNewError extends Error {
+  constructor(readonly path: string, readonly version: number) {
+    super(`${path} has schema version ${version}; this version of tincan knows up to ${sqliteSchemaVersion}`);
+  }
+}
+
+function migrate(db: Database.Database, path: string) {
+  db.transaction(() => {
+    db.exec('CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)');
+    const row = db.prepare('SELECT version FROM schema_version').get() as { version: number } | undefined;
+    if (!row) db.prepare('INSERT INTO schema_version (version) VALUES (0)').run();
+    const from = row?.version ?? 0;
+    if (from > migrations.length) throw new SchemaTooNewError(path, from);
+    for (let v = from; v < migrations.length; v++) db.exec(migrations[v]);
+    db.prepare('UPDATE schema_version SET version = ?').run(migrations.length);
+  }).immediate();
+}
+
+type AccountRow = { name: string; password_hash: string; created_at_ms: number };
+type DeviceRow = { name: string; device_id: string; public_key: Buffer; added_at_ms: number; last_login_at_ms: number };
+type SupernodeRow = { address: string; public_key: Buffer; last_seen_ms: number };
+
+// Plain Uint8Array copies: callers compare and keep keys, and a Buffer from the driver is neither.
+const bytes = (b: Buffer) => new Uint8Array(b);
+
+/**
+ * Opens (creating and migrating if needed) the store at `path`; ':memory:' gives a private
+ * in-memory database. Throws if the file cannot be opened or has a newer schema (SchemaTooNewError):
+ * this runs once at start-up, where refusing to start is the right answer.
+ */
 export function openSqliteStore(path: string): AccountStore {
   const db = new Database(path);
-  db.pragma('journal_mode = WAL');
-  db.pragma('foreign_keys = ON');
-  db.pragma('busy_timeout = 5000');
-  db.exec('CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)');
-  const row = db.prepare('SELECT version FROM schema_version').get() as { version: number } | undefined;
-  let version = row?.version ?? 0;
-  if (!row) db.prepare('INSERT INTO schema_version (version) VALUES (0)').run();
-  for (; version < migrations.length; version++) {
-    db.transaction(() => {
-      db.exec(migrations[version]);
-      db.prepare('UPDATE schema_version SET version = ?').run(version + 1);
-    })();
+  try {
+    db.pragma('journal_mode = WAL');
+    db.pragma('foreign_keys = ON');
+    db.pragma('busy_timeout = 5000');
+    migrate(db, path);
+  } catch (e) {
+    db.close();
+    throw e;
   }
 
   const q = {
     insertAccount: db.prepare('INSERT INTO accounts (name, password_hash, created_at_ms) VALUES (?, ?, ?) ON CONFLICT(name) DO NOTHING'),
     getAccount: db.prepare('SELECT name, password_hash, created_at_ms FROM accounts WHERE name = ?'),
+    // added_at_ms is kept from the first insert: it records when the device was first seen.
     upsertDevice: db.prepare(`INSERT INTO devices (name, device_id, public_key, added_at_ms, last_login_at_ms) VALUES (?, ?, ?, ?, ?)
       ON CONFLICT(name, device_id) DO UPDATE SET public_key = excluded.public_key, last_login_at_ms = excluded.last_login_at_ms`),
-    getDevices: db.prepare('SELECT name, device_id, public_key, added_at_ms, last_login_at_ms FROM devices WHERE name = ? ORDER BY added_at_ms'),
+    getDevices: db.prepare(`SELECT name, device_id, public_key, added_at_ms, last_login_at_ms FROM devices
+      WHERE name = ? ORDER BY added_at_ms, device_id`),
     upsertSupernode: db.prepare(`INSERT INTO supernodes (address, public_key, last_seen_ms) VALUES (?, ?, ?)
       ON CONFLICT(address) DO UPDATE SET public_key = excluded.public_key, last_seen_ms = excluded.last_seen_ms`),
-    listSupernodes: db.prepare('SELECT address, public_key, last_seen_ms FROM supernodes WHERE last_seen_ms >= ? ORDER BY last_seen_ms DESC LIMIT ?'),
+    listSupernodes: db.prepare(`SELECT address, public_key, last_seen_ms FROM supernodes
+      WHERE last_seen_ms >= ? ORDER BY last_seen_ms DESC, address LIMIT ?`),
     getMeta: db.prepare('SELECT value FROM meta WHERE key = ?'),
     setMeta: db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
   };
-
-  type AccountRow = { name: string; password_hash: string; created_at_ms: number };
-  type DeviceRow = { name: string; device_id: string; public_key: Buffer; added_at_ms: number; last_login_at_ms: number };
-  type SupernodeRow = { address: string; public_key: Buffer; last_seen_ms: number };
 
   return {
     async createAccount(a: Account) {
@@ -57,17 +95,27 @@ export function openSqliteStore(path: string): AccountStore {
     },
     async getDevices(name: string) {
       return (q.getDevices.all(name) as DeviceRow[]).map((r) => ({
-        name: r.name, deviceId: r.device_id, devicePublicKey: new Uint8Array(r.public_key), addedAtMs: r.added_at_ms, lastLoginAtMs: r.last_login_at_ms,
+        name: r.name, deviceId: r.device_id, devicePublicKey: bytes(r.public_key), addedAtMs: r.added_at_ms, lastLoginAtMs: r.last_login_at_ms,
       }));
     },
-    async upsertSupernode(s: SupernodeEntry) { q.upsertSupernode.run(s.address, Buffer.from(s.publicKey), s.lastSeenMs); },
+    async upsertSupernode(s: SupernodeEntry) {
+      q.upsertSupernode.run(s.address, Buffer.from(s.publicKey), s.lastSeenMs);
+    },
     async listSupernodes(sinceMs: number, limit: number) {
-      return (q.listSupernodes.all(sinceMs, limit) as SupernodeRow[]).map((r) => ({
-        address: r.address, publicKey: new Uint8Array(r.public_key), lastSeenMs: r.last_seen_ms,
+      // SQLite reads a negative LIMIT as "no limit"; clamp so every query stays bounded.
+      const n = Math.max(0, Math.min(supernodesListedMax, Math.floor(limit) || 0));
+      return (q.listSupernodes.all(sinceMs, n) as SupernodeRow[]).map((r) => ({
+        address: r.address, publicKey: bytes(r.public_key), lastSeenMs: r.last_seen_ms,
       }));
     },
-    async getMeta(key: string) { return (q.getMeta.get(key) as { value: string } | undefined)?.value; },
-    async setMeta(key: string, value: string) { q.setMeta.run(key, value); },
-    async close() { db.close(); },
+    async getMeta(key: string) {
+      return (q.getMeta.get(key) as { value: string } | undefined)?.value;
+    },
+    async setMeta(key: string, value: string) {
+      q.setMeta.run(key, value);
+    },
+    async close() {
+      if (db.open) db.close();
+    },
   };
 }

@@ -241,11 +241,28 @@ export class Supernode implements DatagramCore {
   private consumeRelay(path: string, m: Message, now: number) {
     const r = Relay.decode(m.body);
     if (!r.ok) return;
+    const fromPeer = this.peers.has(path);
+    // Quotas are per user, charged at the first supernode; a peer's forwarded traffic is not charged again.
+    if (!fromPeer && !this.relay.admit(path, r.value.packet.length, now)) return;
+    const hops = r.value.hops ?? [];
+    if (hops.length > 0) {
+      // Forward along the route, only to supernodes we know: we are nobody's open proxy.
+      const next = udpPath(hops[0]);
+      if (!this.peers.has(next)) { this.relay.stats.unknownTarget++; return; }
+      const origin = fromPeer && r.value.from !== undefined && r.value.via
+        ? { from: r.value.from, via: r.value.via }
+        : { from: this.relay.tokenFor(path), via: this.cfg.listen };
+      this.relay.stats.forwarded++;
+      this.rpc.sendDatagram(next, Relay.toBytes({ to: r.value.to, packet: r.value.packet, hops: hops.slice(1), ...origin }), now, { compress: false });
+      return;
+    }
     const target = this.relay.pathFor(r.value.to);
     if (!target) { this.relay.stats.unknownTarget++; return; }
-    if (!this.relay.admit(path, r.value.packet.length, now)) return;
     this.relay.stats.relayed++;
-    this.rpc.sendDatagram(target, Relayed.toBytes({ from: this.relay.tokenFor(path), packet: r.value.packet }), now, { compress: false });
+    const stamp = fromPeer && r.value.from !== undefined && r.value.via
+      ? { from: r.value.from, via: r.value.via }
+      : { from: this.relay.tokenFor(path) };
+    this.rpc.sendDatagram(target, Relayed.toBytes({ packet: r.value.packet, ...stamp }), now, { compress: false });
   }
 
   private log(level: LogLine['level'], message: string) { this.logs.push({ level, message }); }

@@ -28,7 +28,7 @@ import type { Message } from '../wire/object-list.ts';
 import { type Result, ok, err } from '../wire/result.ts';
 import { Cmd } from '../wire/commands.ts';
 import { describeFailure, errorBytes } from '../wire/replies.ts';
-import { udpPath, relayPath, parseRelayPath, addressOfUdpPath } from '../session/paths.ts';
+import { udpPath, relayPath, parseRelayPath, addressOfUdpPath, forwardPath, parseForwardPath } from '../session/paths.ts';
 import { RegisterRequest, LoginRequest, LoginOk } from '../login/protocol.ts';
 import { normaliseUserName } from '../login/names.ts';
 import { Hello, HelloOk, Publish, Lookup, LookupOk, Relay, Relayed } from '../overlay/protocol.ts';
@@ -304,7 +304,7 @@ export class UserNode {
         // The direct attempt took too long: give it up and go through the relay.
         this.waiting.delete(path);
         this.rpc.close(path, now);
-        this.log('info', `no direct path to ${w.user} within ${this.directMs} ms; using the relay`);
+        this.log('info', `no answer from ${w.user} on ${path} within ${this.directMs} ms; trying the next path`);
         w.fallback(w.callbacks);
       }
     }
@@ -317,9 +317,11 @@ export class UserNode {
 
   pollTransmit(): { path: string; bytes: Uint8Array } | undefined {
     for (let t = this.rpc.pollTransmit(); t; t = this.rpc.pollTransmit()) {
-      if (!t.path.startsWith('relay:')) return t;
+      if (t.path.startsWith('udp:')) return t;
       const r = parseRelayPath(t.path);
       if (r) this.rpc.sendDatagram(udpPath(r.supernode), Relay.toBytes({ to: r.token, packet: t.bytes }), this.now, { compress: false });
+      const f = parseForwardPath(t.path);
+      if (f) this.rpc.sendDatagram(udpPath(f.first), Relay.toBytes({ to: f.token, packet: t.bytes, hops: [f.second] }), this.now, { compress: false });
     }
     return undefined;
   }
@@ -366,8 +368,14 @@ export class UserNode {
       if (!l.ok) return cb(l);
       const p = l.value.presence;
       const relay = p.supernode && p.relayToken !== undefined ? relayPath(p.supernode, p.relayToken) : undefined;
-      const viaRelay = (cbs: PathCallback[]) => relay ? this.open(relay, user, p.staticKey, undefined, cbs)
-        : cbs.forEach((c) => c(err('unreachable', `${user} cannot be reached directly and has no relay`)));
+      // Last resort: forward through our own supernode to theirs (we may not reach theirs at all).
+      const own = this.attachment?.address;
+      const forward = own && p.supernode && p.relayToken !== undefined && formatAddress(own) !== formatAddress(p.supernode)
+        ? forwardPath(own, p.supernode, p.relayToken) : undefined;
+      const viaForward = (cbs: PathCallback[]) => forward ? this.open(forward, user, p.staticKey, undefined, cbs)
+        : cbs.forEach((c) => c(err('unreachable', `${user} cannot be reached`)));
+      const viaRelay = (cbs: PathCallback[]) => relay ? this.open(relay, user, p.staticKey, forward ? viaForward : undefined, cbs)
+        : viaForward(cbs);
       const direct = this.cfg.directAllowed ? (p.addresses ?? []).filter((a) => udpPath(a) !== udpPath(this.cfg.listen)) : [];
       if (direct.length === 0) return viaRelay([cb]);
       this.open(udpPath(direct[0]), user, p.staticKey, viaRelay, [cb]);
@@ -427,7 +435,8 @@ export class UserNode {
     const sn = addressOfUdpPath(path);
     const r = Relayed.decode(m.body);
     if (!sn || !r.ok) return;
-    this.rpc.handleDatagram(relayPath(sn, r.value.from), r.value.packet, now);
+    const from = r.value.via ? forwardPath(sn, r.value.via, r.value.from) : relayPath(sn, r.value.from);
+    this.rpc.handleDatagram(from, r.value.packet, now);
   }
 
   private consumeRequest(path: string, id: number, peerUser: string | undefined, m: Message, now: number) {

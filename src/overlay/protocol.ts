@@ -20,6 +20,21 @@ export const Store = command(Cmd.Store, { records: f.bytesList(1, 256, 4096) });
 export const Sync = command(Cmd.Sync, {});
 export const SyncOk = command(Cmd.SyncOk, { records: f.bytesList(1, 1024, 4096) });
 
-/** Relay: a node hands a sealed end-to-end packet to a supernode for the node holding `to`. */
-export const Relay = command(Cmd.Relay, { to: f.uint(1, 0xffffffff), packet: f.bytes(2, 2048) });
-export const Relayed = command(Cmd.Relayed, { from: f.uint(1, 0xffffffff), packet: f.bytes(2, 2048) });
+/**
+ * Relay and forwarding (docs/relay.md): a node hands a sealed end-to-end packet to a supernode
+ * for the node holding token `to` there — or, with `hops`, for the node holding `to` at the
+ * last supernode of the route. The first supernode stamps `from` (the sender's token there)
+ * and `via` (itself) so the far end can answer along the same route.
+ */
+export const Relay = command(Cmd.Relay, {
+  to: f.uint(1, 0xffffffff),
+  packet: f.bytes(2, 2048),
+  hops: f.addresses(3, 4).opt(),
+  from: f.uint(4, 0xffffffff).opt(),
+  via: f.address(5).opt(),
+});
+export const Relayed = command(Cmd.Relayed, {
+  from: f.uint(1, 0xffffffff),
+  packet: f.bytes(2, 2048),
+  via: f.address(3).opt(),
+});

@@ -12,7 +12,7 @@ export class RelayTable {
   private readonly tokenByPath = new Map<string, number>();
   private readonly pathByToken = new Map<number, string>();
   private readonly usage = new Map<string, Bucket>();
-  readonly stats = { relayed: 0, unknownTarget: 0, overQuota: 0 };
+  readonly stats = { relayed: 0, forwarded: 0, unknownTarget: 0, overQuota: 0 };
 
   constructor(private readonly random: (n: number) => Uint8Array, private readonly quota = defaultRelayQuota) {}
 

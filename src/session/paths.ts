@@ -1,6 +1,7 @@
 // Path names: how cores refer to a peer without knowing about sockets.
 //   udp:HOST:PORT             a UDP address the driver can send to
 //   relay:SNHOST:SNPORT#TOKEN a peer reached through a supernode's relay
+//   fwd:SN1>SN2#TOKEN          a peer attached to SN2, reached by forwarding through SN1 (our own)
 import { type Address, formatAddress, parseHostPort } from '../wire/address.ts';
 
 export const udpPath = (a: Address): string => `udp:${formatAddress(a)}`;
@@ -20,3 +21,17 @@ export function parseRelayPath(path: string): { supernode: Address; token: numbe
   const token = Number(m[2]);
   return a.ok && token <= 0xffffffff ? { supernode: a.value, token } : undefined;
 }
+
+export const forwardPath = (first: Address, second: Address, token: number): string =>
+  `fwd:${formatAddress(first)}>${formatAddress(second)}#${token}`;
+
+export function parseForwardPath(path: string): { first: Address; second: Address; token: number } | undefined {
+  const m = /^fwd:([^>]+)>(.+)#(\d{1,10})$/.exec(path);
+  if (!m) return undefined;
+  const a = parseHostPort(m[1]), b = parseHostPort(m[2]);
+  const token = Number(m[3]);
+  return a.ok && b.ok && token <= 0xffffffff ? { first: a.value, second: b.value, token } : undefined;
+}
+
+/** Paths that go through supernodes rather than straight to the peer. */
+export const isRelayedPath = (path: string): boolean => path.startsWith('relay:') || path.startsWith('fwd:');

@@ -46,6 +46,14 @@ export class VirtualNet {
 
   remove(address: { host: string; port: number }) { this.hosts.delete(formatAddress(address)); }
 
+  private readonly blocked = new Set<string>();
+
+  /** A firewall between two hosts: nothing passes either way. */
+  block(a: { host: string; port: number }, b: { host: string; port: number }) {
+    this.blocked.add(`${formatAddress(a)}|${formatAddress(b)}`);
+    this.blocked.add(`${formatAddress(b)}|${formatAddress(a)}`);
+  }
+
   /** Applies a command to a host's core at the current time, then flushes it. */
   mutate(address: { host: string; port: number }, fn: (now: number) => void) {
     const h = this.hosts.get(formatAddress(address));
@@ -131,6 +139,7 @@ export class VirtualNet {
         const to = addressOfUdpPath(t.path);
         if (!to) continue;
         if (this.lossRate > 0 && (this.next() / 0xffffffff) < this.lossRate) { this.stats.lost++; continue; }
+        if (this.blocked.has(`${h.address}|${formatAddress(to)}`)) { this.stats.lost++; continue; }
         const from = udpPath(parseKey(h.address));
         this.flights.push({ atMs: this.now + this.latencyMs, seq: this.seq++, to: formatAddress(to), from, bytes: t.bytes.slice() });
       }

@@ -139,3 +139,23 @@ test('virtual network: a node refuses a login server whose key differs from the 
   assert.match(reg.error.message, /pinned key/);
   assert.ok(events.some((e) => e.type === 'log' && e.line.level === 'error' && /LOGIN SERVER KEY CHANGED/.test(e.line.message)));
 });
+
+test('virtual network: when only its own supernode is reachable, a node forwards through it to the callee', async () => {
+  const w = build(5);
+  await w.net.runUntilAsync(() => w.sns.every((s) => s.peers.size === 2), 30_000);
+  const alice = user(w, 1, { sn: 0 });
+  const bob = user(w, 2, { sn: 1 });
+  // Alice's network lets her reach her own supernode only (and the login server).
+  w.net.block(alice.address, bob.address);
+  w.net.block(alice.address, SN[1]);
+  w.net.block(alice.address, SN[2]);
+  await signUp(w, alice, 'alice');
+  await signUp(w, bob, 'bob');
+  let sent: any;
+  w.net.mutate(alice.address, (now) => alice.node.chat('bob', 'through two supernodes', now, (r) => { sent = r; }));
+  await w.net.runUntilAsync(() => sent !== undefined, 30_000);
+  assert.ok(sent.ok, JSON.stringify(sent));
+  assert.ok(bob.events.some((e) => e.type === 'chat' && e.message.text === 'through two supernodes'));
+  assert.ok(w.sns[0].relay.stats.forwarded > 0, 'alice\'s supernode forwarded');
+  assert.ok(w.sns[1].relay.stats.relayed > 0, 'bob\'s supernode delivered');
+});
