@@ -8,7 +8,7 @@
 import crypto from 'node:crypto';
 import { type Result, ok, err } from '../wire/result.ts';
 
-// Parameters for new hashes: 16 MiB and about 50 ms per hash on a 2020s server core.
+// Parameters for new hashes: 16 MiB and about 50 ms of one core per hash.
 export const scryptParams = { N: 1 << 14, r: 8, p: 1, keyBytes: 32, saltBytes: 16 } as const;
 // What verification accepts from a stored hash. Raise these together with scryptParams.
 const verifyMemoryBytesMax = 64 * 1024 * 1024;   // 128·N·r

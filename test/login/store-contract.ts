@@ -1,50 +1,106 @@
-// The behaviour every AccountStore must have; each implementation's test runs it.
+// The behaviour every AccountStore must have (src/login/store.ts). Each implementation's test
+// file calls runStoreContract with a function that opens a fresh, empty store.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { AccountStore } from '../../src/login/store.ts';
 
+const key = (fill: number) => new Uint8Array(32).fill(fill);
+
 export function runStoreContract(name: string, open: () => Promise<AccountStore>) {
-  test(`${name}: accounts are created once and read back`, async () => {
+  async function withStore(fn: (s: AccountStore) => Promise<void>) {
     const s = await open();
+    try { await fn(s); } finally { await s.close(); }
+  }
+
+  test(`${name}: accounts are created once and read back`, () => withStore(async (s) => {
     assert.equal(await s.createAccount({ name: 'alice', passwordHash: 'h1', createdAtMs: 1 }), 'created');
     assert.equal(await s.createAccount({ name: 'alice', passwordHash: 'h2', createdAtMs: 2 }), 'exists');
     assert.deepEqual(await s.getAccount('alice'), { name: 'alice', passwordHash: 'h1', createdAtMs: 1 });
     assert.equal(await s.getAccount('bob'), undefined);
-    await s.close();
-  });
+  }));
 
-  test(`${name}: devices are per user and updated in place`, async () => {
-    const s = await open();
+  test(`${name}: names are compared exactly; normalising is the caller's job`, () => withStore(async (s) => {
     await s.createAccount({ name: 'alice', passwordHash: 'h', createdAtMs: 1 });
-    const key = new Uint8Array(32).fill(1);
-    await s.upsertDevice({ name: 'alice', deviceId: 'laptop', devicePublicKey: key, addedAtMs: 1, lastLoginAtMs: 1 });
-    await s.upsertDevice({ name: 'alice', deviceId: 'phone', devicePublicKey: key, addedAtMs: 2, lastLoginAtMs: 2 });
-    await s.upsertDevice({ name: 'alice', deviceId: 'laptop', devicePublicKey: new Uint8Array(32).fill(2), addedAtMs: 9, lastLoginAtMs: 5 });
+    assert.equal(await s.getAccount('Alice'), undefined);
+    assert.equal(await s.getAccount('alice '), undefined);
+  }));
+
+  test(`${name}: of concurrent registrations of one name, exactly one is created`, () => withStore(async (s) => {
+    const results = await Promise.all(Array.from({ length: 8 }, (_, i) =>
+      s.createAccount({ name: 'carol', passwordHash: `h${i}`, createdAtMs: i })));
+    assert.equal(results.filter((r) => r === 'created').length, 1);
+    const winner = results.indexOf('created');
+    assert.equal((await s.getAccount('carol'))?.passwordHash, `h${winner}`);
+  }));
+
+  test(`${name}: times up to 2^53 survive the round trip`, () => withStore(async (s) => {
+    await s.createAccount({ name: 'dave', passwordHash: 'h', createdAtMs: Number.MAX_SAFE_INTEGER });
+    assert.equal((await s.getAccount('dave'))?.createdAtMs, Number.MAX_SAFE_INTEGER);
+  }));
+
+  test(`${name}: devices are per user and updated in place`, () => withStore(async (s) => {
+    await s.createAccount({ name: 'alice', passwordHash: 'h', createdAtMs: 1 });
+    await s.createAccount({ name: 'bob', passwordHash: 'h', createdAtMs: 1 });
+    await s.upsertDevice({ name: 'alice', deviceId: 'laptop', devicePublicKey: key(1), addedAtMs: 1, lastLoginAtMs: 1 });
+    await s.upsertDevice({ name: 'alice', deviceId: 'phone', devicePublicKey: key(1), addedAtMs: 2, lastLoginAtMs: 2 });
+    await s.upsertDevice({ name: 'bob', deviceId: 'laptop', devicePublicKey: key(3), addedAtMs: 3, lastLoginAtMs: 3 });
+    await s.upsertDevice({ name: 'alice', deviceId: 'laptop', devicePublicKey: key(2), addedAtMs: 9, lastLoginAtMs: 5 });
     const d = await s.getDevices('alice');
-    assert.deepEqual(d.map((x) => x.deviceId), ['laptop', 'phone']);
-    assert.equal(d[0].devicePublicKey[0], 2);
-    assert.equal(d[0].lastLoginAtMs, 5);
-    assert.equal(d[0].addedAtMs, 1, 'first-seen time is kept');
-    await s.close();
-  });
+    assert.deepEqual(d.map((x) => x.deviceId), ['laptop', 'phone'], 'oldest first');
+    assert.deepEqual(d[0], { name: 'alice', deviceId: 'laptop', devicePublicKey: key(2), addedAtMs: 1, lastLoginAtMs: 5 },
+      'key and last login replaced, first-seen time kept');
+    assert.deepEqual((await s.getDevices('bob')).map((x) => x.devicePublicKey), [key(3)]);
+    assert.deepEqual(await s.getDevices('nobody'), []);
+  }));
 
-  test(`${name}: supernodes are listed newest first, only when fresh`, async () => {
-    const s = await open();
-    await s.upsertSupernode({ address: '203.0.113.1:1', publicKey: new Uint8Array(32), lastSeenMs: 100 });
-    await s.upsertSupernode({ address: '203.0.113.2:2', publicKey: new Uint8Array(32), lastSeenMs: 200 });
-    await s.upsertSupernode({ address: '203.0.113.1:1', publicKey: new Uint8Array(32), lastSeenMs: 300 });
-    assert.deepEqual((await s.listSupernodes(150, 10)).map((x) => x.address), ['203.0.113.1:1', '203.0.113.2:2']);
+  test(`${name}: device keys come back byte for byte as plain Uint8Array copies`, () => withStore(async (s) => {
+    await s.createAccount({ name: 'alice', passwordHash: 'h', createdAtMs: 1 });
+    const k = Uint8Array.from({ length: 32 }, (_, i) => (i * 37 + 255) & 0xff);
+    k[0] = 0;   // a leading zero byte must survive (no string conversion on the way)
+    await s.upsertDevice({ name: 'alice', deviceId: 'laptop', devicePublicKey: k, addedAtMs: 1, lastLoginAtMs: 1 });
+    const expected = k.slice();
+    k.fill(9);
+    const [got] = await s.getDevices('alice');
+    assert.deepEqual(got.devicePublicKey, expected);
+    assert.equal(Object.getPrototypeOf(got.devicePublicKey), Uint8Array.prototype);
+  }));
+
+  test(`${name}: a device of an unknown account is refused`, () => withStore(async (s) => {
+    await assert.rejects(s.upsertDevice({ name: 'ghost', deviceId: 'x', devicePublicKey: key(1), addedAtMs: 1, lastLoginAtMs: 1 }));
+    assert.deepEqual(await s.getDevices('ghost'), []);
+  }));
+
+  test(`${name}: supernodes are listed newest first, only when fresh`, () => withStore(async (s) => {
+    await s.upsertSupernode({ address: '203.0.113.1:1', publicKey: key(1), lastSeenMs: 100 });
+    await s.upsertSupernode({ address: '203.0.113.2:2', publicKey: key(2), lastSeenMs: 200 });
+    await s.upsertSupernode({ address: '203.0.113.1:1', publicKey: key(3), lastSeenMs: 300 });
+    const fresh = await s.listSupernodes(150, 10);
+    assert.deepEqual(fresh, [
+      { address: '203.0.113.1:1', publicKey: key(3), lastSeenMs: 300 },
+      { address: '203.0.113.2:2', publicKey: key(2), lastSeenMs: 200 },
+    ]);
     assert.deepEqual((await s.listSupernodes(250, 10)).map((x) => x.address), ['203.0.113.1:1']);
-    assert.equal((await s.listSupernodes(0, 1)).length, 1);
-    await s.close();
-  });
+    assert.deepEqual((await s.listSupernodes(200, 10)).map((x) => x.address), ['203.0.113.1:1', '203.0.113.2:2'], 'sinceMs is inclusive');
+    assert.deepEqual(await s.listSupernodes(301, 10), []);
+  }));
 
-  test(`${name}: meta values persist`, async () => {
-    const s = await open();
+  test(`${name}: the supernode list honours its limit`, () => withStore(async (s) => {
+    for (let i = 0; i < 20; i++) await s.upsertSupernode({ address: `198.51.100.${i}:7000`, publicKey: key(i), lastSeenMs: 1000 + i });
+    const top = await s.listSupernodes(0, 3);
+    assert.deepEqual(top.map((x) => x.lastSeenMs), [1019, 1018, 1017]);
+    assert.deepEqual(await s.listSupernodes(0, 0), []);
+    assert.deepEqual(await s.listSupernodes(0, -1), [], 'a negative limit is not "unlimited"');
+    assert.equal((await s.listSupernodes(0, 1000)).length, 20);
+  }));
+
+  test(`${name}: meta values are kept per key and replaced`, () => withStore(async (s) => {
     assert.equal(await s.getMeta('k'), undefined);
     await s.setMeta('k', 'v1');
+    await s.setMeta('other', 'x');
     await s.setMeta('k', 'v2');
     assert.equal(await s.getMeta('k'), 'v2');
-    await s.close();
-  });
+    assert.equal(await s.getMeta('other'), 'x');
+    await s.setMeta('empty', '');
+    assert.equal(await s.getMeta('empty'), '', 'an empty value is not a missing one');
+  }));
 }

@@ -1,0 +1,148 @@
+// Fuzz targets for the wire layer and every decoder that reads bytes from the network.
+// Inputs are random, or mutations (bit flips, byte changes, truncations, splices, length
+// lies) of seeds: the docs/wire.md test vectors and the compression priming messages. Each
+// target checks its own bound on what it may allocate; the runner watches time and memory.
+import fs from 'node:fs';
+import path from 'node:path';
+import { decodeMessage, decodeObjectList, messageBytesMax } from '../src/wire/object-list.ts';
+import { unpackMessage, packMessage } from '../src/wire/envelope.ts';
+import { decodeFragment, Reassembler } from '../src/wire/fragment.ts';
+import { primingMessages } from '../src/wire/priming.ts';
+import { decodePacket } from '../src/session/packet.ts';
+import { decodeMediaFrame } from '../src/media/frame.ts';
+import { verifyPresence } from '../src/overlay/presence.ts';
+import { verifyCertificate } from '../src/crypto/certificate.ts';
+import { consumeIdentityProof } from '../src/crypto/identity-proof.ts';
+import * as overlay from '../src/overlay/protocol.ts';
+import * as login from '../src/login/protocol.ts';
+import * as calls from '../src/calls/protocol.ts';
+import * as chat from '../src/chat/protocol.ts';
+
+export interface Rng { u32(): number; int(n: number): number; bytes(n: number): Uint8Array }
+
+export function rng(seed: number): Rng {
+  let s = seed >>> 0 || 1;
+  const u32 = () => { s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0; return s; };
+  return { u32, int: (n) => u32() % n, bytes: (n) => Uint8Array.from({ length: n }, () => u32() & 0xff) };
+}
+
+export function seeds(): Uint8Array[] {
+  const vectorsFile = path.resolve(import.meta.dirname, '../test/wire/vectors.json');
+  const vectors = (JSON.parse(fs.readFileSync(vectorsFile, 'utf8')) as { hex: string }[]).map((v) => new Uint8Array(Buffer.from(v.hex, 'hex')));
+  const priming = primingMessages();
+  return [...vectors, ...priming, ...priming.slice(0, 40).map((m) => packMessage(m))];
+}
+
+export function mutate(r: Rng, seed: Uint8Array, pool: Uint8Array[]): Uint8Array {
+  const b = seed.slice();
+  switch (r.int(7)) {
+    case 0: return r.bytes(r.int(300));
+    case 1: { for (let i = 0, n = 1 + r.int(4); i < n && b.length; i++) b[r.int(b.length)] ^= 1 << r.int(8); return b; }
+    case 2: { for (let i = 0, n = 1 + r.int(4); i < n && b.length; i++) b[r.int(b.length)] = [0, 0x7f, 0x80, 0xff, r.u32() & 0xff][r.int(5)]; return b; }
+    case 3: return b.subarray(0, r.int(b.length + 1));
+    case 4: { const o = pool[r.int(pool.length)]; const at = r.int(b.length + 1); return concat(b.subarray(0, at), o.subarray(r.int(o.length + 1))); }
+    case 5: { // a length or count that lies: a long varint in a random place
+      const at = r.int(b.length + 1);
+      return concat(b.subarray(0, at), Uint8Array.of(0xff, 0xff, 0xff, 0xff, 0x0f), b.subarray(at));
+    }
+    default: { const at = r.int(b.length + 1); return concat(b.subarray(0, at), r.bytes(r.int(8)), b.subarray(at)); }
+  }
+}
+
+function concat(...parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) { out.set(p, at); at += p.length; }
+  return out;
+}
+
+/** Bytes held by a decoded value: strings, byte strings and integer lists. */
+function heldBytes(v: unknown, depth = 0): number {
+  if (depth > 10) return 0;
+  if (v instanceof Uint8Array) return v.length;
+  if (typeof v === 'string') return v.length;
+  if (Array.isArray(v)) return v.length * 8;
+  if (v instanceof Map) { let n = 0; for (const x of v.values()) n += 8 + heldBytes(x, depth + 1); return n; }
+  return 8;
+}
+
+const loginKey = new Uint8Array(32).fill(7);
+const staticKey = new Uint8Array(32).fill(9);
+type Decoder = { decode: (l: Map<number, unknown>) => unknown };
+const commandSchemas = ([...Object.values(overlay), ...Object.values(login), ...Object.values(calls), ...Object.values(chat)] as unknown[])
+  .filter((c): c is Decoder => typeof c === 'object' && c !== null && 'decode' in c);
+
+export type Target = (input: Uint8Array) => string | undefined; // a violated bound, or undefined
+
+export const targets: Record<string, Target> = {
+  'object-list': (b) => {
+    const d = decodeObjectList(b);
+    if (d.ok && heldBytes(d.value) > 8 * b.length + 64) return `decoded value holds ${heldBytes(d.value)} bytes from ${b.length}`;
+    return undefined;
+  },
+  message: (b) => {
+    const d = decodeMessage(b);
+    if (!d.ok) return undefined;
+    for (const s of commandSchemas) s.decode(d.value.body as Map<number, unknown>);
+    return heldBytes(d.value.body) > 8 * b.length + 64 ? 'message holds more than its input' : undefined;
+  },
+  envelope: (b) => {
+    const d = unpackMessage(b);
+    if (d.ok && (d.value.length > messageBytesMax || (b[0] === 1 && d.value.length > (b.length + 8) * 512))) return `decompressed to ${d.value.length} bytes from ${b.length}`;
+    if (d.ok) decodeMessage(d.value);
+    return undefined;
+  },
+  fragment: (() => {
+    const r = new Reassembler();
+    let t = 0;
+    return (b: Uint8Array) => {
+      decodeFragment(b);
+      r.add(b, t++);
+      return r.bytesHeld > 2 * 1024 * 1024 ? `reassembler holds ${r.bytesHeld} bytes` : undefined;
+    };
+  })(),
+  'session-packet': (b) => { decodePacket(b); return undefined; },
+  'media-frame': (b) => { const f = decodeMediaFrame(b); return f.ok && f.value.payload.length > 1275 ? 'oversized media payload' : undefined; },
+  'signed-records': (b) => {
+    verifyPresence(b, loginKey, 1_800_000_000_000);
+    verifyCertificate(b, loginKey, 1_800_000_000_000);
+    consumeIdentityProof(b, staticKey, loginKey, 1_800_000_000_000);
+    return undefined;
+  },
+};
+
+export interface FuzzReport { target: string; tried: number; failures: { input: string; problem: string }[] }
+
+/** Runs every target for `seconds` (or `iterations` each, whichever ends first). */
+export function fuzzWire(o: { seconds: number; iterations?: number; seed?: number }): FuzzReport[] {
+  const r = rng(o.seed ?? 1);
+  const pool = seeds();
+  const names = Object.keys(targets);
+  const perTargetMs = (o.seconds * 1000) / names.length;
+  const reports: FuzzReport[] = [];
+  const baseline = process.memoryUsage().arrayBuffers + process.memoryUsage().heapUsed;
+  for (const name of names) {
+    const report: FuzzReport = { target: name, tried: 0, failures: [] };
+    const start = performance.now();
+    while ((o.iterations === undefined || report.tried < o.iterations) && (o.iterations !== undefined || performance.now() - start < perTargetMs)) {
+      if (o.iterations !== undefined && o.seconds > 0 && performance.now() - start > perTargetMs) break;
+      const input = mutate(r, pool[r.int(pool.length)], pool);
+      const t0 = performance.now();
+      let problem: string | undefined;
+      try { problem = targets[name](input); } catch (e) { problem = `threw: ${(e as Error).message}`; }
+      const took = performance.now() - t0;
+      if (took > 1000) problem = `took ${took.toFixed(0)} ms (hang)`;
+      if (problem && report.failures.length < 20) report.failures.push({ input: Buffer.from(input).toString('hex'), problem });
+      report.tried++;
+      if (report.tried % 2000 === 0) {
+        const mem = process.memoryUsage();
+        if (mem.arrayBuffers + mem.heapUsed - baseline > 512 * 1024 * 1024) {
+          report.failures.push({ input: Buffer.from(input).toString('hex'), problem: 'memory grew past 512 MiB' });
+          break;
+        }
+      }
+    }
+    reports.push(report);
+  }
+  return reports;
+}
