@@ -23,6 +23,8 @@ import type { AccountStore } from './store.ts';
 import type { DatagramCore } from '../node/core.ts';
 
 export interface LoginServerConfig {
+  /** Sees every message this core sends, before compression (recording corpora, debugging). */
+  tap?: (raw: Uint8Array) => void;
   staticKey: KeyPair;
   signingKey: KeyPair;
   random: RandomBytes;
@@ -45,6 +47,7 @@ export class LoginServer implements DatagramCore {
     this.rpc = new Rpc({
       staticKey: cfg.staticKey,
       random: cfg.random,
+      tap: cfg.tap,
       identityPayload: createIdentityProof('login', cfg.signingKey, cfg.staticKey.publicKey),
       // Anyone may talk to the login server; what they may do is decided per request.
       verifyPeer: (payload, rs, _path, now) => consumeIdentityProof(payload, rs, undefined, now),

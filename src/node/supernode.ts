@@ -28,6 +28,8 @@ import { RelayTable } from '../relay/relay-table.ts';
 import type { DatagramCore, LogLine } from './core.ts';
 
 export interface SupernodeConfig {
+  /** Sees every message this core sends, before compression (recording corpora, debugging). */
+  tap?: (raw: Uint8Array) => void;
   staticKey: KeyPair;
   signingKey: KeyPair;
   random: RandomBytes;
@@ -67,6 +69,7 @@ export class Supernode implements DatagramCore {
     this.rpc = new Rpc({
       staticKey: cfg.staticKey,
       random: cfg.random,
+      tap: cfg.tap,
       identityPayload: createIdentityProof('supernode', cfg.signingKey, cfg.staticKey.publicKey),
       verifyPeer: (payload, rs, path, now) => {
         const proof = consumeIdentityProof(payload, rs, this.loginKey, now);

@@ -39,6 +39,8 @@ import type { NodeStatus, ChatMessage, LookupResult, CallInfo } from './types.ts
 import type { LogLine } from './core.ts';
 
 export interface UserNodeConfig {
+  /** Sees every message this core sends, before compression (recording corpora, debugging). */
+  tap?: (raw: Uint8Array) => void;
   staticKey: KeyPair;
   signingKey: KeyPair;
   random: RandomBytes;
@@ -96,6 +98,7 @@ export class UserNode {
     this.rpc = new Rpc({
       staticKey: cfg.staticKey,
       random: cfg.random,
+      tap: cfg.tap,
       identityPayload: this.proof(),
       verifyPeer: (payload, rs, path, now) => {
         const p = consumeIdentityProof(payload, rs, this.loginKey, now);

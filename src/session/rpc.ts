@@ -38,6 +38,8 @@ export interface RequestOptions { timeoutMs?: number; retryMs?: number; connect?
 export interface RpcConfig extends EndpointConfig {
   /** Largest UDP payload a path carries; payloads that do not fit are fragmented. Default 1200. */
   mtuBytes?: number;
+  /** Sees every message sent, before compression. */
+  tap?: (raw: Uint8Array) => void;
 }
 
 interface Pending {
@@ -68,8 +70,11 @@ export class Rpc {
   private readonly chunkBytes: number;
   readonly stats: RpcStats = { malformed: 0, duplicateRequests: 0, lateResponses: 0, timeouts: 0, fragmentsSent: 0 };
 
+  private readonly tap: ((raw: Uint8Array) => void) | undefined;
+
   constructor(cfg: RpcConfig) {
     this.endpoint = new Endpoint(cfg);
+    this.tap = cfg.tap;
     this.chunkBytes = Math.max(256, (cfg.mtuBytes ?? mtuDefaultBytes) - perDatagramOverheadBytes);
     const b = cfg.random(4);
     this.nextId = ((b[0] << 16) | (b[1] << 8) | b[2]) & 0x3fffff;
@@ -87,6 +92,7 @@ export class Rpc {
   request(path: string, message: Uint8Array, now: number, onReply: ReplyHandler, opts: RequestOptions = {}): number {
     const id = this.nextId;
     this.nextId = (this.nextId + 1) % 0x7fffffff;
+    this.tap?.(message);
     const bytes = frame(Kind.Request, id, packMessage(message, opts.compress ?? true));
     const retryMs = opts.retryMs ?? 400;
     const fragmentId = this.newFragmentId();
@@ -103,6 +109,7 @@ export class Rpc {
   }
 
   respond(path: string, id: number, message: Uint8Array, now: number) {
+    this.tap?.(message);
     const bytes = frame(Kind.Response, id, packMessage(message));
     const key = `${path}|${id}`;
     const entry = this.answered.get(key);
@@ -114,6 +121,7 @@ export class Rpc {
 
   /** Unreliable; `compress: false` for payloads known not to shrink (media). */
   sendDatagram(path: string, message: Uint8Array, now: number, opts: { compress?: boolean } = {}): boolean {
+    this.tap?.(message);
     const env = packMessage(message, opts.compress ?? true);
     const bytes = new Uint8Array(1 + env.length);
     bytes[0] = Kind.Datagram;

@@ -16,7 +16,7 @@ import { RangeEncoder, RangeDecoder, probInit } from './range-coder.ts';
 import { type Result, ok, err } from './result.ts';
 import { messageBytesMax } from './object-list.ts';
 
-const enum Cls { Other = 0, Cmd, Count, Type, Id, Uint, Len, Str, Bytes, AddrFam, Addr, Port, Item, Sint, U64 }
+const enum Cls { Other = 0, Cmd, Count, Key, Uint, Len, Str, Bytes, AddrFam, Addr, Port, Item, Sint, U64 }
 const classes = 16;
 const contextsPerClass = 256;
 const nodesPerContext = 256;
@@ -38,8 +38,7 @@ class ShapeTracker {
     let sub: number;
     switch (this.cls) {
       case Cls.Str: case Cls.Other: sub = this.prev; break;
-      case Cls.Type: sub = this.type; break;
-      case Cls.Id: sub = ((this.lastId & 31) << 3) | Math.min(this.varintIndex, 7); break;
+      case Cls.Key: sub = ((this.lastId & 31) << 3) | (this.varintIndex === 0 ? this.type : 7); break;
       case Cls.Uint: case Cls.Sint: case Cls.Item: sub = ((this.id & 31) << 3) | Math.min(this.varintIndex, 7); break;
       case Cls.Len: sub = (this.type << 4) | Math.min(this.varintIndex, 15); break;
       case Cls.Bytes: sub = Math.min(this.remaining, 255) > 64 ? 0 : 1; break;
@@ -54,12 +53,12 @@ class ShapeTracker {
     switch (this.cls) {
       case Cls.Cmd: return this.varint(b, () => this.openList());
       case Cls.Count: return this.varint(b, (n) => { this.counts.push(n); this.nextObject(); });
-      case Cls.Type:
-        if (b > 7) return this.broken();
-        this.type = b;
-        this.cls = Cls.Id;
-        return;
-      case Cls.Id: return this.varint(b, (n) => { this.id = n; this.lastId = n; this.startValue(); });
+      case Cls.Key: return this.varint(b, (n) => {
+        this.type = n % 8;
+        this.id = (n - this.type) / 8;
+        this.lastId = this.id;
+        this.startValue();
+      });
       case Cls.Uint: return this.varint(b, () => this.endValue());
       case Cls.Sint: return this.varint(b, () => this.endValue());
       case Cls.Len: return this.varint(b, (n) => {
@@ -103,7 +102,7 @@ class ShapeTracker {
     while (this.counts.length > 0 && this.counts[this.counts.length - 1] === 0) this.counts.pop();
     if (this.counts.length === 0) { this.cls = Cls.Other; return; }
     this.counts[this.counts.length - 1]--;
-    this.cls = Cls.Type;
+    this.cls = Cls.Key;
   }
 
   private startValue() {

@@ -3,7 +3,7 @@
 //
 //   message  = varint(command) objectList
 //   list     = varint(count) object*          (count ≤ listObjectsMax, ids strictly increasing)
-//   object   = u8(type) varint(id) value
+//   object   = varint(id << 3 | type) value   (one key, as protobuf's tag: most keys are one byte)
 //   value    = UINT: varint | STRING: varint(len) utf8 | ADDRESS: u8(4|6) 4|16 bytes u16be(port)
 //            | BYTES: varint(len) bytes | UINT_LIST: varint(n) varint* | LIST: list
 //            | SINT: zigzag varint | U64: 8 bytes big-endian
@@ -39,9 +39,11 @@ export const messageBytesMax = 1 << 20;
 const utf8 = new TextEncoder();
 const utf8Strict = new TextDecoder('utf-8', { fatal: true });
 
-class Writer {
-  private buf = new Uint8Array(256);
+/** One growable buffer reused by every encode: encoding is synchronous and never re-entered. */
+export class Writer {
+  private buf = new Uint8Array(4096);
   length = 0;
+  reset() { this.length = 0; return this; }
   private ensure(n: number) {
     if (this.length + n <= this.buf.length) return;
     let size = this.buf.length * 2;
@@ -53,12 +55,35 @@ class Writer {
   byte(b: number) { this.ensure(1); this.buf[this.length++] = b; }
   bytes(b: Uint8Array) { this.ensure(b.length); this.buf.set(b, this.length); this.length += b.length; }
   varint(n: number) {
+    this.ensure(8);
+    if (n >= 0 && n < 0x80000000 && (n | 0) === n) {
+      while (n >= 0x80) { this.buf[this.length++] = (n & 0x7f) | 0x80; n >>>= 7; }
+      this.buf[this.length++] = n;
+      return;
+    }
     if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`varint out of range: ${n}`);
-    while (n >= 0x80) { this.byte((n % 0x80) | 0x80); n = Math.floor(n / 0x80); }
-    this.byte(n);
+    while (n >= 0x80) { this.buf[this.length++] = (n % 0x80) | 0x80; n = Math.floor(n / 0x80); }
+    this.buf[this.length++] = n;
+  }
+  /** varint(UTF-8 length) then the bytes; plain ASCII skips the TextEncoder. */
+  string(v: string) {
+    const n = v.length;
+    let ascii = n < 128;
+    for (let i = 0; ascii && i < n; i++) if (v.charCodeAt(i) >= 0x80) ascii = false;
+    if (ascii) {
+      this.ensure(1 + n);
+      this.buf[this.length++] = n;
+      for (let i = 0; i < n; i++) this.buf[this.length++] = v.charCodeAt(i);
+      return;
+    }
+    const b = utf8.encode(v);
+    this.varint(b.length);
+    this.bytes(b);
   }
   result(): Uint8Array { return this.buf.slice(0, this.length); }
 }
+
+export const writer = new Writer();
 
 function valueType(v: WireValue): ObjectType {
   if (typeof v === 'number') return ObjectType.Uint;
@@ -74,57 +99,72 @@ function valueType(v: WireValue): ObjectType {
 function writeList(w: Writer, list: ObjectList, depth: number) {
   if (depth > listDepthMax) throw new RangeError('object list nested too deep');
   if (list.size > listObjectsMax) throw new RangeError('object list too long');
-  const ids = [...list.keys()].sort((a, b) => a - b);
-  w.varint(ids.length);
-  for (const id of ids) {
-    if (!Number.isInteger(id) || id < 0 || id > idMax) throw new RangeError(`bad object id ${id}`);
-    const v = list.get(id)!;
-    const t = valueType(v);
-    w.byte(t);
-    w.varint(id);
-    switch (t) {
-      case ObjectType.Uint: w.varint(v as number); break;
-      case ObjectType.String: { const b = utf8.encode(v as string); w.varint(b.length); w.bytes(b); break; }
-      case ObjectType.Bytes: w.varint((v as Uint8Array).length); w.bytes(v as Uint8Array); break;
-      case ObjectType.UintList: { const xs = v as number[]; w.varint(xs.length); for (const x of xs) w.varint(x); break; }
-      case ObjectType.List: writeList(w, v as ObjectList, depth + 1); break;
-      case ObjectType.Sint: {
-        const n = (v as Sint).value;
-        if (!Number.isInteger(n) || n > sintMax || n < sintMin) throw new RangeError(`signed integer out of range: ${n}`);
-        w.varint(n >= 0 ? n * 2 : -n * 2 - 1);
-        break;
-      }
-      case ObjectType.U64: {
-        const n = v as bigint;
-        if (n < 0n || n >= 1n << 64n) throw new RangeError(`64-bit value out of range: ${n}`);
-        for (let shift = 56n; shift >= 0n; shift -= 8n) w.byte(Number((n >> shift) & 0xffn));
-        break;
-      }
-      case ObjectType.Address: {
-        const a = v as Address;
-        const v4 = parseIPv4(a.host);
-        const raw = v4 ?? parseIPv6(a.host);
-        if (!raw) throw new RangeError(`bad address host ${a.host}`);
-        if (!Number.isInteger(a.port) || a.port < 0 || a.port > 65535) throw new RangeError(`bad port ${a.port}`);
-        w.byte(v4 ? 4 : 6); w.bytes(raw); w.byte(a.port >> 8); w.byte(a.port & 0xff);
-        break;
-      }
+  let sorted = true, last = -1;
+  for (const id of list.keys()) { if (id <= last) { sorted = false; break; } last = id; }
+  const ids = sorted ? list.keys() : [...list.keys()].sort((a, b) => a - b);
+  w.varint(list.size);
+  for (const id of ids) writeObject(w, id, list.get(id)!, depth);
+}
+
+/** One object: key, then value. Values we built ourselves: a malformed one is a local bug, so it throws. */
+export function writeObject(w: Writer, id: number, v: WireValue, depth: number) {
+  if (!Number.isInteger(id) || id < 0 || id > idMax) throw new RangeError(`bad object id ${id}`);
+  const t = valueType(v);
+  w.varint(id * 8 + t);
+  switch (t) {
+    case ObjectType.Uint: w.varint(v as number); break;
+    case ObjectType.String: w.string(v as string); break;
+    case ObjectType.Bytes: w.varint((v as Uint8Array).length); w.bytes(v as Uint8Array); break;
+    case ObjectType.UintList: { const xs = v as number[]; w.varint(xs.length); for (const x of xs) w.varint(x); break; }
+    case ObjectType.List: writeList(w, v as ObjectList, depth + 1); break;
+    case ObjectType.Sint: {
+      const n = (v as Sint).value;
+      if (!Number.isInteger(n) || n > sintMax || n < sintMin) throw new RangeError(`signed integer out of range: ${n}`);
+      w.varint(n >= 0 ? n * 2 : -n * 2 - 1);
+      break;
+    }
+    case ObjectType.U64: {
+      const n = v as bigint;
+      if (n < 0n || n >= 1n << 64n) throw new RangeError(`64-bit value out of range: ${n}`);
+      for (let shift = 56n; shift >= 0n; shift -= 8n) w.byte(Number((n >> shift) & 0xffn));
+      break;
+    }
+    case ObjectType.Address: {
+      const a = v as Address;
+      const v4 = parseIPv4(a.host);
+      const raw = v4 ?? parseIPv6(a.host);
+      if (!raw) throw new RangeError(`bad address host ${a.host}`);
+      if (!Number.isInteger(a.port) || a.port < 0 || a.port > 65535) throw new RangeError(`bad port ${a.port}`);
+      w.byte(v4 ? 4 : 6); w.bytes(raw); w.byte(a.port >> 8); w.byte(a.port & 0xff);
+      break;
     }
   }
 }
 
 /** Encodes a list we built ourselves; a malformed list is a local bug, so it throws. */
 export function encodeObjectList(list: ObjectList): Uint8Array {
-  const w = new Writer();
+  const w = writer.reset();
   writeList(w, list, 0);
   return w.result();
 }
 
 export function encodeMessage(command: number, list: ObjectList): Uint8Array {
-  const w = new Writer();
+  const w = writer.reset();
   w.varint(command);
   writeList(w, list, 0);
   return w.result();
+}
+
+/** Short plain-ASCII strings (most of ours) without the TextDecoder's per-call cost. */
+function asciiString(b: Uint8Array): string | undefined {
+  if (b.length > 64) return undefined;
+  let out = '';
+  for (let i = 0; i < b.length; i++) {
+    const c = b[i];
+    if (c >= 0x80) return undefined;
+    out += String.fromCharCode(c);
+  }
+  return out;
 }
 
 class Reader {
@@ -160,16 +200,15 @@ function readList(r: Reader, depth: number): Decoded<ObjectList> {
   if (depth > listDepthMax) return err('too-deep', `object lists nested deeper than ${listDepthMax}`);
   const count = r.varint();
   if (count === undefined) return err('truncated', 'object count missing or malformed');
-  // Each object takes at least 3 bytes, so a count larger than that is a lie we can refuse cheaply.
-  if (count > listObjectsMax || count * 3 > r.left) return err('bad-count', `object count ${count} exceeds the input`);
+  // Each object takes at least 2 bytes, so a count larger than that is a lie we can refuse cheaply.
+  if (count > listObjectsMax || count * 2 > r.left) return err('bad-count', `object count ${count} exceeds the input`);
   const list: ObjectList = new Map();
   let lastId = -1;
   for (let i = 0; i < count; i++) {
-    const tb = r.take(1);
-    if (!tb) return err('truncated', 'object type missing');
-    const type = tb[0];
-    const id = r.varint();
-    if (id === undefined) return err('truncated', 'object id missing or malformed');
+    const key = r.varint();
+    if (key === undefined) return err('truncated', 'object key missing or malformed');
+    const type = key % 8;
+    const id = (key - type) / 8;
     if (id > idMax) return err('bad-id', `object id ${id} too large`);
     if (id <= lastId) return err('not-canonical', `object id ${id} out of order or repeated`);
     lastId = id;
@@ -188,6 +227,8 @@ function readList(r: Reader, depth: number): Decoded<ObjectList> {
         const b = r.take(len);
         if (!b) return err('truncated', `object ${id}: ${len} bytes claimed, ${r.left} left`);
         if (type === ObjectType.Bytes) { value = b.slice(); break; }
+        const ascii = asciiString(b);
+        if (ascii !== undefined) { value = ascii; break; }
         try { value = utf8Strict.decode(b); } catch { return err('bad-utf8', `object ${id}: string is not UTF-8`); }
         break;
       }

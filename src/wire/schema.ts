@@ -3,11 +3,13 @@
 // parameters); a missing required id, a wrong type or a value beyond its bound is a typed error.
 import { type Result, ok, err } from './result.ts';
 import type { Address } from './address.ts';
-import { type ObjectList, type WireValue, encodeMessage, Sint } from './object-list.ts';
+import { type ObjectList, type WireValue, Sint, writer, writeObject } from './object-list.ts';
 
-type Checked<T> = { ok: true; value: T } | { ok: false; why: string };
-const good = <T>(value: T): Checked<T> => ({ ok: true, value });
-const bad = (why: string): Checked<never> => ({ ok: false, why });
+/** A field check returns the typed value, or an Invalid saying why (no allocation when valid). */
+class Invalid { constructor(readonly why: string) {} }
+type Checked<T> = T | Invalid;
+const good = <T>(value: T): Checked<T> => value;
+const bad = (why: string): Invalid => new Invalid(why);
 
 interface Field<T, Optional extends boolean> {
   readonly id: number;
@@ -121,8 +123,8 @@ export function schema<S extends Spec>(spec: S): Schema<S> {
           continue;
         }
         const checked = fl.check(v);
-        if (!checked.ok) return err('bad-field', `field ${name} (id ${fl.id}): ${checked.why}`);
-        out[name] = checked.value;
+        if (checked instanceof Invalid) return err('bad-field', `field ${name} (id ${fl.id}): ${checked.why}`);
+        out[name] = checked;
       }
       return ok(out as Fields<S>);
     },
@@ -137,5 +139,26 @@ export interface Command<S extends Spec> extends Schema<S> {
 
 export function command<S extends Spec>(number: number, spec: S): Command<S> {
   const s = schema(spec);
-  return { ...s, command: number, toBytes: (fields) => encodeMessage(number, s.encode(fields)) };
+  // Fields in id order, so toBytes writes straight into the buffer: no intermediate list.
+  const ordered = Object.entries(spec).sort(([, a], [, b]) => a.id - b.id);
+  return {
+    ...s,
+    command: number,
+    toBytes(fields) {
+      const f = fields as Record<string, unknown>;
+      let count = 0;
+      for (const [name, fl] of ordered) {
+        if (f[name] !== undefined) count++;
+        else if (!fl.optional) throw new Error(`required field ${name} missing`);
+      }
+      const w = writer.reset();
+      w.varint(number);
+      w.varint(count);
+      for (const [name, fl] of ordered) {
+        const v = f[name];
+        if (v !== undefined) writeObject(w, fl.id, fl.toWire(v), 0);
+      }
+      return w.result();
+    },
+  };
 }

@@ -2,60 +2,25 @@
 // three supernodes and user nodes, in virtual time. Same code as the real processes.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { VirtualNet } from '../../src/sim/virtual-net.ts';
-import { LoginServer } from '../../src/login/server.ts';
-import { openSqliteStore } from '../../src/login/sqlite-store.ts';
-import { Supernode } from '../../src/node/supernode.ts';
+import { createTestnet, loginAddress as L, supernodeAddress, type Testnet, type TestUser } from '../../src/sim/testnet.ts';
 import { UserNode, type UserNodeEvent } from '../../src/node/user-node.ts';
-import type { Address } from '../../src/wire/address.ts';
 import { testIdentity } from '../helpers/identities.ts';
 import { speechLikeSignal } from '../helpers/signals.ts';
 import { alignedCorrelation } from '../helpers/xcorr.ts';
 
-const L: Address = { host: '203.0.113.10', port: 7700 };
-const SN: Address[] = [1, 2, 3].map((i) => ({ host: '203.0.113.20', port: 7000 + i }));
+const SN = [0, 1, 2].map(supernodeAddress);
 
 function build(seed: number) {
-  const net = new VirtualNet({ seed, latencyMs: 15 });
-  const li = testIdentity(seed * 100);
-  const store = openSqliteStore(':memory:');
-  const login = new LoginServer({ staticKey: li.static, signingKey: li.signing, random: net.random, store });
-  net.add(L, login, () => {
-    for (let r = login.pollRequest(); r; r = login.pollRequest()) {
-      const req = r;
-      net.track(login.handleRequest(req, net.now).then((reply) => net.mutate(L, (now) => login.respond(req, reply, now))));
-    }
-  });
-  const sns = SN.map((a, i) => {
-    const id = testIdentity(seed * 100 + 10 + i);
-    const sn = new Supernode({ staticKey: id.static, signingKey: id.signing, random: net.random, listen: a, login: L, bootstrap: SN.slice(0, i) });
-    net.add(a, sn, () => { while (sn.pollLog()); });
-    return sn;
-  });
-  for (const [i, sn] of sns.entries()) net.mutate(SN[i], (now) => sn.start(now));
-  return { net, login, sns, loginKey: li.signing.publicKey };
+  const t = createTestnet({ seed });
+  return { ...t, sns: t.supernodes };
 }
 
-function user(w: ReturnType<typeof build>, n: number, opts: { direct?: boolean; autoAnswer?: boolean; sn?: number } = {}) {
-  const id = testIdentity(9000 + n);
-  const address = { host: '198.51.100.' + n, port: 5000 };
-  const node = new UserNode({
-    staticKey: id.static, signingKey: id.signing, random: w.net.random, deviceId: `dev${n}`, login: L, loginKey: w.loginKey,
-    bootstrap: [SN[opts.sn ?? 0]], listen: address, directAllowed: opts.direct ?? true, autoAnswer: opts.autoAnswer ?? false,
-  });
-  const events: UserNodeEvent[] = [];
-  w.net.add(address, node, () => { for (let e = node.pollEvent(); e; e = node.pollEvent()) events.push(e); });
-  return { node, address, events };
+function user(w: Testnet, n: number, opts: { direct?: boolean; autoAnswer?: boolean; sn?: number } = {}): TestUser {
+  return w.addUser(n, { direct: opts.direct, autoAnswer: opts.autoAnswer, supernode: opts.sn });
 }
 
-async function signUp(w: ReturnType<typeof build>, u: ReturnType<typeof user>, name: string) {
-  let reg: any, log: any;
-  w.net.mutate(u.address, (now) => u.node.register(name, 'a good password', now, (r) => { reg = r; }));
-  await w.net.runUntilAsync(() => reg !== undefined, 20_000);
-  assert.ok(reg?.ok, `register ${name}: ${JSON.stringify(reg)}`);
-  w.net.mutate(u.address, (now) => u.node.login(name, 'a good password', now, (r) => { log = r; }));
-  await w.net.runUntilAsync(() => log !== undefined, 20_000);
-  assert.ok(log?.ok, `login ${name}: ${JSON.stringify(log)}`);
+async function signUp(w: Testnet, u: TestUser, name: string) {
+  await assert.doesNotReject(w.signUp(u, name));
 }
 
 for (const direct of [true, false]) {

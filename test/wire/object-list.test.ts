@@ -24,16 +24,18 @@ test('encoding is canonical: insertion order does not matter', () => {
 });
 
 test('out-of-order or repeated ids are refused', () => {
-  // count 2: (string id 2 "b"), (string id 1 "a")
-  const bytes = new Uint8Array([2, 1, 2, 1, 0x62, 1, 1, 1, 0x61]);
+  // count 2: (string id 2 "b"), (string id 1 "a"); key = id << 3 | type
+  const bytes = new Uint8Array([2, 17, 1, 0x62, 9, 1, 0x61]);
   const r = decodeObjectList(bytes);
   assert.equal(r.ok, false);
   if (!r.ok) assert.equal(r.error.code, 'not-canonical');
+  assert.ok(decodeObjectList(new Uint8Array([2, 9, 1, 0x61, 17, 1, 0x62])).ok, 'the same objects in order are fine');
 });
 
 test('non-minimal varints are refused', () => {
-  const r = decodeObjectList(new Uint8Array([1, 0, 1, 0x80, 0x00]));
+  const r = decodeObjectList(new Uint8Array([1, 8, 0x80, 0x00]));
   assert.equal(r.ok, false);
+  assert.ok(decodeObjectList(new Uint8Array([1, 8, 0x80, 0x01])).ok, 'the minimal spelling of 128 is fine');
 });
 
 test('a count larger than the input is refused before allocating', () => {
@@ -41,7 +43,7 @@ test('a count larger than the input is refused before allocating', () => {
   assert.equal(r.ok, false);
   if (!r.ok) assert.equal(r.error.code, 'bad-count');
   // The number-list overflow that Skype patched in many places: a huge count in a tiny message.
-  const r2 = decodeObjectList(new Uint8Array([1, 4, 1, 0xff, 0xff, 0xff, 0xff, 0x0f]));
+  const r2 = decodeObjectList(new Uint8Array([1, 12, 0xff, 0xff, 0xff, 0xff, 0x0f]));
   assert.equal(r2.ok, false);
 });
 
@@ -50,8 +52,8 @@ test('nesting deeper than the limit is refused', () => {
   for (let i = 0; i < 12; i++) list = new Map<number, any>([[1, list]]);
   // Build the bytes by hand, since our encoder refuses to write it.
   const bytes: number[] = [];
-  for (let i = 0; i < 12; i++) bytes.push(1, 5, 1);
-  bytes.push(1, 0, 1, 1);
+  for (let i = 0; i < 12; i++) bytes.push(1, 13);
+  bytes.push(1, 8, 1);
   const r = decodeObjectList(new Uint8Array(bytes));
   assert.equal(r.ok, false);
   if (!r.ok) assert.equal(r.error.code, 'too-deep');
@@ -59,9 +61,9 @@ test('nesting deeper than the limit is refused', () => {
 });
 
 test('invalid UTF-8 and bad address families are typed errors', () => {
-  const badUtf8 = decodeObjectList(new Uint8Array([1, 1, 1, 2, 0xc3, 0x28]));
+  const badUtf8 = decodeObjectList(new Uint8Array([1, 9, 2, 0xc3, 0x28]));
   assert.equal(badUtf8.ok, false);
-  const badFamily = decodeObjectList(new Uint8Array([1, 2, 1, 5, 1, 2, 3, 4, 0, 80]));
+  const badFamily = decodeObjectList(new Uint8Array([1, 10, 5, 1, 2, 3, 4, 0, 80]));
   assert.equal(badFamily.ok, false);
 });
 

@@ -1,0 +1,81 @@
+// A whole Tincan network on the virtual network, in one call: a login server (SQLite in
+// memory), supernodes, and user nodes on demand — the real cores, in virtual time.
+// Used by tests, the corpus recorder and (later) scale simulations.
+import { VirtualNet } from './virtual-net.ts';
+import { LoginServer } from '../login/server.ts';
+import { openSqliteStore } from '../login/sqlite-store.ts';
+import { Supernode } from '../node/supernode.ts';
+import { UserNode, type UserNodeEvent } from '../node/user-node.ts';
+import { ed25519FromSeed, x25519FromPrivate } from '../crypto/keys.ts';
+import type { Address } from '../wire/address.ts';
+import type { Result } from '../wire/result.ts';
+
+export interface TestnetOptions {
+  seed?: number;
+  supernodes?: number;       // default 3
+  latencyMs?: number;        // default 15
+  lossRate?: number;
+  /** Sees every message a core sends, before compression (for recording corpora). */
+  tap?: (raw: Uint8Array) => void;
+}
+
+export interface TestUser { node: UserNode; address: Address; events: UserNodeEvent[] }
+
+export const loginAddress: Address = { host: '203.0.113.10', port: 7700 };
+export const supernodeAddress = (i: number): Address => ({ host: '203.0.113.20', port: 7001 + i });
+
+export function createTestnet(o: TestnetOptions = {}) {
+  const net = new VirtualNet({ seed: o.seed ?? 1, latencyMs: o.latencyMs ?? 15, lossRate: o.lossRate });
+  const keys = () => ({ signing: ed25519FromSeed(net.random(32)), static: x25519FromPrivate(net.random(32)) });
+  const lk = keys();
+  const login = new LoginServer({ staticKey: lk.static, signingKey: lk.signing, random: net.random, store: openSqliteStore(':memory:'), tap: o.tap });
+  net.add(loginAddress, login, () => {
+    for (let r = login.pollRequest(); r; r = login.pollRequest()) {
+      const req = r;
+      net.track(login.handleRequest(req, net.now).then((reply) => net.mutate(loginAddress, (now) => login.respond(req, reply, now))));
+    }
+  });
+  const count = o.supernodes ?? 3;
+  const addresses = Array.from({ length: count }, (_, i) => supernodeAddress(i));
+  const supernodes = addresses.map((a, i) => {
+    const k = keys();
+    const sn = new Supernode({ staticKey: k.static, signingKey: k.signing, random: net.random, listen: a, login: loginAddress, bootstrap: addresses.slice(0, i), tap: o.tap });
+    net.add(a, sn, () => { while (sn.pollLog()); });
+    return sn;
+  });
+  for (const [i, sn] of supernodes.entries()) net.mutate(addresses[i], (now) => sn.start(now));
+
+  const addUser = (n: number, opts: { direct?: boolean; autoAnswer?: boolean; supernode?: number } = {}): TestUser => {
+    const k = keys();
+    const address = { host: `198.51.100.${n}`, port: 5000 };
+    const node = new UserNode({
+      staticKey: k.static, signingKey: k.signing, random: net.random, deviceId: `dev${n}`, login: loginAddress, loginKey: lk.signing.publicKey,
+      bootstrap: [addresses[opts.supernode ?? 0]], listen: address, directAllowed: opts.direct ?? true, autoAnswer: opts.autoAnswer ?? false, tap: o.tap,
+    });
+    const events: UserNodeEvent[] = [];
+    net.add(address, node, () => { for (let e = node.pollEvent(); e; e = node.pollEvent()) events.push(e); });
+    return { node, address, events };
+  };
+
+  /** Runs a node command to completion in virtual time; its callback's result. */
+  const settle = async <T>(u: TestUser, start: (now: number, cb: (r: Result<T>) => void) => void, limitMs = 30_000): Promise<Result<T>> => {
+    let out: Result<T> | undefined;
+    net.mutate(u.address, (now) => start(now, (r) => { out = r; }));
+    await net.runUntilAsync(() => out !== undefined, limitMs);
+    if (!out) throw new Error(`no result within ${limitMs} ms of virtual time`);
+    return out;
+  };
+
+  const signUp = async (u: TestUser, name: string, password = 'a good password') => {
+    const reg = await settle<void>(u, (now, cb) => u.node.register(name, password, now, cb));
+    if (!reg.ok) throw new Error(`register ${name}: ${reg.error.message}`);
+    const log = await settle(u, (now, cb) => u.node.login(name, password, now, cb));
+    if (!log.ok) throw new Error(`login ${name}: ${log.error.message}`);
+  };
+
+  const meshed = () => net.runUntilAsync(() => supernodes.every((s) => s.peers.size === count - 1), 30_000);
+
+  return { net, login, supernodes, addresses, loginKey: lk.signing.publicKey, addUser, settle, signUp, meshed };
+}
+
+export type Testnet = ReturnType<typeof createTestnet>;
