@@ -22,6 +22,8 @@ import { equalBytes } from '../crypto/bytes.ts';
 import type { ProvenIdentity } from '../crypto/identity-proof.ts';
 import type { Result } from '../wire/result.ts';
 import { PacketType, decodePacket, encodeInit, encodeReply, encodeDataHeader, dataHeaderBytes } from './packet.ts';
+import { headerKey, maskHeader, unmaskHeader } from './header-mask.ts';
+import { padHandshakePayload, openHandshakePayload, randomPadding } from './handshake-padding.ts';
 
 /** Who the peer proved to be in the handshake (crypto/identity-proof.ts). */
 export type PeerIdentity = ProvenIdentity;
@@ -65,6 +67,7 @@ interface Handshake {
   localIndex: number;
   path: string;
   initiator: boolean;
+  pattern: NoisePattern;
   state: HandshakeState;
   /** The last packet we sent, resent on a timer (initiator) or on a duplicate (responder). */
   packet: Uint8Array;
@@ -81,6 +84,7 @@ export interface EndpointStats {
 }
 
 const prologue = new TextEncoder().encode('tincan/1');
+const publicHeaderKey = headerKey();
 const keepalivePayload = new Uint8Array(0);
 
 export class Endpoint {
@@ -95,6 +99,7 @@ export class Endpoint {
   private readonly transmits: { path: string; bytes: Uint8Array }[] = [];
   private readonly events: EndpointEvent[] = [];
   private identityPayload: Uint8Array;
+  private readonly ownHeaderKey: Uint8Array;
   readonly stats: EndpointStats = {
     malformed: 0, unknownIndex: 0, decryptFailed: 0, replayed: 0,
     handshakeRejected: 0, handshakesCompleted: 0, packetsIn: 0, packetsOut: 0,
@@ -107,6 +112,7 @@ export class Endpoint {
 
   constructor(private readonly cfg: EndpointConfig) {
     this.identityPayload = cfg.identityPayload;
+    this.ownHeaderKey = headerKey(cfg.staticKey.publicKey);
     this.retryMs = cfg.handshakeRetryMs ?? 300;
     this.timeoutMs = cfg.handshakeTimeoutMs ?? 5000;
     this.keepaliveMs = cfg.keepaliveMs ?? 15000;
@@ -140,13 +146,16 @@ export class Endpoint {
     const state = new HandshakeState({
       pattern, initiator: true, prologue, staticKey: this.cfg.staticKey, remoteStatic, random: this.cfg.random,
     });
-    // XX's first message travels before any key exists, so it must not carry our identity.
-    const msg = state.writeMessage(pattern === 'IK' ? this.identityPayload : new Uint8Array(0));
+    // XX's first message travels before any key exists, so it carries only random padding.
+    const payload = pattern === 'IK'
+      ? padHandshakePayload('init-ik', this.identityPayload, this.cfg.random)
+      : randomPadding('init-xx', this.cfg.random);
+    const msg = state.writeMessage(payload);
     if (!msg.ok) { this.fail(path, `handshake could not start: ${msg.error.message}`); return; }
     const localIndex = this.newIndex();
-    const packet = encodeInit(pattern === 'IK' ? PacketType.InitIK : PacketType.InitXX, localIndex, msg.value);
+    const packet = maskHeader(encodeInit(pattern === 'IK' ? PacketType.InitIK : PacketType.InitXX, localIndex, msg.value), headerKey(remoteStatic));
     this.handshakes.set(localIndex, {
-      localIndex, path, initiator: true, state, packet, remoteIndex: 0, attempts: 1,
+      localIndex, path, initiator: true, pattern, state, packet, remoteIndex: 0, attempts: 1,
       nextRetryMs: now + this.retryMs, deadlineMs: now + this.timeoutMs,
     });
     this.transmit(path, packet);
@@ -178,15 +187,40 @@ export class Endpoint {
 
   handleDatagram(path: string, bytes: Uint8Array, now: number) {
     this.stats.packetsIn++;
+    // Almost every packet is masked with our own header key; the first messages of XX
+    // handshakes with the public one. A wrong key gives a header that matches nothing.
+    // Each packet kind has exactly one valid key, so a header unmasked with the other key is
+    // refused on its type alone (an XX init, which nothing authenticates, must come public).
+    for (const keyKind of ['own', 'public'] as const) {
+      const plain = unmaskHeader(bytes, keyKind === 'own' ? this.ownHeaderKey : publicHeaderKey);
+      if (plain && this.consumePacket(path, plain, keyKind, now)) return;
+    }
+    this.stats.malformed++;
+  }
+
+  /** True when the packet belonged to something we know (even if it was then refused). */
+  private consumePacket(path: string, bytes: Uint8Array, keyKind: 'own' | 'public', now: number): boolean {
     const decoded = decodePacket(bytes);
-    if (!decoded.ok) { this.stats.malformed++; return; }
+    if (!decoded.ok) return false;
     const p = decoded.value;
+    const own = keyKind === 'own';
     switch (p.type) {
       case PacketType.InitXX:
+        return !own && this.consumeInit(path, 'XX', p.sender, p.noise, now);
       case PacketType.InitIK:
-        return this.consumeInit(path, p.type === PacketType.InitIK ? 'IK' : 'XX', p.sender, p.noise, now);
-      case PacketType.Response:
+        return own && this.consumeInit(path, 'IK', p.sender, p.noise, now);
+      case PacketType.Response: {
+        // An XX responder does not know our key yet; an IK responder does.
+        const h = this.handshakes.get(p.receiver);
+        if (h && (h.pattern === 'XX') === own) return false;
         return this.consumeResponse(path, p.sender, p.receiver, p.noise, now);
+      }
+      case PacketType.Final:
+      case PacketType.Data:
+        if (!own) return false;
+        break;
+    }
+    switch (p.type) {
       case PacketType.Final:
         return this.consumeFinal(path, p.sender, p.receiver, p.noise, now);
       case PacketType.Data:
@@ -244,7 +278,7 @@ export class Endpoint {
 
   // ---- handshake messages ----
 
-  private consumeInit(path: string, pattern: NoisePattern, sender: number, noise: Uint8Array, now: number) {
+  private consumeInit(path: string, pattern: NoisePattern, sender: number, noise: Uint8Array, now: number): boolean {
     const key = `${path}|${sender}`;
     const seen = this.answered.get(key);
     if (seen) {
@@ -255,75 +289,84 @@ export class Endpoint {
         const cached = s && this.replies.get(s.localIndex);
         if (cached) this.transmit(path, cached);
       }
-      return;
+      return true;
     }
     const state = new HandshakeState({
       pattern, initiator: false, prologue, staticKey: this.cfg.staticKey, random: this.cfg.random,
     });
     const payload = state.readMessage(noise);
-    if (!payload.ok) { this.stats.handshakeRejected++; return; }
+    if (!payload.ok) { this.stats.handshakeRejected++; return false; }
     let peer: PeerIdentity | undefined;
     if (pattern === 'IK') {
-      const v = this.cfg.verifyPeer(payload.value, state.remoteStatic!, path, now);
-      if (!v.ok) { this.stats.handshakeRejected++; return; }
+      const proof = openHandshakePayload(payload.value);
+      const v = proof ? this.cfg.verifyPeer(proof, state.remoteStatic!, path, now) : undefined;
+      if (!v?.ok) { this.stats.handshakeRejected++; return true; }
       peer = v.value;
     }
-    const reply = state.writeMessage(this.identityPayload);
-    if (!reply.ok) { this.stats.handshakeRejected++; return; }
+    const reply = state.writeMessage(padHandshakePayload(pattern === 'IK' ? 'response-ik' : 'response-xx', this.identityPayload, this.cfg.random));
+    if (!reply.ok) { this.stats.handshakeRejected++; return true; }
     const localIndex = this.newIndex();
-    const packet = encodeReply(PacketType.Response, localIndex, sender, reply.value);
+    // An IK responder knows the initiator's key from its first message; an XX one not yet.
+    const packet = maskHeader(encodeReply(PacketType.Response, localIndex, sender, reply.value),
+      headerKey(pattern === 'IK' ? state.remoteStatic : undefined));
     this.answered.set(key, { localIndex, expiresMs: now + this.timeoutMs });
     if (pattern === 'IK') {
       this.replies.set(localIndex, packet);
       this.establish(localIndex, sender, path, peer!, state, false, now);
     } else {
       this.handshakes.set(localIndex, {
-        localIndex, path, initiator: false, state, packet, remoteIndex: sender, attempts: 1,
+        localIndex, path, initiator: false, pattern, state, packet, remoteIndex: sender, attempts: 1,
         nextRetryMs: now + this.retryMs, deadlineMs: now + this.timeoutMs,
       });
     }
     this.transmit(path, packet);
+    return true;
   }
 
   /** IK responders keep their reply for a while, to answer a repeated init whose reply was lost. */
   private readonly replies = new Map<number, Uint8Array>();
 
-  private consumeResponse(path: string, sender: number, receiver: number, noise: Uint8Array, now: number) {
+  private consumeResponse(path: string, sender: number, receiver: number, noise: Uint8Array, now: number): boolean {
     const h = this.handshakes.get(receiver);
     if (!h || !h.initiator || h.path !== path) {
       // Our final was lost and the responder repeats its reply: repeat the final.
       const s = this.sessions.get(receiver);
       const fin = s && s.path === path && s.remoteIndex === sender ? this.replies.get(receiver) : undefined;
-      if (fin) this.transmit(path, fin); else this.stats.unknownIndex++;
-      return;
+      if (fin) { this.transmit(path, fin); return true; }
+      this.stats.unknownIndex++;
+      return false;
     }
     const payload = h.state.readMessage(noise);
-    if (!payload.ok) { this.stats.handshakeRejected++; return; }
+    if (!payload.ok) { this.stats.handshakeRejected++; return false; }
     const rs = h.state.remoteStatic!;
     const want = this.expected.get(path)?.remoteStatic;
-    if (want && !equalBytes(want, rs)) { this.rejectInitiated(h, 'peer presented an unexpected key'); return; }
-    const v = this.cfg.verifyPeer(payload.value, rs, path, now);
-    if (!v.ok) { this.rejectInitiated(h, `peer identity rejected: ${v.error.message}`); return; }
+    if (want && !equalBytes(want, rs)) { this.rejectInitiated(h, 'peer presented an unexpected key'); return true; }
+    const proof = openHandshakePayload(payload.value);
+    const v = proof ? this.cfg.verifyPeer(proof, rs, path, now) : undefined;
+    if (!v?.ok) { this.rejectInitiated(h, `peer identity rejected: ${v ? v.error.message : 'malformed handshake payload'}`); return true; }
     this.handshakes.delete(receiver);
     if (!h.state.isComplete) {
-      const fin = h.state.writeMessage(this.identityPayload);
-      if (!fin.ok) { this.fail(path, fin.error.message); return; }
-      const packet = encodeReply(PacketType.Final, receiver, sender, fin.value);
+      const fin = h.state.writeMessage(padHandshakePayload('final-xx', this.identityPayload, this.cfg.random));
+      if (!fin.ok) { this.fail(path, fin.error.message); return true; }
+      const packet = maskHeader(encodeReply(PacketType.Final, receiver, sender, fin.value), headerKey(rs));
       this.replies.set(receiver, packet);
       this.transmit(path, packet);
     }
     this.establish(receiver, sender, path, v.value, h.state, true, now);
+    return true;
   }
 
-  private consumeFinal(path: string, sender: number, receiver: number, noise: Uint8Array, now: number) {
+  private consumeFinal(path: string, sender: number, receiver: number, noise: Uint8Array, now: number): boolean {
     const h = this.handshakes.get(receiver);
-    if (!h || h.initiator || h.path !== path || h.remoteIndex !== sender) { this.stats.unknownIndex++; return; }
+    if (!h || h.initiator || h.path !== path || h.remoteIndex !== sender) { this.stats.unknownIndex++; return false; }
     const payload = h.state.readMessage(noise);
-    if (!payload.ok) { this.stats.handshakeRejected++; return; }
-    const v = this.cfg.verifyPeer(payload.value, h.state.remoteStatic!, path, now);
-    if (!v.ok) { this.stats.handshakeRejected++; this.handshakes.delete(receiver); return; }
+    if (!payload.ok) { this.stats.handshakeRejected++; return false; }
+    const proof = openHandshakePayload(payload.value);
+    const v = proof ? this.cfg.verifyPeer(proof, h.state.remoteStatic!, path, now) : undefined;
+    if (!v?.ok) { this.stats.handshakeRejected++; this.handshakes.delete(receiver); return true; }
     this.handshakes.delete(receiver);
     this.establish(receiver, sender, path, v.value, h.state, false, now);
+    return true;
   }
 
   private rejectInitiated(h: Handshake, reason: string) {
@@ -357,22 +400,23 @@ export class Endpoint {
     s.lastSentMs = now;
     const out = new Uint8Array(dataHeaderBytes + sealed.length);
     out.set(header); out.set(sealed, dataHeaderBytes);
-    this.transmit(s.path, out);
+    this.transmit(s.path, maskHeader(out, headerKey(s.peer.staticKey)));
   }
 
-  private consumeData(path: string, receiver: number, counter: bigint, header: Uint8Array, ciphertext: Uint8Array, now: number) {
+  private consumeData(path: string, receiver: number, counter: bigint, header: Uint8Array, ciphertext: Uint8Array, now: number): boolean {
     const s = this.sessions.get(receiver);
-    if (!s) { this.stats.unknownIndex++; return; }
-    if (!s.replay.check(counter)) { this.stats.replayed++; return; }
+    if (!s) { this.stats.unknownIndex++; return false; }
+    if (!s.replay.check(counter)) { this.stats.replayed++; return true; }
     const plain = s.receive.open(counter, ciphertext, header);
-    if (!plain.ok) { this.stats.decryptFailed++; return; }
+    if (!plain.ok) { this.stats.decryptFailed++; return true; }
     s.replay.accept(counter);
     s.lastReceivedMs = now;
     // An authenticated packet from a new address means the peer moved: follow it.
     if (s.path !== path) this.roam(s, path);
     this.replies.delete(s.localIndex);
-    if (plain.value.length === 0) return;  // keep-alive
+    if (plain.value.length === 0) return true;  // keep-alive
     this.events.push({ type: 'message', path: s.path, peer: s.peer, payload: plain.value });
+    return true;
   }
 
   private roam(s: Session, path: string) {

@@ -23,6 +23,8 @@ export class VirtualNet {
   readonly stats = { delivered: 0, lost: 0, undeliverable: 0 };
   latencyMs: number;
   lossRate: number;
+  /** Sees every datagram that goes on the wire, as an observer on the path would. */
+  onWire: ((from: string, to: string, bytes: Uint8Array) => void) | undefined;
 
   constructor(o: VirtualNetOptions = {}) {
     this.now = o.startMs ?? 1_700_000_000_000;
@@ -141,6 +143,7 @@ export class VirtualNet {
         if (this.lossRate > 0 && (this.next() / 0xffffffff) < this.lossRate) { this.stats.lost++; continue; }
         if (this.blocked.has(`${h.address}|${formatAddress(to)}`)) { this.stats.lost++; continue; }
         const from = udpPath(parseKey(h.address));
+        this.onWire?.(from, formatAddress(to), t.bytes);
         this.flights.push({ atMs: this.now + this.latencyMs, seq: this.seq++, to: formatAddress(to), from, bytes: t.bytes.slice() });
       }
       if (n === 0) break;

@@ -2,7 +2,7 @@
 //   fragment = varint(messageId) varint(index) varint(count) chunk      (index < count ≤ fragmentsMax)
 // Reassembly is sans-IO and per peer: fragments may arrive in any order, twice, or never;
 // memory per peer is bounded (messages in progress and bytes held), and a message that does
-// not complete within its timeout is dropped. The sender's retransmission (the request layer
+// make progress (no new fragment) within its timeout is dropped. The sender's retransmission (the request layer
 // resends the whole message under the same id) fills the gaps; fragments already held are
 // kept. Fragments arriving after their message completed start it again: that is how a
 // repeated request reaches the request layer, which answers it again.
@@ -16,7 +16,7 @@ export const mtuDefaultBytes = 1200;
 export interface FragmentConfig {
   partialsMax?: number;      // messages in reassembly per peer; default 8
   bytesHeldMax?: number;     // bytes held per peer; default 2 MiB
-  timeoutMs?: number;        // a message must complete within; default 10 s
+  timeoutMs?: number;        // a message that gains no fragment for this long is dropped; default 10 s
 }
 
 export interface Fragment { messageId: number; index: number; count: number; chunk: Uint8Array }
@@ -100,6 +100,7 @@ export class Reassembler {
       return undefined;
     }
     p.chunks[f.index] = f.chunk;
+    p.deadlineMs = now + this.timeoutMs; // progress keeps a message alive across the sender's resends
     p.have++;
     p.bytes += f.chunk.length;
     this.held += f.chunk.length;
