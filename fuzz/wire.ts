@@ -9,6 +9,9 @@ import { unpackMessage, packMessage } from '../src/wire/envelope.ts';
 import { decodeFragment, Reassembler } from '../src/wire/fragment.ts';
 import { primingMessages } from '../src/wire/priming.ts';
 import { decodePacket } from '../src/session/packet.ts';
+import { Endpoint } from '../src/session/endpoint.ts';
+import { x25519FromPrivate, ed25519FromSeed } from '../src/crypto/keys.ts';
+import { createIdentityProof } from '../src/crypto/identity-proof.ts';
 import { decodeMediaFrame } from '../src/media/frame.ts';
 import { verifyPresence } from '../src/overlay/presence.ts';
 import { verifyCertificate } from '../src/crypto/certificate.ts';
@@ -102,6 +105,24 @@ export const targets: Record<string, Target> = {
     };
   })(),
   'session-packet': (b) => { decodePacket(b); return undefined; },
+  endpoint: (() => {
+    // A whole session endpoint (header unmasking, handshakes, replay window) fed hostile datagrams.
+    const r = rng(99);
+    const staticKey = x25519FromPrivate(r.bytes(32));
+    const ep = new Endpoint({
+      staticKey, random: r.bytes,
+      identityPayload: createIdentityProof('node', ed25519FromSeed(r.bytes(32)), staticKey.publicKey),
+      verifyPeer: () => ({ ok: false, error: { code: 'no', message: 'fuzz' } }),
+    });
+    let t = 0;
+    return (b: Uint8Array) => {
+      ep.handleDatagram('udp:203.0.113.1:1', b, t++);
+      ep.handleTimeout(t);
+      while (ep.pollTransmit());
+      while (ep.pollEvent());
+      return undefined;
+    };
+  })(),
   'media-frame': (b) => { const f = decodeMediaFrame(b); return f.ok && f.value.payload.length > 1275 ? 'oversized media payload' : undefined; },
   'signed-records': (b) => {
     verifyPresence(b, loginKey, 1_800_000_000_000);

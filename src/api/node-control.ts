@@ -28,7 +28,8 @@ export type NodeEvent =
 
 export interface NodeControl {
   status(): NodeStatus;
-  register(user: string, password: string): Promise<void>;
+  /** `invite`: the code a network with invite-only registration asks for. */
+  register(user: string, password: string, invite?: string): Promise<void>;
   login(user: string, password: string): Promise<NodeStatus>;
   logout(): Promise<void>;
   lookup(user: string): Promise<LookupResult>;

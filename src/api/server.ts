@@ -39,7 +39,7 @@ function routes(c: NodeControl): Route[] {
   const callOptions = (b: any): CallOptions => ({ playFile: optStr(b?.play, 'play'), recordFile: optStr(b?.record, 'record') });
 
   add('GET', '/api/status', () => c.status());
-  add('POST', '/api/register', async (_p, b) => { await c.register(str(b?.user, 'user', 64), str(b?.password, 'password')); return { registered: true, user: b.user }; });
+  add('POST', '/api/register', async (_p, b) => { await c.register(str(b?.user, 'user', 64), str(b?.password, 'password'), optStr(b?.invite, 'invite')); return { registered: true, user: b.user }; });
   add('POST', '/api/login', (_p, b) => c.login(str(b?.user, 'user', 64), str(b?.password, 'password')));
   add('POST', '/api/logout', async () => { await c.logout(); return { loggedOut: true }; });
   add('GET', '/api/lookup/:user', (p) => c.lookup(p.user));

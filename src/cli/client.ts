@@ -13,7 +13,7 @@ export class ClientError extends Error {
 export const clientCommands = ['register', 'login', 'status', 'lookup', 'chat', 'call', 'hangup'];
 
 const flagSpec = {
-  api: 'string', json: 'boolean', 'password-file': 'string', play: 'string', record: 'string', seconds: 'string',
+  api: 'string', json: 'boolean', 'password-file': 'string', invite: 'string', play: 'string', record: 'string', seconds: 'string',
 } as const;
 
 class Api {
@@ -55,7 +55,7 @@ export async function runClientCommand(cmd: string, argv: string[]): Promise<num
       noMore(1);
       const password = await readPassword(flags['password-file'] as string | undefined);
       if (cmd === 'register') {
-        await api.req('POST', 'register', { user, password });
+        await api.req('POST', 'register', { user, password, invite: flags.invite });
         out({ registered: true, user }, `registered ${user}`);
       } else {
         const st = await api.req<NodeStatus>('POST', 'login', { user, password });

@@ -6,26 +6,28 @@ import path from 'node:path';
 import { parseArgs, UsageError, type FlagSpec } from './args.ts';
 import { parseHostPort, type Address } from '../wire/address.ts';
 import { startLoginServer, startSupernode, startNode, runDemo, RoleError, type Running } from '../runtime/roles.ts';
+import type { RegistrationPolicy } from '../login/server.ts';
 import { runClientCommand, clientCommands, ClientError } from './client.ts';
 
 const usage = `usage: tincan COMMAND [flags]
 
 network roles
-  login-server --listen HOST:PORT --db FILE.sqlite
+  login-server --listen HOST:PORT --db FILE.sqlite [--registration open|invite|closed] [--invite-codes CODE,…]
   supernode    --listen HOST:PORT --login HOST:PORT [--login-key KEY] [--bootstrap HOST:PORT,…] [--data DIR]
   node         --data DIR --login HOST:PORT [--login-key KEY] [--bootstrap HOST:PORT,…] [--api HOST:PORT]
                [--listen HOST:PORT] [--auto-answer] [--play FILE.wav] [--record FILE.wav] [--no-direct]
   demo         [--data DIR]        a whole network on loopback (what npm start runs)
 
 user commands (talk to a running node; --api HOST:PORT, default 127.0.0.1:7780; --json for JSON)
-  register USER [--password-file F]      login USER [--password-file F]
+  register USER [--password-file F] [--invite CODE]
+  login USER [--password-file F]
   status                                 lookup USER
   chat USER TEXT…                        hangup [CALL_ID]
   call USER [--play IN.wav] [--record OUT.wav] [--seconds N]
 `;
 
 const roleFlags: Record<string, FlagSpec> = {
-  'login-server': { listen: 'string', db: 'string' },
+  'login-server': { listen: 'string', db: 'string', registration: 'string', 'invite-codes': 'string' },
   supernode: { listen: 'string', login: 'string', 'login-key': 'string', bootstrap: 'string', data: 'string' },
   node: {
     data: 'string', login: 'string', 'login-key': 'string', bootstrap: 'string', api: 'string', listen: 'string',
@@ -52,6 +54,20 @@ function addresses(flags: Record<string, unknown>, name: string): Address[] {
   });
 }
 
+function registration(flags: Record<string, unknown>): RegistrationPolicy {
+  const codes = typeof flags['invite-codes'] === 'string' ? (flags['invite-codes'] as string).split(',').map((c) => c.trim()).filter(Boolean) : [];
+  const mode = flags.registration ?? (codes.length ? 'invite' : 'open');
+  if (mode === 'invite') {
+    if (codes.length === 0) throw new UsageError('--registration invite needs --invite-codes CODE[,CODE…]');
+    return { mode, codes: new Set(codes) };
+  }
+  if (mode === 'open' || mode === 'closed') {
+    if (codes.length) throw new UsageError(`--invite-codes makes no sense with --registration ${mode}`);
+    return { mode };
+  }
+  throw new UsageError(`--registration must be open, invite or closed, not "${String(mode)}"`);
+}
+
 function required(flags: Record<string, unknown>, name: string): string {
   const v = flags[name];
   if (typeof v !== 'string' || v === '') throw new UsageError(`--${name} is required`);
@@ -64,7 +80,7 @@ async function startRole(cmd: string, argv: string[]): Promise<Running> {
   const str = (n: string) => (typeof flags[n] === 'string' ? (flags[n] as string) : undefined);
   switch (cmd) {
     case 'login-server':
-      return startLoginServer({ listen: address(flags, 'listen', '127.0.0.1:7700'), db: str('db') ?? 'tincan-login.sqlite' });
+      return startLoginServer({ listen: address(flags, 'listen', '127.0.0.1:7700'), db: str('db') ?? 'tincan-login.sqlite', registration: registration(flags) });
     case 'supernode':
       return startSupernode({
         listen: address(flags, 'listen', '127.0.0.1:7710'), login: address(flags, 'login'), loginKey: str('login-key'),

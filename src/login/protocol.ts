@@ -7,6 +7,7 @@ export const RegisterRequest = command(Cmd.Register, {
   user: f.string(1, 64),
   password: f.string(2, 1024),
   deviceId: f.string(3, 64),
+  invite: f.string(4, 128).opt(),
 });
 
 /** The device key certified is the one the requester proved in the handshake, never a field. */

@@ -20,6 +20,9 @@ import { RegisterRequest, LoginRequest, LoginOk, SupernodeAnnounce, SupernodeLis
 import { normaliseUserName } from './names.ts';
 import { hashPassword, verifyPassword, checkPasswordPolicy } from './password.ts';
 import type { AccountStore } from './store.ts';
+import { RateLimiter, type RateLimitConfig } from './rate-limit.ts';
+import { addressOfUdpPath } from '../session/paths.ts';
+import { ErrorReply } from '../wire/replies.ts';
 import type { DatagramCore } from '../node/core.ts';
 
 export interface LoginServerConfig {
@@ -31,7 +34,12 @@ export interface LoginServerConfig {
   store: AccountStore;
   certificateLifetimeMs?: number;    // default 24 h
   supernodeFreshMs?: number;         // supernodes announced within this are handed out; default 5 min
+  /** Who may register: anyone, holders of an invite code, or nobody (accounts made by operators). */
+  registration?: RegistrationPolicy; // default open
+  rateLimits?: RateLimitConfig;
 }
+
+export type RegistrationPolicy = { mode: 'open' } | { mode: 'closed' } | { mode: 'invite'; codes: ReadonlySet<string> };
 
 export interface PendingRequest { path: string; id: number; peer: ProvenIdentity; message: Message }
 
@@ -40,8 +48,10 @@ export class LoginServer implements DatagramCore {
   private readonly requests: PendingRequest[] = [];
   private readonly lifetimeMs: number;
   private readonly freshMs: number;
+  private readonly limits: RateLimiter;
 
   constructor(private readonly cfg: LoginServerConfig) {
+    this.limits = new RateLimiter(cfg.rateLimits);
     this.lifetimeMs = cfg.certificateLifetimeMs ?? 24 * 3600_000;
     this.freshMs = cfg.supernodeFreshMs ?? 5 * 60_000;
     this.rpc = new Rpc({
@@ -86,9 +96,23 @@ export class LoginServer implements DatagramCore {
     }
   }
 
+  /** One token from the sender's address bucket, or the error reply that says when to retry. */
+  private limitAddress(r: PendingRequest, now: number): Uint8Array | undefined {
+    const host = addressOfUdpPath(r.path)?.host ?? r.path;
+    const waitMs = this.limits.take(`addr:${host}`, this.limits.addressSpec, now);
+    return waitMs > 0 ? rateLimited(waitMs) : undefined;
+  }
+
   private async register(r: PendingRequest, now: number): Promise<Uint8Array> {
     const q = RegisterRequest.decode(r.message.body);
     if (!q.ok) return errorBytes('bad-request', q.error.message);
+    const limited = this.limitAddress(r, now);
+    if (limited) return limited;
+    const who = this.cfg.registration ?? { mode: 'open' };
+    if (who.mode === 'closed') return errorBytes('registration-closed', 'this network does not take new registrations');
+    if (who.mode === 'invite' && !(q.value.invite && who.codes.has(q.value.invite))) {
+      return errorBytes('invite-required', 'registering on this network needs a valid invite code');
+    }
     const name = normaliseUserName(q.value.user);
     if (!name.ok) return errorBytes(name.error.code, name.error.message);
     const policy = checkPasswordPolicy(q.value.password);
@@ -103,10 +127,17 @@ export class LoginServer implements DatagramCore {
   private async login(r: PendingRequest, now: number): Promise<Uint8Array> {
     const q = LoginRequest.decode(r.message.body);
     if (!q.ok) return errorBytes('bad-request', q.error.message);
+    const limited = this.limitAddress(r, now);
+    if (limited) return limited;
     const name = normaliseUserName(q.value.user);
+    // Guessing one account's password from many addresses is limited per account.
+    const accountKey = `acct:${name.ok ? name.value : q.value.user}`;
+    const accountWait = this.limits.wait(accountKey, this.limits.accountSpec, now);
+    if (accountWait > 0) return rateLimited(accountWait);
     const account = name.ok ? await this.cfg.store.getAccount(name.value) : undefined;
     // One answer for "no such user" and "wrong password", so names cannot be probed this way.
     if (!account || !verifyPassword(q.value.password, account.passwordHash)) {
+      this.limits.take(accountKey, this.limits.accountSpec, now);
       return errorBytes('bad-credentials', 'wrong user name or password');
     }
     const deviceKey = r.peer.signingKey;
@@ -138,4 +169,10 @@ export class LoginServer implements DatagramCore {
     for (const s of list) { const a = parseHostPort(s.address); if (a.ok) out.push(a.value); }
     return out;
   }
+}
+
+function rateLimited(waitMs: number): Uint8Array {
+  return ErrorReply.toBytes({
+    code: 'rate-limited', message: `too many attempts; retry in ${Math.ceil(waitMs / 1000)} s`, retryAfterMs: waitMs,
+  });
 }

@@ -149,9 +149,9 @@ export class UserNode {
 
   // ---- commands ----
 
-  register(user: string, password: string, now: number, cb: (r: Result<void>) => void) {
+  register(user: string, password: string, now: number, cb: (r: Result<void>) => void, invite?: string) {
     this.now = now;
-    this.rpc.request(this.loginPath, RegisterRequest.toBytes({ user, password, deviceId: this.cfg.deviceId }), now,
+    this.rpc.request(this.loginPath, RegisterRequest.toBytes({ user, password, deviceId: this.cfg.deviceId, invite }), now,
       (r) => {
         if (!r.ok) return cb(err('login-server-unreachable', `login server: ${r.error.message}`));
         if (r.value.message.command === Cmd.Ok) return cb(ok(undefined));

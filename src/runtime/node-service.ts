@@ -79,8 +79,8 @@ export class NodeService implements NodeControl {
 
   status(): NodeStatus { return this.node.status(); }
 
-  register(user: string, password: string): Promise<void> {
-    return this.run<void>((now, cb) => this.node.register(user, password, now, cb));
+  register(user: string, password: string, invite?: string): Promise<void> {
+    return this.run<void>((now, cb) => this.node.register(user, password, now, cb, invite));
   }
 
   async login(user: string, password: string): Promise<NodeStatus> {

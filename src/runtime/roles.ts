@@ -6,7 +6,7 @@ import { UdpDriver } from './udp-driver.ts';
 import { DataDir } from './data-dir.ts';
 import { NodeService } from './node-service.ts';
 import { random, now as clockNow } from './clock.ts';
-import { LoginServer } from '../login/server.ts';
+import { LoginServer, type RegistrationPolicy } from '../login/server.ts';
 import { openSqliteStore } from '../login/sqlite-store.ts';
 import type { AccountStore } from '../login/store.ts';
 import { Supernode } from '../node/supernode.ts';
@@ -15,7 +15,7 @@ import { toBase64Url, fromBase64Url } from '../crypto/bytes.ts';
 import { type Address, formatAddress } from '../wire/address.ts';
 import { startApiServer } from '../api/server.ts';
 
-export interface LoginServerOptions { listen: Address; db: string; quiet?: boolean }
+export interface LoginServerOptions { listen: Address; db: string; quiet?: boolean; registration?: RegistrationPolicy }
 export interface SupernodeOptions { listen: Address; login: Address; loginKey?: string; bootstrap: Address[]; data?: string; quiet?: boolean }
 export interface NodeOptions {
   data: string; login: Address; loginKey?: string; bootstrap: Address[]; api: Address; listen?: Address;
@@ -65,7 +65,7 @@ export async function startLoginServer(o: LoginServerOptions): Promise<Running> 
   const store = await openStore(o.db);
   const signingKey = await storedKey(store, 'signing-key', ed25519FromSeed);
   const staticKey = await storedKey(store, 'static-key', x25519FromPrivate);
-  const server = new LoginServer({ staticKey, signingKey, random, store });
+  const server = new LoginServer({ staticKey, signingKey, random, store, registration: o.registration });
   const driver = await UdpDriver.bind(o.listen, (e) => log('error', String(e))).catch((e: Error) => {
     throw new RoleError(`cannot listen on ${formatAddress(o.listen)}: ${e.message}`);
   });
@@ -79,7 +79,7 @@ export async function startLoginServer(o: LoginServerOptions): Promise<Running> 
   const listen = formatAddress(driver.address);
   log('info', `listening on udp ${listen}; key ${server.publicKey}`);
   return {
-    describe: () => ({ listen, key: server.publicKey, db: o.db }),
+    describe: () => ({ listen, key: server.publicKey, db: o.db, registration: o.registration?.mode ?? 'open' }),
     stop: async () => { await driver.close(); await store.close(); },
   };
 }

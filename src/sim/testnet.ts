@@ -2,7 +2,7 @@
 // memory), supernodes, and user nodes on demand — the real cores, in virtual time.
 // Used by tests, the corpus recorder and (later) scale simulations.
 import { VirtualNet } from './virtual-net.ts';
-import { LoginServer } from '../login/server.ts';
+import { LoginServer, type LoginServerConfig } from '../login/server.ts';
 import { openSqliteStore } from '../login/sqlite-store.ts';
 import { Supernode } from '../node/supernode.ts';
 import { UserNode, type UserNodeEvent } from '../node/user-node.ts';
@@ -17,6 +17,8 @@ export interface TestnetOptions {
   lossRate?: number;
   /** Sees every message a core sends, before compression (for recording corpora). */
   tap?: (raw: Uint8Array) => void;
+  /** Login server policy (registration, rate limits). */
+  login?: Pick<LoginServerConfig, 'registration' | 'rateLimits' | 'certificateLifetimeMs'>;
 }
 
 export interface TestUser { node: UserNode; address: Address; events: UserNodeEvent[] }
@@ -28,7 +30,7 @@ export function createTestnet(o: TestnetOptions = {}) {
   const net = new VirtualNet({ seed: o.seed ?? 1, latencyMs: o.latencyMs ?? 15, lossRate: o.lossRate });
   const keys = () => ({ signing: ed25519FromSeed(net.random(32)), static: x25519FromPrivate(net.random(32)) });
   const lk = keys();
-  const login = new LoginServer({ staticKey: lk.static, signingKey: lk.signing, random: net.random, store: openSqliteStore(':memory:'), tap: o.tap });
+  const login = new LoginServer({ ...o.login, staticKey: lk.static, signingKey: lk.signing, random: net.random, store: openSqliteStore(':memory:'), tap: o.tap });
   net.add(loginAddress, login, () => {
     for (let r = login.pollRequest(); r; r = login.pollRequest()) {
       const req = r;

@@ -108,7 +108,8 @@ $('signin-form').addEventListener('submit', async (ev) => {
   const user = $('user').value.trim(), password = $('password').value;
   showError('signin-error');
   try {
-    if (action === 'register') await api('POST', 'register', { user, password });
+    const invite = $('invite').value.trim() || undefined;
+    if (action === 'register') await api('POST', 'register', { user, password, invite });
     await api('POST', 'login', { user, password });
     await refresh();
   } catch (e) { showError('signin-error', e); }
