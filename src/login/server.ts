@@ -20,7 +20,7 @@ import { RegisterRequest, LoginRequest, LoginOk, SupernodeAnnounce, SupernodeLis
 import { normaliseUserName } from './names.ts';
 import { hashPassword, verifyPassword, checkPasswordPolicy } from './password.ts';
 import type { AccountStore } from './store.ts';
-import { RateLimiter, type RateLimitConfig } from './rate-limit.ts';
+import { RateLimiter, type RateLimitConfig } from '../session/rate-limiter.ts';
 import { addressOfUdpPath } from '../session/paths.ts';
 import { ErrorReply } from '../wire/replies.ts';
 import type { DatagramCore } from '../node/core.ts';

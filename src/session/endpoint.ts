@@ -23,6 +23,7 @@ import type { ProvenIdentity } from '../crypto/identity-proof.ts';
 import type { Result } from '../wire/result.ts';
 import { PacketType, decodePacket, encodeInit, encodeReply, encodeDataHeader, dataHeaderBytes } from './packet.ts';
 import { headerKey, maskHeader, unmaskHeader } from './header-mask.ts';
+import { RateLimiter, type BucketSpec } from './rate-limiter.ts';
 import { padHandshakePayload, openHandshakePayload, randomPadding } from './handshake-padding.ts';
 
 /** Who the peer proved to be in the handshake (crypto/identity-proof.ts). */
@@ -40,6 +41,10 @@ export interface EndpointConfig {
   keepaliveMs?: number;          // default 15000, only for sessions opened with keepAlive
   idleTimeoutMs?: number;        // default 120000
   queuedBytesMax?: number;       // per path while the handshake runs; default 2 MiB (a fragmented 1 MiB message, twice)
+  /** New handshakes answered per source (IP address, or relay path); default 20 burst, 10/s. */
+  handshakesPerSource?: BucketSpec;
+  /** New handshakes answered in all; default 200 burst, 100/s. Established sessions are never throttled. */
+  handshakesTotal?: BucketSpec;
 }
 
 export type EndpointEvent =
@@ -81,6 +86,7 @@ interface Handshake {
 export interface EndpointStats {
   malformed: number; unknownIndex: number; decryptFailed: number; replayed: number;
   handshakeRejected: number; handshakesCompleted: number; packetsIn: number; packetsOut: number;
+  handshakesThrottled: number;
 }
 
 const prologue = new TextEncoder().encode('tincan/1');
@@ -102,8 +108,9 @@ export class Endpoint {
   private readonly ownHeaderKey: Uint8Array;
   readonly stats: EndpointStats = {
     malformed: 0, unknownIndex: 0, decryptFailed: 0, replayed: 0,
-    handshakeRejected: 0, handshakesCompleted: 0, packetsIn: 0, packetsOut: 0,
+    handshakeRejected: 0, handshakesCompleted: 0, packetsIn: 0, packetsOut: 0, handshakesThrottled: 0,
   };
+  private readonly throttle = new RateLimiter({ keysMax: 10_000 });
   private readonly retryMs: number;
   private readonly timeoutMs: number;
   private readonly keepaliveMs: number;
@@ -289,6 +296,14 @@ export class Endpoint {
         const cached = s && this.replies.get(s.localIndex);
         if (cached) this.transmit(path, cached);
       }
+      return true;
+    }
+    // A flood of initiations costs us a Diffie-Hellman each: cap them per source and in all, so
+    // peers with sessions keep being served and a single flooder gets only its own small share.
+    const source = path.startsWith('udp:') ? path.slice(0, path.lastIndexOf(':')) : path;
+    if (this.throttle.take(`src ${source}`, this.cfg.handshakesPerSource ?? { burst: 20, perMinute: 600 }, now) > 0 ||
+        this.throttle.take('all', this.cfg.handshakesTotal ?? { burst: 200, perMinute: 6000 }, now) > 0) {
+      this.stats.handshakesThrottled++;
       return true;
     }
     const state = new HandshakeState({

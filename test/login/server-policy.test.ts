@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createTestnet } from '../../src/sim/testnet.ts';
-import { RateLimiter } from '../../src/login/rate-limit.ts';
+import { RateLimiter } from '../../src/session/rate-limiter.ts';
 
 test('token buckets: a burst, then one token per refill interval, and the time to wait', () => {
   const r = new RateLimiter();

@@ -1,12 +1,12 @@
-// Rate limits for the login server, sans-IO: token buckets keyed by source address and by
-// account, refilled by `now`. A refused attempt learns when to retry. Memory is bounded: the
-// table forgets the least recently touched keys past its size.
+// Token buckets keyed by anything (a source address, an account), sans-IO: refilled by `now`;
+// a refused attempt learns when to retry. Memory is bounded: past keysMax the least recently
+// touched keys are forgotten. Used against handshake floods here and by the login server.
 
 export interface BucketSpec { burst: number; perMinute: number }
 
 export interface RateLimitConfig {
-  perAddress?: BucketSpec;      // any login or register from one IP address; default 20 burst, 30/min
-  perAccount?: BucketSpec;      // failed logins against one account; default 5 burst, 6/min
+  perAddress?: BucketSpec;      // login server: any login or register from one IP address; default 20 burst, 30/min
+  perAccount?: BucketSpec;      // login server: failed logins against one account; default 5 burst, 6/min
   keysMax?: number;             // default 100 000
 }
 
