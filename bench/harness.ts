@@ -4,15 +4,34 @@
 /** Operations per second of `fn`, measured for about `ms` after a warm-up. */
 export function opsPerSecond(fn: () => void, ms = 700): number {
   for (let i = 0; i < 2000; i++) fn();
+  return timeSlice(fn, ms);
+}
+
+function timeSlice(fn: () => void, ms: number): number {
   let n = 0;
   const start = performance.now();
   let now = start;
   while (now - start < ms) {
-    for (let i = 0; i < 500; i++) fn();
-    n += 500;
+    for (let i = 0; i < 200; i++) fn();
+    n += 200;
     now = performance.now();
   }
   return n / ((now - start) / 1000);
+}
+
+/**
+ * Ops/s of several functions measured in interleaved slices, keeping each one's best slice:
+ * on a shared machine the load changes from second to second, and timing the candidates one
+ * after the other would put that change into their ratio.
+ */
+export function compareOps<K extends string>(fns: Record<K, () => void>, rounds = 9, sliceMs = 80): Record<K, number> {
+  const names = Object.keys(fns) as K[];
+  for (const k of names) for (let i = 0; i < 3000; i++) fns[k]();
+  const best = Object.fromEntries(names.map((k) => [k, 0])) as Record<K, number>;
+  for (let r = 0; r < rounds; r++) {
+    for (const k of names) best[k] = Math.max(best[k], timeSlice(fns[k], sliceMs));
+  }
+  return best;
 }
 
 export interface Row { name: string; [column: string]: string | number }

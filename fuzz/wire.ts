@@ -66,12 +66,13 @@ function heldBytes(v: unknown, depth = 0): number {
   if (typeof v === 'string') return v.length;
   if (Array.isArray(v)) return v.length * 8;
   if (v instanceof Map) { let n = 0; for (const x of v.values()) n += 8 + heldBytes(x, depth + 1); return n; }
+  if (typeof v === 'object' && v !== null) { let n = 0; for (const x of Object.values(v)) n += 8 + heldBytes(x, depth + 1); return n; }
   return 8;
 }
 
 const loginKey = new Uint8Array(32).fill(7);
 const staticKey = new Uint8Array(32).fill(9);
-type Decoder = { decode: (l: Map<number, unknown>) => unknown };
+type Decoder = { decode: (l: Uint8Array) => { ok: boolean; value?: unknown } };
 const commandSchemas = ([...Object.values(overlay), ...Object.values(login), ...Object.values(calls), ...Object.values(chat)] as unknown[])
   .filter((c): c is Decoder => typeof c === 'object' && c !== null && 'decode' in c);
 
@@ -86,8 +87,17 @@ export const targets: Record<string, Target> = {
   message: (b) => {
     const d = decodeMessage(b);
     if (!d.ok) return undefined;
-    for (const s of commandSchemas) s.decode(d.value.body as Map<number, unknown>);
-    return heldBytes(d.value.body) > 8 * b.length + 64 ? 'message holds more than its input' : undefined;
+    // Schemas decode the body in one pass of their own: whatever one accepts, the generic
+    // reader must accept too (one set of rules), and nothing may hold more than the input.
+    const list = decodeObjectList(d.value.body);
+    let held = list.ok ? heldBytes(list.value) : 0;
+    for (const s of commandSchemas) {
+      const fields = s.decode(d.value.body);
+      if (!fields.ok) continue;
+      if (!list.ok) return `a schema accepted a body the object-list reader refuses (${list.error.code})`;
+      held = Math.max(held, heldBytes(fields.value));
+    }
+    return held > 8 * b.length + 64 ? 'message holds more than its input' : undefined;
   },
   envelope: (b) => {
     const d = unpackMessage(b);

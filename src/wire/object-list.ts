@@ -13,7 +13,7 @@
 // over an encoded record verifies on every node. Decoding takes hostile bytes: every count and
 // length is checked against what is left of the input before anything is allocated, and
 // nesting is bounded; failures come back as typed errors, never as exceptions.
-import { type Result, ok, err } from './result.ts';
+import { type Result, type DecodeError, ok, err } from './result.ts';
 import { type Address, parseIPv4, parseIPv6, formatIPv6 } from './address.ts';
 
 export const enum ObjectType { Uint = 0, String = 1, Address = 2, Bytes = 3, UintList = 4, List = 5, Sint = 6, U64 = 7 }
@@ -68,20 +68,42 @@ export class Writer {
   /** varint(UTF-8 length) then the bytes; plain ASCII skips the TextEncoder. */
   string(v: string) {
     const n = v.length;
-    let ascii = n < 128;
-    for (let i = 0; ascii && i < n; i++) if (v.charCodeAt(i) >= 0x80) ascii = false;
-    if (ascii) {
+    if (n < 128) {
       this.ensure(1 + n);
-      this.buf[this.length++] = n;
-      for (let i = 0; i < n; i++) this.buf[this.length++] = v.charCodeAt(i);
-      return;
+      const buf = this.buf;
+      const at = this.length + 1;
+      let i = 0;
+      for (; i < n; i++) {
+        const c = v.charCodeAt(i);
+        if (c >= 0x80) break;
+        buf[at + i] = c;
+      }
+      if (i === n) { buf[at - 1] = n; this.length = at + n; return; }
     }
     const b = utf8.encode(v);
     this.varint(b.length);
     this.bytes(b);
   }
-  result(): Uint8Array { return this.buf.slice(0, this.length); }
+  /** A copy of what was written. Mid-sized results are carved from a shared slab, as Node's
+   *  Buffer pool does: allocating a fresh ArrayBuffer per message costs more than encoding it. */
+  result(): Uint8Array {
+    const n = this.length;
+    if (n <= 64 || n > slabResultMax) return this.buf.slice(0, n);
+    if (slabUsed + n > slabBytes) { slab = new ArrayBuffer(slabBytes); slabUsed = 0; }
+    const out = new Uint8Array(slab, slabUsed, n);
+    const buf = this.buf;
+    if (n <= 256) for (let i = 0; i < n; i++) out[i] = buf[i]; // cheaper than a subarray view to set() from
+    else out.set(buf.subarray(0, n));
+    slabUsed += (n + 7) & ~7;
+    return out;
+  }
 }
+
+// Implementation constants of the result slab: a retained result pins at most one slab.
+const slabBytes = 16 * 1024;
+const slabResultMax = 2048;
+let slab = new ArrayBuffer(slabBytes);
+let slabUsed = 0;
 
 export const writer = new Writer();
 
@@ -148,34 +170,39 @@ export function encodeObjectList(list: ObjectList): Uint8Array {
   return w.result();
 }
 
-export function encodeMessage(command: number, list: ObjectList): Uint8Array {
+/** A command and its object list (built, or already encoded as a received Message's body). */
+export function encodeMessage(command: number, list: ObjectList | Uint8Array): Uint8Array {
   const w = writer.reset();
   w.varint(command);
-  writeList(w, list, 0);
+  if (list instanceof Uint8Array) w.bytes(list);
+  else writeList(w, list, 0);
   return w.result();
 }
 
-/** Short plain-ASCII strings (most of ours) without the TextDecoder's per-call cost. */
-function asciiString(b: Uint8Array): string | undefined {
-  if (b.length > 64) return undefined;
+// Node's native Latin-1 slice makes a string from plain-ASCII bytes (where Latin-1 and UTF-8
+// agree) several times faster than building it in JavaScript; it is not part of the documented
+// API, so a plain loop stands in if it ever disappears.
+const latin1Slice = (Buffer.prototype as unknown as { latin1Slice?: (this: Uint8Array, from: number, to: number) => string }).latin1Slice;
+
+/** Plain-ASCII strings (most of ours) without the TextDecoder's per-call cost. */
+function asciiString(buf: Uint8Array, from: number, to: number): string | undefined {
+  for (let i = from; i < to; i++) if (buf[i] >= 0x80) return undefined;
+  if (latin1Slice) return latin1Slice.call(buf, from, to);
   let out = '';
-  for (let i = 0; i < b.length; i++) {
-    const c = b[i];
-    if (c >= 0x80) return undefined;
-    out += String.fromCharCode(c);
-  }
+  for (let i = from; i < to; i++) out += String.fromCharCode(buf[i]);
   return out;
 }
 
-class Reader {
+export class Reader {
   pos = 0;
   constructor(readonly buf: Uint8Array) {}
   get left() { return this.buf.length - this.pos; }
   varint(): number | undefined {
+    const buf = this.buf;
     let n = 0, mul = 1;
     for (let i = 0; i < 8; i++) {
-      if (this.pos >= this.buf.length) return undefined;
-      const b = this.buf[this.pos++];
+      if (this.pos >= buf.length) return undefined;
+      const b = buf[this.pos++];
       n += (b & 0x7f) * mul;
       if (b < 0x80) {
         // Minimal encoding only: a trailing zero byte would give one value two spellings.
@@ -186,122 +213,189 @@ class Reader {
     }
     return undefined;
   }
-  take(n: number): Uint8Array | undefined {
-    if (n > this.left) return undefined;
-    const out = this.buf.subarray(this.pos, this.pos + n);
+  /** Advances by n bytes and returns where they start, or -1 when fewer are left. */
+  skip(n: number): number {
+    if (n > this.buf.length - this.pos) return -1;
+    const at = this.pos;
     this.pos += n;
-    return out;
+    return at;
+  }
+  take(n: number): Uint8Array | undefined {
+    const at = this.skip(n);
+    return at < 0 ? undefined : this.buf.subarray(at, at + n);
   }
 }
 
-type Decoded<T> = Result<T>;
+/**
+ * A decoding failure. Readers return `value | Bad` rather than a Result so that the hot path
+ * allocates nothing but the values themselves; public functions convert at their boundary.
+ */
+export class Bad {
+  constructor(readonly error: DecodeError) {}
+  static of(code: string, message: string) { return new Bad({ code, message }); }
+}
 
-function readList(r: Reader, depth: number): Decoded<ObjectList> {
-  if (depth > listDepthMax) return err('too-deep', `object lists nested deeper than ${listDepthMax}`);
+const failed = (b: Bad): Result<never> => ({ ok: false, error: b.error });
+
+/** Reads one value of `type` for object `id`; shared by the generic list reader and schemas. */
+export function readValue(r: Reader, type: number, id: number, depth: number): WireValue | Bad {
+  switch (type) {
+    case ObjectType.Uint: {
+      const n = r.varint();
+      return n === undefined ? Bad.of('bad-varint', `object ${id}: malformed integer`) : n;
+    }
+    case ObjectType.String:
+    case ObjectType.Bytes: {
+      const len = r.varint();
+      if (len === undefined) return Bad.of('truncated', `object ${id}: length missing`);
+      const at = r.skip(len);
+      if (at < 0) return Bad.of('truncated', `object ${id}: ${len} bytes claimed, ${r.left} left`);
+      // A view, not a copy: decoded inputs are never written to after, and a copy per field
+      // costs more than the rest of the decode.
+      if (type === ObjectType.Bytes) return r.buf.subarray(at, at + len);
+      const ascii = asciiString(r.buf, at, at + len);
+      if (ascii !== undefined) return ascii;
+      try { return utf8Strict.decode(r.buf.subarray(at, at + len)); } catch { return Bad.of('bad-utf8', `object ${id}: string is not UTF-8`); }
+    }
+    case ObjectType.Address: {
+      const fam = r.skip(1);
+      if (fam < 0) return Bad.of('truncated', `object ${id}: address family missing`);
+      const size = r.buf[fam] === 4 ? 4 : r.buf[fam] === 6 ? 16 : 0;
+      if (!size) return Bad.of('bad-address', `object ${id}: address family ${r.buf[fam]}`);
+      const at = r.skip(size + 2);
+      if (at < 0) return Bad.of('truncated', `object ${id}: address truncated`);
+      const b = r.buf;
+      const host = size === 4 ? `${b[at]}.${b[at + 1]}.${b[at + 2]}.${b[at + 3]}` : formatIPv6(b.subarray(at, at + 16));
+      return { host, port: (b[at + size] << 8) | b[at + size + 1] };
+    }
+    case ObjectType.UintList: {
+      const n = r.varint();
+      if (n === undefined) return Bad.of('truncated', `object ${id}: count missing`);
+      if (n > r.left) return Bad.of('bad-count', `object ${id}: ${n} integers claimed, ${r.left} bytes left`);
+      const xs: number[] = [];
+      for (let k = 0; k < n; k++) {
+        const x = r.varint();
+        if (x === undefined) return Bad.of('bad-varint', `object ${id}: malformed integer in list`);
+        xs.push(x);
+      }
+      return xs;
+    }
+    case ObjectType.List: return readList(r, depth + 1);
+    case ObjectType.Sint: {
+      const z = r.varint();
+      if (z === undefined || z > 2 * sintMax + 1) return Bad.of('bad-varint', `object ${id}: malformed signed integer`);
+      return new Sint(z % 2 === 0 ? z / 2 : -(z + 1) / 2);
+    }
+    case ObjectType.U64: {
+      const at = r.skip(8);
+      if (at < 0) return Bad.of('truncated', `object ${id}: 64-bit value truncated`);
+      let n = 0n;
+      for (let k = at; k < at + 8; k++) n = (n << 8n) | BigInt(r.buf[k]);
+      return n;
+    }
+    default:
+      return Bad.of('bad-type', `object ${id}: unknown type ${type}`);
+  }
+}
+
+/** Reads a list's count, refusing one the input cannot hold before anything is allocated. */
+export function readCount(r: Reader, depth: number): number | Bad {
+  if (depth > listDepthMax) return Bad.of('too-deep', `object lists nested deeper than ${listDepthMax}`);
   const count = r.varint();
-  if (count === undefined) return err('truncated', 'object count missing or malformed');
+  if (count === undefined) return Bad.of('truncated', 'object count missing or malformed');
   // Each object takes at least 2 bytes, so a count larger than that is a lie we can refuse cheaply.
-  if (count > listObjectsMax || count * 2 > r.left) return err('bad-count', `object count ${count} exceeds the input`);
+  if (count > listObjectsMax || count * 2 > r.left) return Bad.of('bad-count', `object count ${count} exceeds the input`);
+  return count;
+}
+
+/** Reads an object's key (id << 3 | type); ids must strictly increase (canonical form). */
+export function readKey(r: Reader, lastId: number): number | Bad {
+  const key = r.varint();
+  if (key === undefined) return Bad.of('truncated', 'object key missing or malformed');
+  const id = Math.floor(key / 8);
+  if (id > idMax) return Bad.of('bad-id', `object id ${id} too large`);
+  if (id <= lastId) return Bad.of('not-canonical', `object id ${id} out of order or repeated`);
+  return key;
+}
+
+function readList(r: Reader, depth: number): ObjectList | Bad {
+  const count = readCount(r, depth);
+  if (count instanceof Bad) return count;
   const list: ObjectList = new Map();
   let lastId = -1;
   for (let i = 0; i < count; i++) {
-    const key = r.varint();
-    if (key === undefined) return err('truncated', 'object key missing or malformed');
+    const key = readKey(r, lastId);
+    if (key instanceof Bad) return key;
     const type = key % 8;
-    const id = (key - type) / 8;
-    if (id > idMax) return err('bad-id', `object id ${id} too large`);
-    if (id <= lastId) return err('not-canonical', `object id ${id} out of order or repeated`);
-    lastId = id;
-    let value: WireValue;
-    switch (type) {
-      case ObjectType.Uint: {
-        const n = r.varint();
-        if (n === undefined) return err('bad-varint', `object ${id}: malformed integer`);
-        value = n;
-        break;
-      }
-      case ObjectType.String:
-      case ObjectType.Bytes: {
-        const len = r.varint();
-        if (len === undefined) return err('truncated', `object ${id}: length missing`);
-        const b = r.take(len);
-        if (!b) return err('truncated', `object ${id}: ${len} bytes claimed, ${r.left} left`);
-        if (type === ObjectType.Bytes) { value = b.slice(); break; }
-        const ascii = asciiString(b);
-        if (ascii !== undefined) { value = ascii; break; }
-        try { value = utf8Strict.decode(b); } catch { return err('bad-utf8', `object ${id}: string is not UTF-8`); }
-        break;
-      }
-      case ObjectType.Address: {
-        const fam = r.take(1);
-        if (!fam) return err('truncated', `object ${id}: address family missing`);
-        const size = fam[0] === 4 ? 4 : fam[0] === 6 ? 16 : 0;
-        if (!size) return err('bad-address', `object ${id}: address family ${fam[0]}`);
-        const raw = r.take(size + 2);
-        if (!raw) return err('truncated', `object ${id}: address truncated`);
-        const host = size === 4 ? [...raw.subarray(0, 4)].join('.') : formatIPv6(raw.subarray(0, 16));
-        value = { host, port: (raw[size] << 8) | raw[size + 1] };
-        break;
-      }
-      case ObjectType.UintList: {
-        const n = r.varint();
-        if (n === undefined) return err('truncated', `object ${id}: count missing`);
-        if (n > r.left) return err('bad-count', `object ${id}: ${n} integers claimed, ${r.left} bytes left`);
-        const xs: number[] = [];
-        for (let k = 0; k < n; k++) {
-          const x = r.varint();
-          if (x === undefined) return err('bad-varint', `object ${id}: malformed integer in list`);
-          xs.push(x);
-        }
-        value = xs;
-        break;
-      }
-      case ObjectType.List: {
-        const inner = readList(r, depth + 1);
-        if (!inner.ok) return inner;
-        value = inner.value;
-        break;
-      }
-      case ObjectType.Sint: {
-        const z = r.varint();
-        if (z === undefined || z > 2 * sintMax + 1) return err('bad-varint', `object ${id}: malformed signed integer`);
-        value = new Sint(z % 2 === 0 ? z / 2 : -(z + 1) / 2);
-        break;
-      }
-      case ObjectType.U64: {
-        const b = r.take(8);
-        if (!b) return err('truncated', `object ${id}: 64-bit value truncated`);
-        let n = 0n;
-        for (const x of b) n = (n << 8n) | BigInt(x);
-        value = n;
-        break;
-      }
-      default:
-        return err('bad-type', `object ${id}: unknown type ${type}`);
-    }
+    const id = lastId = (key - type) / 8;
+    const value = readValue(r, type, id, depth);
+    if (value instanceof Bad) return value;
     list.set(id, value);
   }
-  return ok(list);
-}
-
-export function decodeObjectList(bytes: Uint8Array): Decoded<ObjectList> {
-  if (bytes.length > messageBytesMax) return err('too-large', `message of ${bytes.length} bytes`);
-  const r = new Reader(bytes);
-  const list = readList(r, 0);
-  if (!list.ok) return list;
-  if (r.left !== 0) return err('trailing-bytes', `${r.left} bytes after the object list`);
   return list;
 }
 
-export interface Message { command: number; body: ObjectList }
+/** Checks a value's structure by the same rules as readValue, building nothing it can avoid. */
+export function skipValue(r: Reader, type: number, id: number, depth: number): Bad | undefined {
+  switch (type) {
+    case ObjectType.Uint:
+      return r.varint() === undefined ? Bad.of('bad-varint', `object ${id}: malformed integer`) : undefined;
+    case ObjectType.Bytes: {
+      const len = r.varint();
+      return len === undefined || r.skip(len) < 0 ? Bad.of('truncated', `object ${id}: bytes truncated`) : undefined;
+    }
+    case ObjectType.List: {
+      const count = readCount(r, depth + 1);
+      if (count instanceof Bad) return count;
+      let lastId = -1;
+      for (let i = 0; i < count; i++) {
+        const key = readKey(r, lastId);
+        if (key instanceof Bad) return key;
+        const t = key % 8;
+        lastId = (key - t) / 8;
+        const e = skipValue(r, t, lastId, depth + 1);
+        if (e) return e;
+      }
+      return undefined;
+    }
+    case ObjectType.U64: return r.skip(8) < 0 ? Bad.of('truncated', `object ${id}: 64-bit value truncated`) : undefined;
+    default: {
+      // Strings (UTF-8 check), addresses, integer lists and signed integers: validated by reading.
+      const v = readValue(r, type, id, depth);
+      return v instanceof Bad ? v : undefined;
+    }
+  }
+}
 
-export function decodeMessage(bytes: Uint8Array): Decoded<Message> {
+export function decodeObjectList(bytes: Uint8Array): Result<ObjectList> {
+  if (bytes.length > messageBytesMax) return err('too-large', `message of ${bytes.length} bytes`);
+  const r = new Reader(bytes);
+  const list = readList(r, 0);
+  if (list instanceof Bad) return failed(list);
+  if (r.left !== 0) return err('trailing-bytes', `${r.left} bytes after the object list`);
+  return ok(list);
+}
+
+/**
+ * A message as it arrives: its command number, and its object list still encoded. The
+ * command's schema decodes and validates `body` in one pass straight into typed fields
+ * (wire/schema.ts); decodeMessageList decodes it generically.
+ */
+export interface Message { command: number; body: Uint8Array }
+
+export function decodeMessage(bytes: Uint8Array): Result<Message> {
   if (bytes.length > messageBytesMax) return err('too-large', `message of ${bytes.length} bytes`);
   const r = new Reader(bytes);
   const command = r.varint();
   if (command === undefined) return err('truncated', 'command number missing or malformed');
-  const body = readList(r, 0);
-  if (!body.ok) return body;
-  if (r.left !== 0) return err('trailing-bytes', `${r.left} bytes after the object list`);
-  return ok({ command, body: body.value });
+  if (r.left === 0) return err('truncated', 'object list missing');
+  return ok({ command, body: bytes.subarray(r.pos) });
+}
+
+/** A message with its object list decoded generically (tests, tools, fuzzing). */
+export function decodeMessageList(bytes: Uint8Array): Result<{ command: number; body: ObjectList }> {
+  const m = decodeMessage(bytes);
+  if (!m.ok) return m;
+  const body = decodeObjectList(m.value.body);
+  return body.ok ? ok({ command: m.value.command, body: body.value }) : body;
 }

@@ -3,7 +3,8 @@
 // parameters); a missing required id, a wrong type or a value beyond its bound is a typed error.
 import { type Result, ok, err } from './result.ts';
 import type { Address } from './address.ts';
-import { type ObjectList, type WireValue, Sint, writer, writeObject } from './object-list.ts';
+import { type ObjectList, type WireValue, type Writer, ObjectType, Sint, writeObject } from './object-list.ts';
+import { type CompiledField, compileDecoder, compileEncoder } from './schema-compile.ts';
 
 /** A field check returns the typed value, or an Invalid saying why (no allocation when valid). */
 class Invalid { constructor(readonly why: string) {} }
@@ -16,14 +17,28 @@ interface Field<T, Optional extends boolean> {
   readonly optional: Optional;
   check(v: WireValue): Checked<T>;
   toWire(v: T): WireValue;
+  /** Writes key and value straight into the buffer (the encoder's hot path). */
+  write(w: Writer, v: T): void;
   /** The same field, allowed to be absent. */
   opt(): Field<T, true>;
 }
 
+/** Plain values whose wire form is the value itself get a writer that skips type dispatch. */
+const directWriters: Partial<Record<ObjectType, (w: Writer, v: any) => void>> = {
+  [ObjectType.Uint]: (w, v: number) => w.varint(v),
+  [ObjectType.String]: (w, v: string) => w.string(v),
+  [ObjectType.Bytes]: (w, v: Uint8Array) => { w.varint(v.length); w.bytes(v); },
+};
+
 function field<T>(id: number, check: (v: WireValue) => Checked<T>,
-  toWire: (v: T) => WireValue = (v) => v as WireValue): Field<T, false> {
+  toWire: (v: T) => WireValue = (v) => v as WireValue, direct?: ObjectType): Field<T, false> {
+  const valueWriter = direct === undefined ? undefined : directWriters[direct];
+  const key = id * 8 + (direct ?? 0);
+  const write = valueWriter
+    ? (w: Writer, v: T) => { w.varint(key); valueWriter(w, v); }
+    : (w: Writer, v: T) => writeObject(w, id, toWire(v), 0);
   const make = <O extends boolean>(optional: O): Field<T, O> => ({
-    id, optional, check, toWire, opt: () => make(true),
+    id, optional, check, toWire, write, opt: () => make(true),
   });
   return make(false);
 }
@@ -36,19 +51,23 @@ const isAddress = (v: WireValue): v is Address =>
 
 export const f = {
   uint: (id: number, max = Number.MAX_SAFE_INTEGER) =>
-    field<number>(id, (v) => typeof v !== 'number' ? bad('expected an integer') : v > max ? bad(`integer above ${max}`) : good(v)),
+    field<number>(id, (v) => typeof v !== 'number' ? bad('expected an integer') : v > max ? bad(`integer above ${max}`) : good(v),
+      undefined, ObjectType.Uint),
   sint: (id: number) =>
     field<number>(id, (v) => v instanceof Sint ? good(v.value) : bad('expected a signed integer'), (n) => new Sint(n)),
   u64: (id: number) => field<bigint>(id, (v) => typeof v === 'bigint' ? good(v) : bad('expected a 64-bit value')),
   bool: (id: number) =>
     field<boolean>(id, (v) => v === 0 ? good(false) : v === 1 ? good(true) : bad('expected 0 or 1'), (b) => b ? 1 : 0),
   string: (id: number, lengthMax = 1024) =>
-    field<string>(id, (v) => typeof v !== 'string' ? bad('expected a string') : v.length > lengthMax ? bad(`string longer than ${lengthMax}`) : good(v)),
+    field<string>(id, (v) => typeof v !== 'string' ? bad('expected a string') : v.length > lengthMax ? bad(`string longer than ${lengthMax}`) : good(v),
+      undefined, ObjectType.String),
   bytes: (id: number, lengthMax = 65535, lengthMin = 0) =>
     field<Uint8Array>(id, (v) => !(v instanceof Uint8Array) ? bad('expected bytes')
-      : v.length > lengthMax || v.length < lengthMin ? bad(`expected ${lengthMin}..${lengthMax} bytes, got ${v.length}`) : good(v)),
+      : v.length > lengthMax || v.length < lengthMin ? bad(`expected ${lengthMin}..${lengthMax} bytes, got ${v.length}`) : good(v),
+      undefined, ObjectType.Bytes),
   key: (id: number) =>
-    field<Uint8Array>(id, (v) => v instanceof Uint8Array && v.length === 32 ? good(v) : bad('expected a 32-byte key')),
+    field<Uint8Array>(id, (v) => v instanceof Uint8Array && v.length === 32 ? good(v) : bad('expected a 32-byte key'),
+      undefined, ObjectType.Bytes),
   address: (id: number) => field<Address>(id, (v) => isAddress(v) ? good(v) : bad('expected an address')),
   addresses: (id: number, countMax = 16) =>
     field<Address[]>(id, (v) => {
@@ -93,18 +112,29 @@ export type Fields<S extends Spec> =
 export interface Schema<S extends Spec> {
   readonly spec: S;
   encode(fields: Fields<S>): ObjectList;
-  decode(list: ObjectList): Result<Fields<S>>;
+  /** From a built list, or straight from an encoded object list (a received Message's body). */
+  decode(list: ObjectList | Uint8Array): Result<Fields<S>>;
 }
 
+interface Entry { name: string; field: AnyField }
+
 export function schema<S extends Spec>(spec: S): Schema<S> {
-  const entries = Object.entries(spec);
-  const ids = new Set(entries.map(([, fl]) => fl.id));
+  const entries: Entry[] = Object.entries(spec).map(([name, field]) => ({ name, field }));
+  const ids = new Set(entries.map((e) => e.field.id));
   if (ids.size !== entries.length) throw new Error('schema has two fields with one id');
+  const compiled = (): CompiledField[] => entries.map((e) => ({
+    name: e.name, id: e.field.id, optional: e.field.optional, check: e.field.check, write: e.field.write,
+  }));
+  // One pass over the encoded list: each object is checked by the generic rules (canonical
+  // order, bounded lengths, UTF-8) and by its field, and lands in the result without an
+  // intermediate Map. Unknown ids are validated and skipped (forward compatibility).
+  const decodeBytes = compileDecoder<Fields<S>>(compiled(), (x): x is Invalid => x instanceof Invalid);
+
   return {
     spec,
     encode(fields) {
       const list: ObjectList = new Map();
-      for (const [name, fl] of entries) {
+      for (const { name, field: fl } of entries) {
         const v = (fields as Record<string, unknown>)[name];
         if (v === undefined) {
           if (!fl.optional) throw new Error(`required field ${name} missing`);
@@ -115,8 +145,9 @@ export function schema<S extends Spec>(spec: S): Schema<S> {
       return list;
     },
     decode(list) {
+      if (list instanceof Uint8Array) return decodeBytes(list);
       const out: Record<string, unknown> = {};
-      for (const [name, fl] of entries) {
+      for (const { name, field: fl } of entries) {
         const v = list.get(fl.id);
         if (v === undefined) {
           if (!fl.optional) return err('missing-field', `required field ${name} (id ${fl.id}) missing`);
@@ -139,26 +170,9 @@ export interface Command<S extends Spec> extends Schema<S> {
 
 export function command<S extends Spec>(number: number, spec: S): Command<S> {
   const s = schema(spec);
-  // Fields in id order, so toBytes writes straight into the buffer: no intermediate list.
-  const ordered = Object.entries(spec).sort(([, a], [, b]) => a.id - b.id);
-  return {
-    ...s,
-    command: number,
-    toBytes(fields) {
-      const f = fields as Record<string, unknown>;
-      let count = 0;
-      for (const [name, fl] of ordered) {
-        if (f[name] !== undefined) count++;
-        else if (!fl.optional) throw new Error(`required field ${name} missing`);
-      }
-      const w = writer.reset();
-      w.varint(number);
-      w.varint(count);
-      for (const [name, fl] of ordered) {
-        const v = f[name];
-        if (v !== undefined) writeObject(w, fl.id, fl.toWire(v), 0);
-      }
-      return w.result();
-    },
-  };
+  // Fields in id order, written straight into the buffer: no intermediate list.
+  const toBytes = compileEncoder<Fields<S>>(number, Object.entries(spec).map(([name, fl]) => ({
+    name, id: fl.id, optional: fl.optional, check: fl.check, write: fl.write,
+  })));
+  return { ...s, command: number, toBytes };
 }

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { encodeMessage, decodeMessage, encodeObjectList, decodeObjectList, type ObjectList } from '../../src/wire/object-list.ts';
+import { encodeMessage, decodeMessageList, encodeObjectList, decodeObjectList, type ObjectList } from '../../src/wire/object-list.ts';
 import { prng } from '../helpers/prng.ts';
 
 const sample = (): ObjectList => new Map<number, any>([
@@ -11,7 +11,7 @@ const sample = (): ObjectList => new Map<number, any>([
 
 test('every object type survives a round trip', () => {
   const bytes = encodeMessage(42, sample());
-  const m = decodeMessage(bytes);
+  const m = decodeMessageList(bytes);
   assert.ok(m.ok);
   assert.equal(m.value.command, 42);
   assert.deepEqual(m.value.body, sample());
@@ -71,12 +71,12 @@ test('hostile bytes: truncations, bit flips and random buffers never throw', () 
   const rng = prng(7);
   const good = encodeMessage(9, sample());
   for (let cut = 0; cut < good.length; cut++) {
-    const r = decodeMessage(good.subarray(0, cut));
+    const r = decodeMessageList(good.subarray(0, cut));
     assert.equal(r.ok, false, `truncated at ${cut} must fail`);
   }
   for (let i = 0; i < 3000; i++) {
     const buf = i % 2 ? rng.bytes(rng.int(64)) : good.map((b) => (rng.int(8) === 0 ? rng.u32() & 0xff : b));
-    const r = decodeMessage(buf);
+    const r = decodeMessageList(buf);
     assert.ok(r.ok === true || typeof r.error.code === 'string');
   }
 });

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { encodeMessage, decodeMessage, encodeObjectList, decodeObjectList } from '../../src/wire/object-list.ts';
+import { encodeMessage, decodeMessageList, encodeObjectList, decodeObjectList } from '../../src/wire/object-list.ts';
 import { formatIPv6, parseIPv6 } from '../../src/wire/address.ts';
 import { randomObjectList } from '../helpers/random-objects.ts';
 import { prng } from '../helpers/prng.ts';
@@ -19,7 +19,7 @@ test('property: every random object list (all types, IPv6, edge values) round-tr
   for (let i = 0; i < 2000; i++) {
     const list = randomObjectList(rng, 3);
     const bytes = encodeMessage(rng.int(1000), list);
-    const d = decodeMessage(bytes);
+    const d = decodeMessageList(bytes);
     assert.ok(d.ok, JSON.stringify(!d.ok && d.error));
     assert.deepEqual(d.value.body, canonical(list));
     assert.deepEqual(encodeMessage(d.value.command, d.value.body), bytes, 'canonical: one byte string per value');
