@@ -12,7 +12,7 @@ import { runClientCommand, clientCommands, ClientError } from './client.ts';
 const usage = `usage: tincan COMMAND [flags]
 
 network roles
-  login-server --listen HOST:PORT --db FILE.sqlite [--registration open|invite|closed] [--invite-codes CODE,…]
+  login-server --listen HOST:PORT --db FILE.sqlite|postgres://USER@HOST:PORT/DB [--registration open|invite|closed] [--invite-codes CODE,…]
   supernode    --listen HOST:PORT --login HOST:PORT [--login-key KEY] [--bootstrap HOST:PORT,…] [--data DIR]
   node         --data DIR --login HOST:PORT [--login-key KEY] [--bootstrap HOST:PORT,…] [--api HOST:PORT]
                [--listen HOST:PORT] [--auto-answer] [--play FILE.wav] [--record FILE.wav] [--no-direct]
