@@ -21,6 +21,8 @@ network roles
 user commands (talk to a running node; --api HOST:PORT, default 127.0.0.1:7780; --json for JSON)
   register USER [--password-file F] [--invite CODE]
   login USER [--password-file F]
+  passwd [--password-file F] [--new-password-file G]     (piped: current, then new, one per line)
+  devices [--password-file F] [--remove DEVICE_ID]        delete-account --yes [--password-file F]
   status                                 lookup USER
   chat USER TEXT…                        hangup [CALL_ID]
   call USER [--play IN.wav] [--record OUT.wav] [--seconds N]
