@@ -9,9 +9,9 @@ export class ApiError extends Error {
 }
 
 export type {
-  Presence, NodeStatus, LookupResult, Contact, ChatMessage, CallState, CallEndReason, CallStats, CallInfo,
+  Presence, NodeStatus, LookupResult, DeviceSummary, Contact, ChatMessage, CallState, CallEndReason, CallStats, CallInfo,
 } from '../node/types.ts';
-import type { NodeStatus, LookupResult, Contact, ChatMessage, CallInfo, Presence } from '../node/types.ts';
+import type { NodeStatus, LookupResult, Contact, ChatMessage, CallInfo, Presence, DeviceSummary } from '../node/types.ts';
 
 export interface CallOptions {
   playFile?: string;      // WAV to send; absolute path on the node's machine
@@ -32,6 +32,12 @@ export interface NodeControl {
   register(user: string, password: string, invite?: string): Promise<void>;
   login(user: string, password: string): Promise<NodeStatus>;
   logout(): Promise<void>;
+  /** For the logged-in user; the account's other devices must log in again afterwards. */
+  changePassword(password: string, newPassword: string): Promise<void>;
+  /** Deletes the logged-in user's account on the login server, then logs out. */
+  deleteAccount(password: string): Promise<void>;
+  /** The logged-in user's devices, after removing `remove` if given. */
+  devices(password: string, remove?: string): Promise<DeviceSummary[]>;
   lookup(user: string): Promise<LookupResult>;
   contacts(): Contact[];
   addContact(user: string): Promise<Contact>;

@@ -41,6 +41,9 @@ function routes(c: NodeControl): Route[] {
   add('GET', '/api/status', () => c.status());
   add('POST', '/api/register', async (_p, b) => { await c.register(str(b?.user, 'user', 64), str(b?.password, 'password'), optStr(b?.invite, 'invite')); return { registered: true, user: b.user }; });
   add('POST', '/api/login', (_p, b) => c.login(str(b?.user, 'user', 64), str(b?.password, 'password')));
+  add('POST', '/api/password', async (_p, b) => { await c.changePassword(str(b?.password, 'password'), str(b?.newPassword, 'newPassword')); return { changed: true }; });
+  add('POST', '/api/delete-account', async (_p, b) => { await c.deleteAccount(str(b?.password, 'password')); return { deleted: true }; });
+  add('POST', '/api/devices', (_p, b) => c.devices(str(b?.password, 'password'), optStr(b?.remove, 'remove')));
   add('POST', '/api/logout', async () => { await c.logout(); return { loggedOut: true }; });
   add('GET', '/api/lookup/:user', (p) => c.lookup(p.user));
   add('GET', '/api/contacts', () => c.contacts());

@@ -4,16 +4,17 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { parseArgs, UsageError } from './args.ts';
 import { parseHostPort, formatAddress } from '../wire/address.ts';
-import type { CallInfo, NodeStatus, LookupResult, ChatMessage } from '../api/node-control.ts';
+import type { CallInfo, NodeStatus, LookupResult, ChatMessage, DeviceSummary } from '../api/node-control.ts';
 
 export class ClientError extends Error {
   constructor(message: string, readonly exitCode = 1) { super(message); }
 }
 
-export const clientCommands = ['register', 'login', 'status', 'lookup', 'chat', 'call', 'hangup'];
+export const clientCommands = ['register', 'login', 'status', 'lookup', 'chat', 'call', 'hangup', 'passwd', 'delete-account', 'devices'];
 
 const flagSpec = {
   api: 'string', json: 'boolean', 'password-file': 'string', invite: 'string', play: 'string', record: 'string', seconds: 'string',
+  'new-password-file': 'string', remove: 'string', yes: 'boolean',
 } as const;
 
 class Api {
@@ -61,6 +62,31 @@ export async function runClientCommand(cmd: string, argv: string[]): Promise<num
         const st = await api.req<NodeStatus>('POST', 'login', { user, password });
         out(st, `logged in as ${st.user} via supernode ${st.supernode ?? '?'} (public address ${st.publicAddress ?? '?'})`);
       }
+      return 0;
+    }
+    case 'passwd': {
+      noMore(0);
+      const [password, newPassword] = await readPasswords(
+        [flags['password-file'] as string | undefined, flags['new-password-file'] as string | undefined], ['current password', 'new password']);
+      await api.req('POST', 'password', { password, newPassword });
+      out({ changed: true }, 'password changed; your other devices must log in again with the new one');
+      return 0;
+    }
+    case 'delete-account': {
+      noMore(0);
+      if (flags.yes !== true) throw new UsageError('delete-account removes the account for good; add --yes to confirm');
+      const [password] = await readPasswords([flags['password-file'] as string | undefined], ['password']);
+      await api.req('POST', 'delete-account', { password });
+      out({ deleted: true }, 'account deleted; this node is logged out');
+      return 0;
+    }
+    case 'devices': {
+      noMore(0);
+      const [password] = await readPasswords([flags['password-file'] as string | undefined], ['password']);
+      const remove = flags.remove as string | undefined;
+      const list = await api.req<DeviceSummary[]>('POST', 'devices', { password, remove });
+      const line = (d: DeviceSummary) => `${d.deviceId.padEnd(14)} last login ${new Date(d.lastLoginAtMs).toISOString()}${d.thisDevice ? '  (this device)' : ''}`;
+      out(list, [...(remove ? [`removed ${remove}; its certificate will not be renewed`] : []), ...list.map(line)].join('\n') || 'no devices');
       return 0;
     }
     case 'status': {
@@ -139,7 +165,28 @@ async function placeCall(api: Api, user: string, o: { play?: string; record?: st
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function readPassword(file: string | undefined): Promise<string> {
+/**
+ * Several secrets: each from its file's first line if given, else from piped stdin (one per
+ * line, in order), else asked for on the terminal.
+ */
+async function readPasswords(files: (string | undefined)[], prompts: string[]): Promise<string[]> {
+  const out: string[] = [];
+  let piped: string[] | undefined;
+  for (const [i, file] of files.entries()) {
+    if (file || process.stdin.isTTY) { out.push(await readPassword(file, prompts[i])); continue; }
+    if (!piped) {
+      const chunks: Buffer[] = [];
+      for await (const c of process.stdin) chunks.push(c as Buffer);
+      piped = Buffer.concat(chunks).toString('utf8').split(/\r?\n/);
+    }
+    const line = piped.shift();
+    if (!line) throw new ClientError(`no ${prompts[i]} given (one per line on stdin, or a file flag)`);
+    out.push(line);
+  }
+  return out;
+}
+
+async function readPassword(file: string | undefined, prompt = 'password'): Promise<string> {
   if (file) {
     try { return fs.readFileSync(file, 'utf8').split(/\r?\n/)[0]; } catch (e) { throw new ClientError(`cannot read the password file: ${(e as Error).message}`); }
   }
@@ -149,7 +196,7 @@ async function readPassword(file: string | undefined): Promise<string> {
     return Buffer.concat(chunks).toString('utf8').split(/\r?\n/)[0];
   }
   // Interactive: read one line with echo off.
-  process.stderr.write('password: ');
+  process.stderr.write(`${prompt}: `);
   const rl = readline.createInterface({ input: process.stdin, terminal: true });
   (rl as unknown as { _writeToOutput: () => void })._writeToOutput = () => {};
   const line = await new Promise<string>((resolve) => rl.question('', resolve));

@@ -12,7 +12,7 @@ import { runClientCommand, clientCommands, ClientError } from './client.ts';
 const usage = `usage: tincan COMMAND [flags]
 
 network roles
-  login-server --listen HOST:PORT --db FILE.sqlite [--registration open|invite|closed] [--invite-codes CODE,…]
+  login-server --listen HOST:PORT --db FILE.sqlite|postgres://USER@HOST:PORT/DB [--registration open|invite|closed] [--invite-codes CODE,…]
   supernode    --listen HOST:PORT --login HOST:PORT [--login-key KEY] [--bootstrap HOST:PORT,…] [--data DIR]
   node         --data DIR --login HOST:PORT [--login-key KEY] [--bootstrap HOST:PORT,…] [--api HOST:PORT]
                [--listen HOST:PORT] [--auto-answer] [--play FILE.wav] [--record FILE.wav] [--no-direct]
@@ -21,6 +21,8 @@ network roles
 user commands (talk to a running node; --api HOST:PORT, default 127.0.0.1:7780; --json for JSON)
   register USER [--password-file F] [--invite CODE]
   login USER [--password-file F]
+  passwd [--password-file F] [--new-password-file G]     (piped: current, then new, one per line)
+  devices [--password-file F] [--remove DEVICE_ID]        delete-account --yes [--password-file F]
   status                                 lookup USER
   chat USER TEXT…                        hangup [CALL_ID]
   call USER [--play IN.wav] [--record OUT.wav] [--seconds N]

@@ -56,20 +56,56 @@ function parseCount(text: string, max: number): number | undefined {
   return n <= max ? n : undefined;
 }
 
-/** False for a wrong password and for a malformed or out-of-bounds stored hash alike; never throws. */
-export function verifyPassword(password: string, encoded: string): boolean {
-  if (typeof password !== 'string' || typeof encoded !== 'string' || encoded.length > 512) return false;
+interface ParsedHash { N: number; r: number; p: number; salt: Buffer; want: Buffer }
+
+function parseHash(password: string, encoded: string): ParsedHash | undefined {
+  if (typeof password !== 'string' || typeof encoded !== 'string' || encoded.length > 512) return undefined;
   const parts = encoded.split('$');
-  if (parts.length !== 6 || parts[0] !== 'scrypt') return false;
+  if (parts.length !== 6 || parts[0] !== 'scrypt') return undefined;
   const N = parseCount(parts[1], 1 << 30), r = parseCount(parts[2], 1 << 10), p = parseCount(parts[3], 1 << 10);
-  if (N === undefined || r === undefined || p === undefined) return false;
-  if (N < 2 || (N & (N - 1)) !== 0) return false;
-  if (128 * N * r > verifyMemoryBytesMax || N * r * p > verifyWorkMax) return false;
+  if (N === undefined || r === undefined || p === undefined) return undefined;
+  if (N < 2 || (N & (N - 1)) !== 0) return undefined;
+  if (128 * N * r > verifyMemoryBytesMax || N * r * p > verifyWorkMax) return undefined;
   const salt = decodeBase64(parts[4], saltBytesMin, saltBytesMax);
   const want = decodeBase64(parts[5], hashBytesMin, hashBytesMax);
-  if (!salt || !want) return false;
+  if (!salt || !want) return undefined;
+  return { N, r, p, salt, want };
+}
+
+/** False for a wrong password and for a malformed or out-of-bounds stored hash alike; never throws. */
+export function verifyPassword(password: string, encoded: string): boolean {
+  const h = parseHash(password, encoded);
+  if (!h) return false;
   try {
-    return crypto.timingSafeEqual(derive(password, salt, N, r, p, want.length), want);
+    return crypto.timingSafeEqual(derive(password, h.salt, h.N, h.r, h.p, h.want.length), h.want);
+  } catch {
+    return false;
+  }
+}
+
+// The login server's variants: scrypt on libuv's thread pool, so a login neither blocks the
+// server's packet loop for the ~50 ms of a hash nor limits it to one core.
+function deriveAsync(password: string, salt: Uint8Array, N: number, r: number, p: number, keyBytes: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => crypto.scrypt(password.normalize('NFKC'), salt, keyBytes,
+    { N, r, p, maxmem: verifyMemoryBytesMax + (1 << 20) }, (e, key) => (e ? reject(e) : resolve(key))));
+}
+
+/** hashPassword off the main thread; the same encoding. */
+export async function hashPasswordAsync(password: string, salt: Uint8Array): Promise<string> {
+  if (salt.length < scryptParams.saltBytes || salt.length > saltBytesMax) {
+    throw new RangeError(`a password salt has ${scryptParams.saltBytes} to ${saltBytesMax} bytes, not ${salt.length}`);
+  }
+  const { N, r, p, keyBytes } = scryptParams;
+  const hash = await deriveAsync(password, salt, N, r, p, keyBytes);
+  return `scrypt$${N}$${r}$${p}$${Buffer.from(salt).toString('base64')}$${hash.toString('base64')}`;
+}
+
+/** verifyPassword off the main thread; never rejects. */
+export async function verifyPasswordAsync(password: string, encoded: string): Promise<boolean> {
+  const h = parseHash(password, encoded);
+  if (!h) return false;
+  try {
+    return crypto.timingSafeEqual(await deriveAsync(password, h.salt, h.N, h.r, h.p, h.want.length), h.want);
   } catch {
     return false;
   }

@@ -25,3 +25,34 @@ export const LoginOk = command(Cmd.LoginOk, {
 
 export const SupernodeAnnounce = command(Cmd.SupernodeAnnounce, { address: f.address(1) });
 export const SupernodeList = command(Cmd.SupernodeList, { supernodes: f.addresses(1, 64) });
+
+/**
+ * A new certificate for the same device, before the old one expires: answered with LoginOk.
+ * Needs no password; the server renews only while the device is still registered with the key
+ * the requester proved in the handshake (a password change or device removal ends that).
+ */
+export const RenewRequest = command(Cmd.Renew, { certificate: f.bytes(1, 2048) });
+
+/** Needs the current password. Every other device of the account must log in again. */
+export const ChangePasswordRequest = command(Cmd.ChangePassword, {
+  user: f.string(1, 64),
+  password: f.string(2, 1024),
+  newPassword: f.string(3, 1024),
+});
+
+export const DeleteAccountRequest = command(Cmd.DeleteAccount, { user: f.string(1, 64), password: f.string(2, 1024) });
+
+/** Lists the account's devices, first removing `remove` when given; answered with DeviceList. */
+export const DevicesRequest = command(Cmd.Devices, {
+  user: f.string(1, 64),
+  password: f.string(2, 1024),
+  remove: f.string(3, 64).opt(),
+});
+
+/** Parallel lists, one entry per device, oldest first. */
+export const DeviceList = command(Cmd.DeviceList, {
+  deviceIds: f.strings(1, 256, 64),
+  keys: f.bytesList(2, 256, 32),
+  addedAtMs: f.uints(3, 256),
+  lastLoginAtMs: f.uints(4, 256),
+});

@@ -7,19 +7,26 @@
 // reply bytes, and the driver applies `respond` as one more mutation when it does.
 // The certificate binds the user name to the device key the client *proved* in the
 // handshake, never to a key named in a field.
+// No request depends on state kept in this process except the rate limiters (per process, by
+// design: docs/trust.md, "Scale-out"), so any number of servers may share one database.
+// Renewal needs no password: it is granted while the store still lists the device with the
+// key that proved itself; changing the password or removing the device ends it.
 import { Rpc, type RpcEvent } from '../session/rpc.ts';
 import type { KeyPair, RandomBytes } from '../crypto/keys.ts';
 import { createIdentityProof, consumeIdentityProof, type ProvenIdentity } from '../crypto/identity-proof.ts';
-import { issueCertificate } from '../crypto/certificate.ts';
-import { toBase64Url } from '../crypto/bytes.ts';
+import { issueCertificate, verifyCertificate } from '../crypto/certificate.ts';
+import { toBase64Url, equalBytes } from '../crypto/bytes.ts';
 import { parseHostPort, formatAddress, type Address } from '../wire/address.ts';
 import type { Message } from '../wire/object-list.ts';
 import { Cmd } from '../wire/commands.ts';
 import { OkReply, errorBytes } from '../wire/replies.ts';
-import { RegisterRequest, LoginRequest, LoginOk, SupernodeAnnounce, SupernodeList } from './protocol.ts';
+import {
+  RegisterRequest, LoginRequest, LoginOk, SupernodeAnnounce, SupernodeList, RenewRequest, ChangePasswordRequest,
+  DeleteAccountRequest, DevicesRequest, DeviceList,
+} from './protocol.ts';
 import { normaliseUserName } from './names.ts';
-import { hashPassword, verifyPassword, checkPasswordPolicy } from './password.ts';
-import type { AccountStore } from './store.ts';
+import { hashPasswordAsync, verifyPasswordAsync, checkPasswordPolicy } from './password.ts';
+import type { AccountStore, Account } from './store.ts';
 import { RateLimiter, type RateLimitConfig } from '../session/rate-limiter.ts';
 import { addressOfUdpPath } from '../session/paths.ts';
 import { ErrorReply } from '../wire/replies.ts';
@@ -38,6 +45,9 @@ export interface LoginServerConfig {
   registration?: RegistrationPolicy; // default open
   rateLimits?: RateLimitConfig;
 }
+
+// Implementation limit: bounds the device list a reply carries and a stolen password's reach.
+const devicesPerAccountMax = 64;
 
 export type RegistrationPolicy = { mode: 'open' } | { mode: 'closed' } | { mode: 'invite'; codes: ReadonlySet<string> };
 
@@ -89,6 +99,10 @@ export class LoginServer implements DatagramCore {
         case Cmd.Register: return await this.register(r, now);
         case Cmd.Login: return await this.login(r, now);
         case Cmd.SupernodeAnnounce: return await this.announce(r, now);
+        case Cmd.Renew: return await this.renew(r, now);
+        case Cmd.ChangePassword: return await this.changePassword(r, now);
+        case Cmd.DeleteAccount: return await this.deleteAccount(r, now);
+        case Cmd.Devices: return await this.devices(r, now);
         default: return errorBytes('unknown-command', `the login server does not answer command ${r.message.command}`);
       }
     } catch (e) {
@@ -118,39 +132,116 @@ export class LoginServer implements DatagramCore {
     const policy = checkPasswordPolicy(q.value.password);
     if (!policy.ok) return errorBytes(policy.error.code, policy.error.message);
     const created = await this.cfg.store.createAccount({
-      name: name.value, passwordHash: hashPassword(q.value.password, this.cfg.random(16)), createdAtMs: now,
+      name: name.value, passwordHash: await hashPasswordAsync(q.value.password, this.cfg.random(16)), createdAtMs: now,
     });
     if (created === 'exists') return errorBytes('name-taken', `the name ${name.value} is already registered`);
     return OkReply.toBytes({});
   }
 
-  private async login(r: PendingRequest, now: number): Promise<Uint8Array> {
-    const q = LoginRequest.decode(r.message.body);
-    if (!q.ok) return errorBytes('bad-request', q.error.message);
+  /**
+   * The account, if `password` is its password; otherwise the reply to send. Limited per source
+   * address and, for failures, per account, with one answer for "no such user" and "wrong
+   * password" so names cannot be probed this way.
+   */
+  private async authenticate(r: PendingRequest, user: string, password: string, now: number): Promise<Account | Uint8Array> {
     const limited = this.limitAddress(r, now);
     if (limited) return limited;
-    const name = normaliseUserName(q.value.user);
+    const name = normaliseUserName(user);
     // Guessing one account's password from many addresses is limited per account.
-    const accountKey = `acct:${name.ok ? name.value : q.value.user}`;
+    const accountKey = `acct:${name.ok ? name.value : user}`;
     const accountWait = this.limits.wait(accountKey, this.limits.accountSpec, now);
     if (accountWait > 0) return rateLimited(accountWait);
     const account = name.ok ? await this.cfg.store.getAccount(name.value) : undefined;
-    // One answer for "no such user" and "wrong password", so names cannot be probed this way.
-    if (!account || !verifyPassword(q.value.password, account.passwordHash)) {
+    if (!account || !(await verifyPasswordAsync(password, account.passwordHash))) {
       this.limits.take(accountKey, this.limits.accountSpec, now);
       return errorBytes('bad-credentials', 'wrong user name or password');
     }
-    const deviceKey = r.peer.signingKey;
-    const existing = (await this.cfg.store.getDevices(account.name)).find((d) => d.deviceId === q.value.deviceId);
+    return account;
+  }
+
+  private async login(r: PendingRequest, now: number): Promise<Uint8Array> {
+    const q = LoginRequest.decode(r.message.body);
+    if (!q.ok) return errorBytes('bad-request', q.error.message);
+    const account = await this.authenticate(r, q.value.user, q.value.password, now);
+    if (account instanceof Uint8Array) return account;
+    return this.grant(account.name, q.value.deviceId, r.peer.signingKey, now);
+  }
+
+  /** Records the device's login and certifies its key. */
+  private async grant(name: string, deviceId: string, deviceKey: Uint8Array, now: number): Promise<Uint8Array> {
+    const devices = await this.cfg.store.getDevices(name);
+    const existing = devices.find((d) => d.deviceId === deviceId);
+    if (!existing && devices.length >= devicesPerAccountMax) {
+      return errorBytes('too-many-devices', `an account has at most ${devicesPerAccountMax} devices; remove one first (tincan devices --remove ID)`);
+    }
     await this.cfg.store.upsertDevice({
-      name: account.name, deviceId: q.value.deviceId, devicePublicKey: deviceKey,
-      addedAtMs: existing?.addedAtMs ?? now, lastLoginAtMs: now,
+      name, deviceId, devicePublicKey: deviceKey, addedAtMs: existing?.addedAtMs ?? now, lastLoginAtMs: now,
     });
     const certificate = issueCertificate({
-      user: account.name, deviceKey, deviceId: q.value.deviceId, issuedAtMs: now,
+      user: name, deviceKey, deviceId, issuedAtMs: now,
       expiresAtMs: now + this.lifetimeMs, issuerKey: this.cfg.signingKey.publicKey,
     }, this.cfg.signingKey.privateKey);
-    return LoginOk.toBytes({ user: account.name, certificate, supernodes: await this.supernodes(now) });
+    return LoginOk.toBytes({ user: name, certificate, supernodes: await this.supernodes(now) });
+  }
+
+  private async renew(r: PendingRequest, now: number): Promise<Uint8Array> {
+    const q = RenewRequest.decode(r.message.body);
+    if (!q.ok) return errorBytes('bad-request', q.error.message);
+    const limited = this.limitAddress(r, now);
+    if (limited) return limited;
+    // An expired certificate is not renewed: the device logs in again with its password.
+    const cert = verifyCertificate(q.value.certificate, this.cfg.signingKey.publicKey, now);
+    if (!cert.ok) return errorBytes('renewal-refused', `cannot renew: ${cert.error.message}; log in again`);
+    if (!equalBytes(cert.value.deviceKey, r.peer.signingKey)) {
+      return errorBytes('renewal-refused', 'cannot renew a certificate for another device\'s key');
+    }
+    const device = (await this.cfg.store.getDevices(cert.value.user)).find((d) => d.deviceId === cert.value.deviceId);
+    if (!device || !equalBytes(device.devicePublicKey, r.peer.signingKey)) {
+      return errorBytes('renewal-refused', 'this device is no longer registered (removed, or the password changed); log in again');
+    }
+    return this.grant(cert.value.user, cert.value.deviceId, r.peer.signingKey, now);
+  }
+
+  private async changePassword(r: PendingRequest, now: number): Promise<Uint8Array> {
+    const q = ChangePasswordRequest.decode(r.message.body);
+    if (!q.ok) return errorBytes('bad-request', q.error.message);
+    const policy = checkPasswordPolicy(q.value.newPassword);
+    if (!policy.ok) return errorBytes(policy.error.code, policy.error.message);
+    const account = await this.authenticate(r, q.value.user, q.value.password, now);
+    if (account instanceof Uint8Array) return account;
+    // The device asking keeps its registration (and so its renewals), if it has one.
+    const own = (await this.cfg.store.getDevices(account.name)).find((d) => equalBytes(d.devicePublicKey, r.peer.signingKey));
+    const newHash = await hashPasswordAsync(q.value.newPassword, this.cfg.random(16));
+    if (!(await this.cfg.store.changePassword(account.name, account.passwordHash, newHash, own?.deviceId))) {
+      return errorBytes('conflict', 'the account changed meanwhile (another password change or deletion); try again');
+    }
+    return OkReply.toBytes({});
+  }
+
+  private async deleteAccount(r: PendingRequest, now: number): Promise<Uint8Array> {
+    const q = DeleteAccountRequest.decode(r.message.body);
+    if (!q.ok) return errorBytes('bad-request', q.error.message);
+    const account = await this.authenticate(r, q.value.user, q.value.password, now);
+    if (account instanceof Uint8Array) return account;
+    if (!(await this.cfg.store.deleteAccount(account.name, account.passwordHash))) {
+      return errorBytes('conflict', 'the account changed meanwhile (a password change or deletion); try again');
+    }
+    return OkReply.toBytes({});
+  }
+
+  private async devices(r: PendingRequest, now: number): Promise<Uint8Array> {
+    const q = DevicesRequest.decode(r.message.body);
+    if (!q.ok) return errorBytes('bad-request', q.error.message);
+    const account = await this.authenticate(r, q.value.user, q.value.password, now);
+    if (account instanceof Uint8Array) return account;
+    if (q.value.remove !== undefined && !(await this.cfg.store.removeDevice(account.name, q.value.remove))) {
+      return errorBytes('no-such-device', `${account.name} has no device ${q.value.remove}`);
+    }
+    const list = (await this.cfg.store.getDevices(account.name)).slice(0, 256);
+    return DeviceList.toBytes({
+      deviceIds: list.map((d) => d.deviceId), keys: list.map((d) => d.devicePublicKey),
+      addedAtMs: list.map((d) => d.addedAtMs), lastLoginAtMs: list.map((d) => d.lastLoginAtMs),
+    });
   }
 
   private async announce(r: PendingRequest, now: number): Promise<Uint8Array> {

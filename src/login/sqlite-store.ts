@@ -78,9 +78,24 @@ export function openSqliteStore(path: string): AccountStore {
       ON CONFLICT(address) DO UPDATE SET public_key = excluded.public_key, last_seen_ms = excluded.last_seen_ms`),
     listSupernodes: db.prepare(`SELECT address, public_key, last_seen_ms FROM supernodes
       WHERE last_seen_ms >= ? ORDER BY last_seen_ms DESC, address LIMIT ?`),
+    removeDevice: db.prepare('DELETE FROM devices WHERE name = ? AND device_id = ?'),
+    swapHash: db.prepare('UPDATE accounts SET password_hash = ? WHERE name = ? AND password_hash = ?'),
+    dropOtherDevices: db.prepare('DELETE FROM devices WHERE name = ? AND device_id IS NOT ?'),
+    deleteAccount: db.prepare('DELETE FROM accounts WHERE name = ? AND password_hash = ?'),
+    initMeta: db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO NOTHING'),
     getMeta: db.prepare('SELECT value FROM meta WHERE key = ?'),
     setMeta: db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
   };
+
+  const changePassword = db.transaction((name: string, oldHash: string, newHash: string, keep: string | null) => {
+    if (q.swapHash.run(newHash, name, oldHash).changes !== 1) return false;
+    q.dropOtherDevices.run(name, keep);
+    return true;
+  });
+  const initMeta = db.transaction((key: string, value: string) => {
+    q.initMeta.run(key, value);
+    return (q.getMeta.get(key) as { value: string }).value;
+  });
 
   return {
     async createAccount(a: Account) {
@@ -98,6 +113,16 @@ export function openSqliteStore(path: string): AccountStore {
         name: r.name, deviceId: r.device_id, devicePublicKey: bytes(r.public_key), addedAtMs: r.added_at_ms, lastLoginAtMs: r.last_login_at_ms,
       }));
     },
+    async removeDevice(name: string, deviceId: string) {
+      return q.removeDevice.run(name, deviceId).changes === 1;
+    },
+    async changePassword(name: string, oldHash: string, newHash: string, keepDeviceId: string | undefined) {
+      return changePassword.immediate(name, oldHash, newHash, keepDeviceId ?? null);
+    },
+    async deleteAccount(name: string, expectedHash: string) {
+      // Devices go with the account (ON DELETE CASCADE).
+      return q.deleteAccount.run(name, expectedHash).changes === 1;
+    },
     async upsertSupernode(s: SupernodeEntry) {
       q.upsertSupernode.run(s.address, Buffer.from(s.publicKey), s.lastSeenMs);
     },
@@ -113,6 +138,9 @@ export function openSqliteStore(path: string): AccountStore {
     },
     async setMeta(key: string, value: string) {
       q.setMeta.run(key, value);
+    },
+    async initMeta(key: string, value: string) {
+      return initMeta.immediate(key, value);
     },
     async close() {
       if (db.open) db.close();

@@ -20,6 +20,17 @@ export interface AccountStore {
   upsertDevice(d: Device): Promise<void>;
   /** Oldest first; [] for an unknown name. */
   getDevices(name: string): Promise<Device[]>;
+  /** Forgets one device, so its certificates are no longer renewed. False when there was none. */
+  removeDevice(name: string, deviceId: string): Promise<boolean>;
+  /**
+   * Compare-and-swap: replaces the hash only if it is still `oldHash` (so of two concurrent
+   * changes, one wins), and in the same transaction forgets every device but `keepDeviceId`,
+   * so certificates issued under the old password stop being renewed. False when the account
+   * is gone or its hash has changed meanwhile.
+   */
+  changePassword(name: string, oldHash: string, newHash: string, keepDeviceId: string | undefined): Promise<boolean>;
+  /** Compare-and-swap on the hash like changePassword; removes the account and its devices. */
+  deleteAccount(name: string, expectedHash: string): Promise<boolean>;
   /** Keyed by address. */
   upsertSupernode(s: SupernodeEntry): Promise<void>;
   /** Those seen at or after sinceMs, most recently seen first, at most limit (capped by the store). */
@@ -27,5 +38,10 @@ export interface AccountStore {
   /** Small server-wide values, e.g. the server's signing key seed. */
   getMeta(key: string): Promise<string | undefined>;
   setMeta(key: string, value: string): Promise<void>;
+  /**
+   * Stores `value` unless the key already has one, and returns what is stored: of several
+   * processes creating the server's keys at once, all end up with the same one.
+   */
+  initMeta(key: string, value: string): Promise<string>;
   close(): Promise<void>;
 }

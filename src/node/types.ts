@@ -15,6 +15,9 @@ export interface NodeStatus {
   calls: CallInfo[];
 }
 
+/** One of the account's devices, as the login server lists them. */
+export interface DeviceSummary { deviceId: string; key: string; addedAtMs: number; lastLoginAtMs: number; thisDevice: boolean }
+
 export interface LookupResult {
   user: string;
   online: boolean;

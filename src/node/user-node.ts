@@ -14,7 +14,10 @@
 //     calls: calls/call-manager.ts).
 //
 //   inputs:   handleDatagram(path, bytes, now), handleTimeout(now)
-//   commands: register, login, restore, lookup, chat, call, answer, reject, hangup, pushAudio
+//   commands: register, login, restore, renew, changePassword, deleteAccount, devices, lookup, chat,
+//             call, answer, reject, hangup, pushAudio
+// The certificate is renewed by itself at 3/4 of its lifetime (login/client.ts), and the
+// presence record re-signed with the new one.
 //   outputs:  pollTransmit(), pollTimeout(), pollEvent()
 // Relay paths never reach the driver: pollTransmit wraps their packets into Relay datagrams
 // to the supernode, so a driver only ever sees udp: paths.
@@ -31,6 +34,7 @@ import { describeFailure, errorBytes } from '../wire/replies.ts';
 import { udpPath, relayPath, parseRelayPath, addressOfUdpPath, forwardPath, parseForwardPath } from '../session/paths.ts';
 import { RegisterRequest, LoginRequest, LoginOk } from '../login/protocol.ts';
 import { normaliseUserName } from '../login/names.ts';
+import { loginClient, renewAtMs, renewRetryMs, finalRenewalErrors, type DeviceInfo } from '../login/client.ts';
 import { Hello, HelloOk, Publish, Lookup, LookupOk, Relay, Relayed } from '../overlay/protocol.ts';
 import { signPresence, verifyPresence, type Presence } from '../overlay/presence.ts';
 import { Chat, ChatAck } from '../chat/protocol.ts';
@@ -80,6 +84,8 @@ export class UserNode {
   private attachment: Attachment | undefined;
   private attaching = false;
   private nextPublishMs: number | undefined;
+  private nextRenewMs: number | undefined;
+  private renewing = false;
   /** Established end-to-end sessions by user. */
   private readonly userPaths = new Map<string, string>();
   /** Path attempts in progress: path → waiter. */
@@ -185,6 +191,7 @@ export class UserNode {
     this.user = c.value.user;
     this.certificate = certificate;
     this.certificateExpiresAtMs = c.value.expiresAtMs;
+    this.nextRenewMs = renewAtMs(c.value);
     this.rpc.endpoint.setIdentityPayload(this.proof());
     this.events.push({ type: 'status' });
     return ok(c.value.user);
@@ -197,8 +204,68 @@ export class UserNode {
     this.certificate = undefined;
     this.certificateExpiresAtMs = undefined;
     this.nextPublishMs = undefined;
+    this.nextRenewMs = undefined;
     this.rpc.endpoint.setIdentityPayload(this.proof());
     this.events.push({ type: 'status' });
+  }
+
+  /**
+   * Asks for a fresh certificate for this device (no password needed). On success the node
+   * adopts it and re-publishes its presence; a refusal (device removed, password changed)
+   * stops further attempts, and the current certificate runs out.
+   */
+  renew(now: number, cb: (r: Result<void>) => void = () => {}) {
+    this.now = now;
+    const cert = this.certificate;
+    if (!cert) return cb(err('not-logged-in', 'log in first'));
+    if (this.renewing) return cb(err('renewal-in-progress', 'a renewal is already under way'));
+    this.renewing = true;
+    this.nextRenewMs = undefined;
+    loginClient.renew(this.rpc, this.loginPath, cert, now, (r) => {
+      this.renewing = false;
+      if (this.certificate !== cert) return cb(err('superseded', 'logged in or out meanwhile'));
+      if (!r.ok) {
+        if (finalRenewalErrors.has(r.error.code)) {
+          this.log('error', `certificate renewal refused: ${r.error.message}`);
+        } else if (this.certificateExpiresAtMs !== undefined && this.now + renewRetryMs < this.certificateExpiresAtMs) {
+          this.nextRenewMs = this.now + renewRetryMs;
+          this.log('warn', `certificate renewal failed (${r.error.message}); retrying in ${renewRetryMs / 1000} s`);
+        }
+        return cb(r);
+      }
+      const accepted = this.restore(r.value.certificate, this.now);
+      if (!accepted.ok) return cb(accepted);
+      this.log('info', `certificate renewed until ${new Date(this.certificateExpiresAtMs!).toISOString()}`);
+      if (this.attachment) this.publish(this.now, cb); else cb(ok(undefined));
+    });
+    this.drain(now);
+  }
+
+  /** Other devices of the account must log in again afterwards; this one keeps renewing. */
+  changePassword(password: string, newPassword: string, now: number, cb: (r: Result<void>) => void, user = this.user) {
+    this.now = now;
+    if (!user) return cb(err('not-logged-in', 'log in first, or name the user'));
+    loginClient.changePassword(this.rpc, this.loginPath, { user, password, newPassword }, now, cb);
+    this.drain(now);
+  }
+
+  /** Deletes the account on the login server, then logs this node out. */
+  deleteAccount(password: string, now: number, cb: (r: Result<void>) => void, user = this.user) {
+    this.now = now;
+    if (!user) return cb(err('not-logged-in', 'log in first, or name the user'));
+    loginClient.deleteAccount(this.rpc, this.loginPath, { user, password }, now, (r) => {
+      if (r.ok && user === this.user) this.logout(this.now);
+      cb(r);
+    });
+    this.drain(now);
+  }
+
+  /** The account's devices, after removing `remove` if given. */
+  devices(password: string, remove: string | undefined, now: number, cb: (r: Result<DeviceInfo[]>) => void, user = this.user) {
+    this.now = now;
+    if (!user) return cb(err('not-logged-in', 'log in first, or name the user'));
+    loginClient.devices(this.rpc, this.loginPath, { user, password, remove }, now, cb);
+    this.drain(now);
   }
 
   /** Attaches to a supernode and publishes presence (needs a certificate). */
@@ -312,6 +379,7 @@ export class UserNode {
       }
     }
     if (this.nextPublishMs !== undefined && now >= this.nextPublishMs) this.publish(now, () => {});
+    if (this.nextRenewMs !== undefined && now >= this.nextRenewMs) this.renew(now);
     this.calls.handleTimeout(now);
     this.drain(now);
   }
@@ -330,7 +398,7 @@ export class UserNode {
   }
 
   pollTimeout(): number | undefined {
-    const ts = [this.rpc.pollTimeout(), this.nextPublishMs, this.calls.pollTimeout(),
+    const ts = [this.rpc.pollTimeout(), this.nextPublishMs, this.nextRenewMs, this.calls.pollTimeout(),
       ...[...this.waiting.values()].map((w) => w.deadlineMs)];
     const t = ts.filter((x): x is number => x !== undefined);
     return t.length ? Math.min(...t) : undefined;

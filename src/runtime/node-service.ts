@@ -13,7 +13,7 @@ import { type Address, formatAddress } from '../wire/address.ts';
 import type { Result } from '../wire/result.ts';
 import {
   ApiError, type NodeControl, type NodeEvent, type NodeStatus, type LookupResult, type Contact, type ChatMessage,
-  type CallInfo, type CallOptions,
+  type CallInfo, type CallOptions, type DeviceSummary,
 } from '../api/node-control.ts';
 
 export interface NodeServiceOptions {
@@ -41,6 +41,7 @@ export class NodeService implements NodeControl {
   private readonly contactList = new Map<string, Contact>();
   private readonly historyList: ChatMessage[] = [];
   private contactTimer: NodeJS.Timeout | undefined;
+  private savedCertificate: Uint8Array | undefined;
 
   private constructor(private readonly node: UserNode, private readonly driver: UdpDriver,
     private readonly data: DataDir, private readonly opts: NodeServiceOptions) {}
@@ -94,6 +95,22 @@ export class NodeService implements NodeControl {
     await this.hangup();
     try { fs.unlinkSync(this.data.file('certificate.json')); } catch { /* was not logged in */ }
     this.driver.mutate((now) => this.node.logout(now));
+  }
+
+  changePassword(password: string, newPassword: string): Promise<void> {
+    return this.run<void>((now, cb) => this.node.changePassword(password, newPassword, now, cb));
+  }
+
+  async deleteAccount(password: string): Promise<void> {
+    await this.run<void>((now, cb) => this.node.deleteAccount(password, now, cb));
+    try { fs.unlinkSync(this.data.file('certificate.json')); } catch { /* none saved */ }
+  }
+
+  async devices(password: string, remove?: string): Promise<DeviceSummary[]> {
+    const list = await this.run<{ deviceId: string; key: Uint8Array; addedAtMs: number; lastLoginAtMs: number }[]>(
+      (now, cb) => this.node.devices(password, remove, now, cb));
+    const own = this.data.keys().deviceId;
+    return list.map((d) => ({ deviceId: d.deviceId, key: toBase64Url(d.key), addedAtMs: d.addedAtMs, lastLoginAtMs: d.lastLoginAtMs, thisDevice: d.deviceId === own }));
   }
 
   async lookup(user: string): Promise<LookupResult> {
@@ -183,7 +200,11 @@ export class NodeService implements NodeControl {
       switch (e.type) {
         case 'log': this.opts.log?.(e.line.level, e.line.message); if (e.line.level !== 'info') this.emit({ type: 'warning', message: e.line.message }); break;
         case 'login-key': this.data.pinLoginKey(e.key, formatAddress(this.opts.login)); break;
-        case 'status': this.emit({ type: 'status', status: this.status() }); break;
+        case 'status':
+          // A renewal replaces the certificate by itself: keep the new one for the next start.
+          if (this.node.certificateBytes() && this.node.certificateBytes() !== this.savedCertificate) this.saveCertificate();
+          this.emit({ type: 'status', status: this.status() });
+          break;
         case 'chat': this.remember(e.message); this.emit({ type: 'chat', message: e.message }); break;
         case 'receipt': this.emit(e); break;
         case 'audio': this.recorders.get(e.callId)?.push(e.pcm); break;
@@ -243,6 +264,7 @@ export class NodeService implements NodeControl {
     const st = this.node.status();
     const cert = this.node.certificateBytes();
     if (cert) this.data.writeJson('certificate.json', { user: st.user, certificate: toBase64Url(cert) });
+    this.savedCertificate = cert;
   }
 
   private saveContacts() { this.data.writeJson('contacts.json', [...this.contactList.keys()]); }

@@ -8,6 +8,7 @@ import { NodeService } from './node-service.ts';
 import { random, now as clockNow } from './clock.ts';
 import { LoginServer, type RegistrationPolicy } from '../login/server.ts';
 import { openSqliteStore } from '../login/sqlite-store.ts';
+import { openPostgresStore } from '../login/postgres-store.ts';
 import type { AccountStore } from '../login/store.ts';
 import { Supernode } from '../node/supernode.ts';
 import { ed25519FromSeed, x25519FromPrivate, type KeyPair } from '../crypto/keys.ts';
@@ -42,27 +43,27 @@ function parseKey(text: string | undefined, what: string): Uint8Array | undefine
   return k;
 }
 
-async function openStore(db: string): Promise<AccountStore> {
+async function openStore(db: string, log: (level: string, message: string) => void): Promise<AccountStore> {
   if (/^postgres(ql)?:\/\//.test(db)) {
-    throw new RoleError('PostgreSQL storage is not available yet in this version; use a SQLite file path for --db');
+    return openPostgresStore(db, { onIdleError: (e) => log('warn', `database connection lost: ${e.message}`) }).catch((e: Error) => {
+      throw new RoleError(`cannot open the PostgreSQL database: ${e.message}`);
+    });
   }
   fs.mkdirSync(path.dirname(path.resolve(db)), { recursive: true });
   return openSqliteStore(db);
 }
 
-/** A key kept in the store, created on first start. */
+/** A key kept in the store, created on first start; processes sharing a database share it. */
 async function storedKey(store: AccountStore, name: string, make: (seed: Uint8Array) => KeyPair): Promise<KeyPair> {
-  const have = await store.getMeta(name);
-  const seed = have && fromBase64Url(have);
-  if (seed && seed.length === 32) return make(seed);
-  const fresh = random(32);
-  await store.setMeta(name, toBase64Url(fresh));
-  return make(fresh);
+  const stored = await store.initMeta(name, toBase64Url(random(32)));
+  const seed = fromBase64Url(stored);
+  if (!seed || seed.length !== 32) throw new RoleError(`the database's ${name} is not a 32-byte key; refusing to replace it`);
+  return make(seed);
 }
 
 export async function startLoginServer(o: LoginServerOptions): Promise<Running> {
   const log = logger('login-server', o.quiet);
-  const store = await openStore(o.db);
+  const store = await openStore(o.db, log);
   const signingKey = await storedKey(store, 'signing-key', ed25519FromSeed);
   const staticKey = await storedKey(store, 'static-key', x25519FromPrivate);
   const server = new LoginServer({ staticKey, signingKey, random, store, registration: o.registration });
@@ -79,7 +80,7 @@ export async function startLoginServer(o: LoginServerOptions): Promise<Running> 
   const listen = formatAddress(driver.address);
   log('info', `listening on udp ${listen}; key ${server.publicKey}`);
   return {
-    describe: () => ({ listen, key: server.publicKey, db: o.db, registration: o.registration?.mode ?? 'open' }),
+    describe: () => ({ listen, key: server.publicKey, db: o.db.replace(/\/\/[^@/]*@/, '//…@'), registration: o.registration?.mode ?? 'open' }),
     stop: async () => { await driver.close(); await store.close(); },
   };
 }

@@ -10,6 +10,11 @@ export const Cmd = {
   LoginOk: 12,
   SupernodeAnnounce: 13,
   SupernodeList: 14,
+  Renew: 15,
+  ChangePassword: 16,
+  DeleteAccount: 17,
+  Devices: 18,
+  DeviceList: 19,
   // node ↔ supernode, supernode ↔ supernode
   Hello: 20,
   HelloOk: 21,

@@ -26,6 +26,22 @@ export class FakeControl implements NodeControl {
     return this.status();
   }
   async logout() { this.user = undefined; }
+  async changePassword(password: string, newPassword: string) {
+    if (!this.user || this.accounts.get(this.user) !== password) throw new ApiError('bad-credentials', 'wrong user name or password', 409);
+    this.accounts.set(this.user, newPassword);
+  }
+  async deleteAccount(password: string) {
+    if (!this.user || this.accounts.get(this.user) !== password) throw new ApiError('bad-credentials', 'wrong user name or password', 409);
+    this.accounts.delete(this.user);
+    this.user = undefined;
+  }
+  async devices(password: string, remove?: string) {
+    if (!this.user || this.accounts.get(this.user) !== password) throw new ApiError('bad-credentials', 'wrong user name or password', 409);
+    const all = [{ deviceId: 'laptop', key: 'a'.repeat(43), addedAtMs: 1, lastLoginAtMs: 2, thisDevice: true },
+      { deviceId: 'phone', key: 'b'.repeat(43), addedAtMs: 3, lastLoginAtMs: 4, thisDevice: false }];
+    if (remove && !all.some((d) => d.deviceId === remove)) throw new ApiError('no-such-device', `no device ${remove}`, 409);
+    return all.filter((d) => d.deviceId !== remove);
+  }
   async lookup(user: string) {
     if (user !== 'bob') throw new ApiError('not-found', `${user} is not online`, 409);
     return { user, online: true, addresses: ['127.0.0.1:6000'], supernode: '127.0.0.1:7710', publishedAtMs: 1, expiresAtMs: 2 };

@@ -57,3 +57,32 @@ test('an unreachable node API is exit 3 with a hint', async () => {
   assert.equal(r.code, 3);
   assert.match(r.stderr, /is `tincan node` running/);
 });
+
+test('passwd, devices and delete-account: passwords from files or piped stdin; delete-account asks for --yes', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tincan-cli-acct-'));
+  try {
+    const old = path.join(dir, 'old'), neu = path.join(dir, 'new');
+    fs.writeFileSync(old, 'first password\n');
+    fs.writeFileSync(neu, 'second password\n');
+    assert.equal((await cli(['register', 'dora', '--password-file', old, '--api', api])).code, 0);
+    assert.equal((await cli(['login', 'dora', '--password-file', old, '--api', api])).code, 0);
+    const wrong = await cli(['passwd', '--password-file', neu, '--new-password-file', neu, '--api', api]);
+    assert.equal(wrong.code, 1);
+    assert.match(wrong.stderr, /^tincan: wrong user name or password/);
+    const changed = await cli(['passwd', '--password-file', old, '--new-password-file', neu, '--api', api, '--json']);
+    assert.equal(changed.code, 0, changed.stderr);
+    assert.deepEqual(changed.json, { changed: true });
+    const list = await cli(['devices', '--password-file', neu, '--api', api, '--json']);
+    assert.equal(list.code, 0, list.stderr);
+    assert.deepEqual(list.json.map((d: { deviceId: string }) => d.deviceId), ['laptop', 'phone']);
+    const removed = await cli(['devices', '--password-file', neu, '--remove', 'phone', '--api', api]);
+    assert.equal(removed.code, 0, removed.stderr);
+    assert.match(removed.stdout, /removed phone/);
+    const unconfirmed = await cli(['delete-account', '--password-file', neu, '--api', api]);
+    assert.equal(unconfirmed.code, 2);
+    assert.match(unconfirmed.stderr, /--yes/);
+    const deleted = await cli(['delete-account', '--yes', '--password-file', neu, '--api', api, '--json']);
+    assert.equal(deleted.code, 0, deleted.stderr);
+    assert.equal(control.user, undefined);
+  } finally { fs.rmSync(dir, { recursive: true, force: true }); }
+});

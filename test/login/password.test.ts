@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { hashPassword, verifyPassword, checkPasswordPolicy, scryptParams } from '../../src/login/password.ts';
+import { hashPassword, verifyPassword, hashPasswordAsync, verifyPasswordAsync, checkPasswordPolicy, scryptParams } from '../../src/login/password.ts';
 
 const salt = Uint8Array.from({ length: 16 }, (_, i) => i);
 // Cross-checked with Python's hashlib.scrypt(b'correct horse battery', salt=bytes(range(16)), n=16384, r=8, p=1, dklen=32).
@@ -82,4 +82,13 @@ test('the password policy gives a reason', () => {
   assert.equal(code('x'.repeat(1024)), 'ok');
   assert.equal(code('x'.repeat(1025)), 'password-too-long');
   assert.equal(code('€'.repeat(342)), 'password-too-long', '342 characters but 1026 bytes');
+});
+
+test('the asynchronous variants (the login server\'s) agree with the synchronous ones', async () => {
+  assert.equal(await hashPasswordAsync('correct horse battery', salt), golden);
+  assert.equal(await verifyPasswordAsync('correct horse battery', golden), true);
+  assert.equal(await verifyPasswordAsync('correct horse batterz', golden), false);
+  assert.equal(await verifyPasswordAsync('correct horse battery', 'scrypt$1048576$8$1$AAECAwQFBgcICQoLDA0ODw==$AAAA'), false, 'bounds hold');
+  assert.equal(await verifyPasswordAsync('correct horse battery', 'garbage'), false);
+  await assert.rejects(hashPasswordAsync('x', new Uint8Array(4)), RangeError);
 });

@@ -103,4 +103,60 @@ export function runStoreContract(name: string, open: () => Promise<AccountStore>
     await s.setMeta('empty', '');
     assert.equal(await s.getMeta('empty'), '', 'an empty value is not a missing one');
   }));
+
+  test(`${name}: removing a device forgets only that device`, () => withStore(async (s) => {
+    await s.createAccount({ name: 'alice', passwordHash: 'h', createdAtMs: 1 });
+    await s.upsertDevice({ name: 'alice', deviceId: 'laptop', devicePublicKey: key(1), addedAtMs: 1, lastLoginAtMs: 1 });
+    await s.upsertDevice({ name: 'alice', deviceId: 'phone', devicePublicKey: key(2), addedAtMs: 2, lastLoginAtMs: 2 });
+    assert.equal(await s.removeDevice('alice', 'phone'), true);
+    assert.equal(await s.removeDevice('alice', 'phone'), false, 'already gone');
+    assert.equal(await s.removeDevice('bob', 'laptop'), false);
+    assert.deepEqual((await s.getDevices('alice')).map((d) => d.deviceId), ['laptop']);
+  }));
+
+  test(`${name}: a password change swaps the hash only from the expected one and forgets the other devices`, () => withStore(async (s) => {
+    await s.createAccount({ name: 'alice', passwordHash: 'h1', createdAtMs: 1 });
+    await s.createAccount({ name: 'bob', passwordHash: 'h1', createdAtMs: 1 });
+    for (const [i, id] of ['laptop', 'phone', 'tablet'].entries()) {
+      await s.upsertDevice({ name: 'alice', deviceId: id, devicePublicKey: key(i), addedAtMs: i, lastLoginAtMs: i });
+    }
+    await s.upsertDevice({ name: 'bob', deviceId: 'phone', devicePublicKey: key(7), addedAtMs: 1, lastLoginAtMs: 1 });
+    assert.equal(await s.changePassword('alice', 'wrong', 'h2', 'phone'), false, 'not from an outdated hash');
+    assert.equal((await s.getAccount('alice'))?.passwordHash, 'h1');
+    assert.equal((await s.getDevices('alice')).length, 3, 'a refused change forgets nothing');
+    assert.equal(await s.changePassword('alice', 'h1', 'h2', 'phone'), true);
+    assert.equal((await s.getAccount('alice'))?.passwordHash, 'h2');
+    assert.deepEqual((await s.getDevices('alice')).map((d) => d.deviceId), ['phone']);
+    assert.equal((await s.getDevices('bob')).length, 1, 'other accounts keep their devices');
+    assert.equal(await s.changePassword('alice', 'h2', 'h3', undefined), true);
+    assert.deepEqual(await s.getDevices('alice'), [], 'no device kept');
+    assert.equal(await s.changePassword('nobody', 'h1', 'h2', undefined), false);
+  }));
+
+  test(`${name}: of concurrent password changes from one hash, exactly one wins`, () => withStore(async (s) => {
+    await s.createAccount({ name: 'alice', passwordHash: 'h0', createdAtMs: 1 });
+    const results = await Promise.all(Array.from({ length: 6 }, (_, i) => s.changePassword('alice', 'h0', `n${i}`, undefined)));
+    assert.equal(results.filter(Boolean).length, 1);
+    assert.equal((await s.getAccount('alice'))?.passwordHash, `n${results.indexOf(true)}`);
+  }));
+
+  test(`${name}: deleting an account needs its current hash and takes its devices along`, () => withStore(async (s) => {
+    await s.createAccount({ name: 'alice', passwordHash: 'h1', createdAtMs: 1 });
+    await s.upsertDevice({ name: 'alice', deviceId: 'laptop', devicePublicKey: key(1), addedAtMs: 1, lastLoginAtMs: 1 });
+    assert.equal(await s.deleteAccount('alice', 'h0'), false);
+    assert.ok(await s.getAccount('alice'));
+    assert.equal(await s.deleteAccount('alice', 'h1'), true);
+    assert.equal(await s.getAccount('alice'), undefined);
+    assert.deepEqual(await s.getDevices('alice'), []);
+    assert.equal(await s.deleteAccount('alice', 'h1'), false, 'already gone');
+    assert.equal(await s.createAccount({ name: 'alice', passwordHash: 'h9', createdAtMs: 5 }), 'created', 'the name is free again');
+    assert.deepEqual(await s.getDevices('alice'), [], 'a new account starts with no devices');
+  }));
+
+  test(`${name}: initMeta keeps the first value, also under concurrent calls`, () => withStore(async (s) => {
+    const got = await Promise.all(Array.from({ length: 6 }, (_, i) => s.initMeta('signing-key', `seed${i}`)));
+    assert.equal(new Set(got).size, 1, 'everyone sees the same value');
+    assert.equal(await s.getMeta('signing-key'), got[0]);
+    assert.equal(await s.initMeta('signing-key', 'later'), got[0]);
+  }));
 }
