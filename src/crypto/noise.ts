@@ -63,13 +63,19 @@ function nonceOf(n: bigint): Buffer {
 }
 
 function aeadSeal(key: Uint8Array, n: bigint, ad: Uint8Array, plaintext: Uint8Array): Uint8Array {
+  const out = new Uint8Array(plaintext.length + tagLen);
+  aeadSealInto(key, n, ad, plaintext, out, 0);
+  return out;
+}
+
+/** Seals straight into `out` at `at` (ciphertext then tag): the transport hot path copies once. */
+function aeadSealInto(key: Uint8Array, n: bigint, ad: Uint8Array, plaintext: Uint8Array, out: Uint8Array, at: number) {
   const c = crypto.createCipheriv('chacha20-poly1305', key, nonceOf(n), { authTagLength: tagLen });
   c.setAAD(ad, { plaintextLength: plaintext.length });
   const body = c.update(plaintext);
   c.final();
-  const out = new Uint8Array(body.length + tagLen);
-  out.set(body); out.set(c.getAuthTag(), body.length);
-  return out;
+  out.set(body, at);
+  out.set(c.getAuthTag(), at + body.length);
 }
 
 function aeadOpen(key: Uint8Array, n: bigint, ad: Uint8Array, ciphertext: Uint8Array): Uint8Array | undefined {
@@ -80,7 +86,7 @@ function aeadOpen(key: Uint8Array, n: bigint, ad: Uint8Array, ciphertext: Uint8A
     d.setAuthTag(ciphertext.subarray(ciphertext.length - tagLen));
     const body = d.update(ciphertext.subarray(0, ciphertext.length - tagLen));
     d.final();
-    return new Uint8Array(body);
+    return new Uint8Array(body.buffer, body.byteOffset, body.length);  // a plain view, no copy
   } catch {
     return undefined;
   }
@@ -97,11 +103,15 @@ export class TransportKey {
   rekeyed(): TransportKey {
     return new TransportKey(aeadSeal(this.key, maxNonce, emptyBytes, zeros32).slice(0, keyLen));
   }
-  seal(counter: bigint, plaintext: Uint8Array, ad: Uint8Array = new Uint8Array(0)): Uint8Array {
+  seal(counter: bigint, plaintext: Uint8Array, ad: Uint8Array = emptyBytes): Uint8Array {
     return aeadSeal(this.key, counter, ad, plaintext);
   }
-  open(counter: bigint, ciphertext: Uint8Array, ad: Uint8Array = new Uint8Array(0)): Result<Uint8Array> {
-    if (counter < 0n || counter >= 2n ** 64n - 1n) return err('bad-counter', 'counter out of range');
+  /** Writes ciphertext and tag (plaintext.length + 16 bytes) into `out` at `at`. */
+  sealInto(counter: bigint, plaintext: Uint8Array, ad: Uint8Array, out: Uint8Array, at: number) {
+    aeadSealInto(this.key, counter, ad, plaintext, out, at);
+  }
+  open(counter: bigint, ciphertext: Uint8Array, ad: Uint8Array = emptyBytes): Result<Uint8Array> {
+    if (counter < 0n || counter >= maxNonce) return err('bad-counter', 'counter out of range');
     const p = aeadOpen(this.key, counter, ad, ciphertext);
     return p ? ok(p) : err('decrypt-failed', 'packet does not authenticate');
   }
