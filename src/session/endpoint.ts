@@ -101,6 +101,8 @@ export interface EndpointStats {
 const prologue = new TextEncoder().encode('tincan/1');
 const publicHeaderKey = headerKey();
 const keepalivePayload = new Uint8Array(0);
+/** How a packet that nothing consumed is counted. */
+type Miss = 'malformed' | 'unknownIndex' | 'handshakeRejected';
 const timestampBytes = 8;
 const tagBytes = 16;
 // Implementation: IK initiation timestamps remembered per initiator key (least recently used go).
@@ -225,33 +227,37 @@ export class Endpoint {
     // handshakes with the public one. A wrong key gives a header that matches nothing.
     // Each packet kind has exactly one valid key, so a header unmasked with the other key is
     // refused on its type alone (an XX init, which nothing authenticates, must come public).
+    // A packet is counted once: by what consumed it, or else by the most telling refusal.
+    let miss: Miss = 'malformed';
     for (const keyKind of ['own', 'public'] as const) {
       const plain = unmaskHeader(bytes, keyKind === 'own' ? this.ownHeaderKey : publicHeaderKey);
-      if (plain && this.consumePacket(path, plain, keyKind, now)) return;
+      const r = plain ? this.consumePacket(path, plain, keyKind, now) : 'malformed';
+      if (r === true) return;
+      if (miss === 'malformed') miss = r;
     }
-    this.stats.malformed++;
+    this.stats[miss]++;
   }
 
   /** True when the packet belonged to something we know (even if it was then refused). */
-  private consumePacket(path: string, bytes: Uint8Array, keyKind: 'own' | 'public', now: number): boolean {
+  private consumePacket(path: string, bytes: Uint8Array, keyKind: 'own' | 'public', now: number): true | Miss {
     const decoded = decodePacket(bytes);
-    if (!decoded.ok) return false;
+    if (!decoded.ok) return 'malformed';
     const p = decoded.value;
     const own = keyKind === 'own';
     switch (p.type) {
       case PacketType.InitXX:
-        return !own && this.consumeInit(path, 'XX', p.sender, p.noise, now);
+        return own ? 'malformed' : this.consumeInit(path, 'XX', p.sender, p.noise, now);
       case PacketType.InitIK:
-        return own && this.consumeInit(path, 'IK', p.sender, p.noise, now);
+        return own ? this.consumeInit(path, 'IK', p.sender, p.noise, now) : 'malformed';
       case PacketType.Response: {
         // An XX responder does not know our key yet; an IK responder does.
         const h = this.handshakes.get(p.receiver);
-        if (h && (h.pattern === 'XX') === own) return false;
+        if (h && (h.pattern === 'XX') === own) return 'malformed';
         return this.consumeResponse(path, p.sender, p.receiver, p.noise, now);
       }
       case PacketType.Final:
       case PacketType.Data:
-        if (!own) return false;
+        if (!own) return 'malformed';
         break;
     }
     switch (p.type) {
@@ -312,7 +318,7 @@ export class Endpoint {
 
   // ---- handshake messages ----
 
-  private consumeInit(path: string, pattern: NoisePattern, sender: number, noise: Uint8Array, now: number): boolean {
+  private consumeInit(path: string, pattern: NoisePattern, sender: number, noise: Uint8Array, now: number): true | Miss {
     const key = `${path}|${sender}`;
     const seen = this.answered.get(key);
     if (seen) {
@@ -337,7 +343,7 @@ export class Endpoint {
       pattern, initiator: false, prologue, staticKey: this.cfg.staticKey, random: this.cfg.random,
     });
     const payload = state.readMessage(noise);
-    if (!payload.ok) { this.stats.handshakeRejected++; return false; }
+    if (!payload.ok) return 'handshakeRejected';
     let peer: PeerIdentity | undefined;
     if (pattern === 'IK') {
       if (!this.freshInit(state.remoteStatic!, payload.value)) { this.stats.handshakesReplayed++; this.stats.handshakeRejected++; return true; }
@@ -386,18 +392,17 @@ export class Endpoint {
   /** IK responders keep their reply for a while, to answer a repeated init whose reply was lost. */
   private readonly replies = new Map<number, Uint8Array>();
 
-  private consumeResponse(path: string, sender: number, receiver: number, noise: Uint8Array, now: number): boolean {
+  private consumeResponse(path: string, sender: number, receiver: number, noise: Uint8Array, now: number): true | Miss {
     const h = this.handshakes.get(receiver);
     if (!h || !h.initiator || h.path !== path) {
       // Our final was lost and the responder repeats its reply: repeat the final.
       const s = this.sessions.get(receiver);
       const fin = s && s.path === path && s.remoteIndex === sender ? this.replies.get(receiver) : undefined;
       if (fin) { this.transmit(path, fin); return true; }
-      this.stats.unknownIndex++;
-      return false;
+      return 'unknownIndex';
     }
     const payload = h.state.readMessage(noise);
-    if (!payload.ok) { this.stats.handshakeRejected++; return false; }
+    if (!payload.ok) return 'handshakeRejected';
     const rs = h.state.remoteStatic!;
     const want = this.expected.get(path)?.remoteStatic;
     if (want && !equalBytes(want, rs)) { this.rejectInitiated(h, 'peer presented an unexpected key'); return true; }
@@ -416,11 +421,11 @@ export class Endpoint {
     return true;
   }
 
-  private consumeFinal(path: string, sender: number, receiver: number, noise: Uint8Array, now: number): boolean {
+  private consumeFinal(path: string, sender: number, receiver: number, noise: Uint8Array, now: number): true | Miss {
     const h = this.handshakes.get(receiver);
-    if (!h || h.initiator || h.path !== path || h.remoteIndex !== sender) { this.stats.unknownIndex++; return false; }
+    if (!h || h.initiator || h.path !== path || h.remoteIndex !== sender) return 'unknownIndex';
     const payload = h.state.readMessage(noise);
-    if (!payload.ok) { this.stats.handshakeRejected++; return false; }
+    if (!payload.ok) return 'handshakeRejected';
     const proof = openHandshakePayload(payload.value);
     const v = proof ? this.cfg.verifyPeer(proof, h.state.remoteStatic!, path, now) : undefined;
     if (!v?.ok) { this.stats.handshakeRejected++; this.handshakes.delete(receiver); return true; }
@@ -466,9 +471,9 @@ export class Endpoint {
   }
 
   private consumeData(path: string, receiver: number, channel: Channel, phase: 0 | 1, counter: bigint,
-    header: Uint8Array, ciphertext: Uint8Array, now: number): boolean {
+    header: Uint8Array, ciphertext: Uint8Array, now: number): true | Miss {
     const s = this.sessions.get(receiver);
-    if (!s) { this.stats.unknownIndex++; return false; }
+    if (!s) return 'unknownIndex';
     const rx = s.in[channel];
     const newest = counter > rx.newestCounter;
     const plain = rx.open(phase, counter, ciphertext, header);
