@@ -12,6 +12,8 @@ export class ReplayWindow {
     this.size = BigInt(sizeBits);
   }
 
+  get newestCounter(): bigint { return this.newest; }
+
   check(counter: bigint): boolean {
     if (counter < 0n) return false;
     if (counter > this.newest) return true;

@@ -129,7 +129,8 @@ export class UserNode {
     this.calls = new CallManager({
       connectToUser: (user, now, cb) => this.connectToUser(user, now, cb),
       request: (path, bytes, now, cb) => { this.rpc.request(path, bytes, now, cb); },
-      sendDatagram: (path, bytes, now, opts) => { this.rpc.sendDatagram(path, bytes, now, opts); },
+      // The call manager's only datagrams are media frames: they travel under the media keys.
+      sendDatagram: (path, bytes, now, opts) => { this.rpc.sendDatagram(path, bytes, now, { ...opts, media: true }); },
       random: cfg.random,
     }, { autoAnswer: cfg.autoAnswer });
   }

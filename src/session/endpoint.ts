@@ -4,10 +4,15 @@
 // ("udp:203.0.113.5:4000", or "relay:…" for a path through a supernode). The endpoint runs a
 // Noise handshake per path (IK when the peer's static key is known, XX otherwise), then seals
 // every payload with the session's transport keys and an explicit 64-bit counter, checked
-// against a replay window on receipt.
+// against a replay window on receipt. A session has four keys: one per direction for signaling
+// (Noise's Split) and one per direction for media (splitMedia), each with its own counter and
+// replay window, each rekeyed on its own (channel.ts). A session is found by the index in the
+// packet, not by the address: an authenticated packet with a new newest counter from another
+// path moves the session there (roaming), with no new handshake. An IK initiation carries a
+// timestamp (as WireGuard's does) so a replayed one cannot displace a live session.
 //
 //   inputs:   handleDatagram(path, bytes, now), handleTimeout(now)
-//   commands: connect(path, now, opts), send(path, payload, now), close(path), setIdentityPayload(p)
+//   commands: connect(path, now, opts), send(path, payload, now, channel), close(path), setIdentityPayload(p)
 //   outputs:  pollTransmit() → {path, bytes}; pollEvent() → established | message | failed | closed;
 //             pollTimeout() → the next deadline (ms) or undefined
 //
@@ -16,12 +21,12 @@
 // peer proved its identity (verifyPeer accepted the handshake payload) and only once (replay
 // window); anything malformed or unauthenticated is dropped and counted, never answered.
 import type { KeyPair, RandomBytes } from '../crypto/keys.ts';
-import { HandshakeState, type TransportKey, type NoisePattern } from '../crypto/noise.ts';
-import { ReplayWindow } from '../crypto/replay-window.ts';
+import { HandshakeState, type NoisePattern } from '../crypto/noise.ts';
 import { equalBytes } from '../crypto/bytes.ts';
 import type { ProvenIdentity } from '../crypto/identity-proof.ts';
 import type { Result } from '../wire/result.ts';
-import { PacketType, decodePacket, encodeInit, encodeReply, encodeDataHeader, dataHeaderBytes } from './packet.ts';
+import { PacketType, Channel, decodePacket, encodeInit, encodeReply, writeDataHeader, dataHeaderBytes } from './packet.ts';
+import { SendChannel, ReceiveChannel, defaultRekeyPolicy, type RekeyPolicy } from './channel.ts';
 import { headerKey, maskHeader, unmaskHeader } from './header-mask.ts';
 import { RateLimiter, type BucketSpec } from './rate-limiter.ts';
 import { padHandshakePayload, openHandshakePayload, randomPadding } from './handshake-padding.ts';
@@ -45,11 +50,13 @@ export interface EndpointConfig {
   handshakesPerSource?: BucketSpec;
   /** New handshakes answered in all; default 200 burst, 100/s. Established sessions are never throttled. */
   handshakesTotal?: BucketSpec;
+  /** When each direction of each channel moves to its next key; default 1 000 000 packets or 120 s. */
+  rekey?: Partial<RekeyPolicy>;
 }
 
 export type EndpointEvent =
   | { type: 'established'; path: string; peer: PeerIdentity; initiator: boolean }
-  | { type: 'message'; path: string; peer: PeerIdentity; payload: Uint8Array }
+  | { type: 'message'; path: string; peer: PeerIdentity; payload: Uint8Array; channel: Channel }
   | { type: 'failed'; path: string; reason: string }
   | { type: 'closed'; path: string };
 
@@ -60,10 +67,9 @@ interface Session {
   remoteIndex: number;
   path: string;
   peer: PeerIdentity;
-  send: TransportKey;
-  receive: TransportKey;
-  sendCounter: bigint;
-  replay: ReplayWindow;
+  /** Indexed by Channel. */
+  out: SendChannel[];
+  in: ReceiveChannel[];
   lastReceivedMs: number;
   lastSentMs: number;
 }
@@ -87,11 +93,20 @@ export interface EndpointStats {
   malformed: number; unknownIndex: number; decryptFailed: number; replayed: number;
   handshakeRejected: number; handshakesCompleted: number; packetsIn: number; packetsOut: number;
   handshakesThrottled: number;
+  /** IK initiations whose timestamp was not newer than the last one from the same key. */
+  handshakesReplayed: number;
+  roamed: number;
 }
 
 const prologue = new TextEncoder().encode('tincan/1');
 const publicHeaderKey = headerKey();
 const keepalivePayload = new Uint8Array(0);
+/** How a packet that nothing consumed is counted. */
+type Miss = 'malformed' | 'unknownIndex' | 'handshakeRejected';
+const timestampBytes = 8;
+const tagBytes = 16;
+// Implementation: IK initiation timestamps remembered per initiator key (least recently used go).
+const initTimestampsMax = 10_000;
 
 export class Endpoint {
   private readonly sessions = new Map<number, Session>();
@@ -100,7 +115,10 @@ export class Endpoint {
   private readonly current = new Map<string, number>();
   /** Responder handshakes by (path, initiator's index), so a repeated init gets the same answer. */
   private readonly answered = new Map<string, { localIndex: number; expiresMs: number }>();
-  private readonly queued = new Map<string, { payloads: Uint8Array[]; bytes: number }>();
+  private readonly queued = new Map<string, { payloads: { payload: Uint8Array; channel: Channel }[]; bytes: number }>();
+  private readonly initTimestamps = new Map<string, number>();
+  private lastInitTimestamp = 0;
+  private readonly rekeyPolicy: RekeyPolicy;
   private readonly expected = new Map<string, ConnectOptions>();
   private readonly transmits: { path: string; bytes: Uint8Array }[] = [];
   private readonly events: EndpointEvent[] = [];
@@ -109,6 +127,7 @@ export class Endpoint {
   readonly stats: EndpointStats = {
     malformed: 0, unknownIndex: 0, decryptFailed: 0, replayed: 0,
     handshakeRejected: 0, handshakesCompleted: 0, packetsIn: 0, packetsOut: 0, handshakesThrottled: 0,
+    handshakesReplayed: 0, roamed: 0,
   };
   private readonly throttle = new RateLimiter({ keysMax: 10_000 });
   private readonly retryMs: number;
@@ -125,6 +144,8 @@ export class Endpoint {
     this.keepaliveMs = cfg.keepaliveMs ?? 15000;
     this.idleMs = cfg.idleTimeoutMs ?? 120000;
     this.queueBytesMax = cfg.queuedBytesMax ?? 2 * 1024 * 1024;
+    this.rekeyPolicy = { ...defaultRekeyPolicy, ...cfg.rekey };
+    if (!(this.rekeyPolicy.afterMessages >= 1 && this.rekeyPolicy.afterMs > 0)) throw new RangeError('rekey needs afterMessages >= 1 and afterMs > 0');
   }
 
   // ---- getters ----
@@ -154,9 +175,17 @@ export class Endpoint {
       pattern, initiator: true, prologue, staticKey: this.cfg.staticKey, remoteStatic, random: this.cfg.random,
     });
     // XX's first message travels before any key exists, so it carries only random padding.
-    const payload = pattern === 'IK'
-      ? padHandshakePayload('init-ik', this.identityPayload, this.cfg.random)
-      : randomPadding('init-xx', this.cfg.random);
+    // IK's carries a timestamp, strictly increasing per sender, before the padded proof.
+    let payload: Uint8Array;
+    if (pattern === 'IK') {
+      const padded = padHandshakePayload('init-ik', this.identityPayload, this.cfg.random);
+      this.lastInitTimestamp = Math.max(Math.floor(now), this.lastInitTimestamp + 1);
+      payload = new Uint8Array(timestampBytes + padded.length);
+      new DataView(payload.buffer).setBigUint64(0, BigInt(this.lastInitTimestamp));
+      payload.set(padded, timestampBytes);
+    } else {
+      payload = randomPadding('init-xx', this.cfg.random);
+    }
     const msg = state.writeMessage(payload);
     if (!msg.ok) { this.fail(path, `handshake could not start: ${msg.error.message}`); return; }
     const localIndex = this.newIndex();
@@ -169,12 +198,12 @@ export class Endpoint {
   }
 
   /** Seals and sends, or queues until the path's handshake completes. Returns false if dropped. */
-  send(path: string, payload: Uint8Array, now: number): boolean {
+  send(path: string, payload: Uint8Array, now: number, channel: Channel = Channel.Signaling): boolean {
     const idx = this.current.get(path);
-    if (idx !== undefined) { this.seal(this.sessions.get(idx)!, payload, now); return true; }
+    if (idx !== undefined) { this.seal(this.sessions.get(idx)!, payload, now, channel); return true; }
     const q = this.queued.get(path) ?? { payloads: [], bytes: 0 };
     if (q.bytes + payload.length > this.queueBytesMax) return false;
-    q.payloads.push(payload);
+    q.payloads.push({ payload, channel });
     q.bytes += payload.length;
     this.queued.set(path, q);
     this.connect(path, now);
@@ -198,40 +227,44 @@ export class Endpoint {
     // handshakes with the public one. A wrong key gives a header that matches nothing.
     // Each packet kind has exactly one valid key, so a header unmasked with the other key is
     // refused on its type alone (an XX init, which nothing authenticates, must come public).
+    // A packet is counted once: by what consumed it, or else by the most telling refusal.
+    let miss: Miss = 'malformed';
     for (const keyKind of ['own', 'public'] as const) {
       const plain = unmaskHeader(bytes, keyKind === 'own' ? this.ownHeaderKey : publicHeaderKey);
-      if (plain && this.consumePacket(path, plain, keyKind, now)) return;
+      const r = plain ? this.consumePacket(path, plain, keyKind, now) : 'malformed';
+      if (r === true) return;
+      if (miss === 'malformed') miss = r;
     }
-    this.stats.malformed++;
+    this.stats[miss]++;
   }
 
   /** True when the packet belonged to something we know (even if it was then refused). */
-  private consumePacket(path: string, bytes: Uint8Array, keyKind: 'own' | 'public', now: number): boolean {
+  private consumePacket(path: string, bytes: Uint8Array, keyKind: 'own' | 'public', now: number): true | Miss {
     const decoded = decodePacket(bytes);
-    if (!decoded.ok) return false;
+    if (!decoded.ok) return 'malformed';
     const p = decoded.value;
     const own = keyKind === 'own';
     switch (p.type) {
       case PacketType.InitXX:
-        return !own && this.consumeInit(path, 'XX', p.sender, p.noise, now);
+        return own ? 'malformed' : this.consumeInit(path, 'XX', p.sender, p.noise, now);
       case PacketType.InitIK:
-        return own && this.consumeInit(path, 'IK', p.sender, p.noise, now);
+        return own ? this.consumeInit(path, 'IK', p.sender, p.noise, now) : 'malformed';
       case PacketType.Response: {
         // An XX responder does not know our key yet; an IK responder does.
         const h = this.handshakes.get(p.receiver);
-        if (h && (h.pattern === 'XX') === own) return false;
+        if (h && (h.pattern === 'XX') === own) return 'malformed';
         return this.consumeResponse(path, p.sender, p.receiver, p.noise, now);
       }
       case PacketType.Final:
       case PacketType.Data:
-        if (!own) return false;
+        if (!own) return 'malformed';
         break;
     }
     switch (p.type) {
       case PacketType.Final:
         return this.consumeFinal(path, p.sender, p.receiver, p.noise, now);
       case PacketType.Data:
-        return this.consumeData(path, p.receiver, p.counter, p.header, p.ciphertext, now);
+        return this.consumeData(path, p.receiver, p.channel, p.phase, p.counter, p.header, p.ciphertext, now);
     }
   }
 
@@ -285,7 +318,7 @@ export class Endpoint {
 
   // ---- handshake messages ----
 
-  private consumeInit(path: string, pattern: NoisePattern, sender: number, noise: Uint8Array, now: number): boolean {
+  private consumeInit(path: string, pattern: NoisePattern, sender: number, noise: Uint8Array, now: number): true | Miss {
     const key = `${path}|${sender}`;
     const seen = this.answered.get(key);
     if (seen) {
@@ -310,10 +343,11 @@ export class Endpoint {
       pattern, initiator: false, prologue, staticKey: this.cfg.staticKey, random: this.cfg.random,
     });
     const payload = state.readMessage(noise);
-    if (!payload.ok) { this.stats.handshakeRejected++; return false; }
+    if (!payload.ok) return 'handshakeRejected';
     let peer: PeerIdentity | undefined;
     if (pattern === 'IK') {
-      const proof = openHandshakePayload(payload.value);
+      if (!this.freshInit(state.remoteStatic!, payload.value)) { this.stats.handshakesReplayed++; this.stats.handshakeRejected++; return true; }
+      const proof = openHandshakePayload(payload.value.subarray(timestampBytes));
       const v = proof ? this.cfg.verifyPeer(proof, state.remoteStatic!, path, now) : undefined;
       if (!v?.ok) { this.stats.handshakeRejected++; return true; }
       peer = v.value;
@@ -338,21 +372,37 @@ export class Endpoint {
     return true;
   }
 
+  /**
+   * An IK initiation is believed only if its timestamp is newer than the last one from the same
+   * static key: a recorded one replayed later (from anywhere) would otherwise set up a session
+   * that no one holds the keys of and displace the real one.
+   */
+  private freshInit(remoteStatic: Uint8Array, payload: Uint8Array): boolean {
+    if (payload.length < timestampBytes) return false;
+    const ts = Number(new DataView(payload.buffer, payload.byteOffset, timestampBytes).getBigUint64(0));
+    const key = Buffer.from(remoteStatic).toString('base64');
+    const last = this.initTimestamps.get(key);
+    if (last !== undefined && ts <= last) return false;
+    this.initTimestamps.delete(key);
+    if (this.initTimestamps.size >= initTimestampsMax) this.initTimestamps.delete(this.initTimestamps.keys().next().value!);
+    this.initTimestamps.set(key, ts);
+    return true;
+  }
+
   /** IK responders keep their reply for a while, to answer a repeated init whose reply was lost. */
   private readonly replies = new Map<number, Uint8Array>();
 
-  private consumeResponse(path: string, sender: number, receiver: number, noise: Uint8Array, now: number): boolean {
+  private consumeResponse(path: string, sender: number, receiver: number, noise: Uint8Array, now: number): true | Miss {
     const h = this.handshakes.get(receiver);
     if (!h || !h.initiator || h.path !== path) {
       // Our final was lost and the responder repeats its reply: repeat the final.
       const s = this.sessions.get(receiver);
       const fin = s && s.path === path && s.remoteIndex === sender ? this.replies.get(receiver) : undefined;
       if (fin) { this.transmit(path, fin); return true; }
-      this.stats.unknownIndex++;
-      return false;
+      return 'unknownIndex';
     }
     const payload = h.state.readMessage(noise);
-    if (!payload.ok) { this.stats.handshakeRejected++; return false; }
+    if (!payload.ok) return 'handshakeRejected';
     const rs = h.state.remoteStatic!;
     const want = this.expected.get(path)?.remoteStatic;
     if (want && !equalBytes(want, rs)) { this.rejectInitiated(h, 'peer presented an unexpected key'); return true; }
@@ -371,11 +421,11 @@ export class Endpoint {
     return true;
   }
 
-  private consumeFinal(path: string, sender: number, receiver: number, noise: Uint8Array, now: number): boolean {
+  private consumeFinal(path: string, sender: number, receiver: number, noise: Uint8Array, now: number): true | Miss {
     const h = this.handshakes.get(receiver);
-    if (!h || h.initiator || h.path !== path || h.remoteIndex !== sender) { this.stats.unknownIndex++; return false; }
+    if (!h || h.initiator || h.path !== path || h.remoteIndex !== sender) return 'unknownIndex';
     const payload = h.state.readMessage(noise);
-    if (!payload.ok) { this.stats.handshakeRejected++; return false; }
+    if (!payload.ok) return 'handshakeRejected';
     const proof = openHandshakePayload(payload.value);
     const v = proof ? this.cfg.verifyPeer(proof, h.state.remoteStatic!, path, now) : undefined;
     if (!v?.ok) { this.stats.handshakeRejected++; this.handshakes.delete(receiver); return true; }
@@ -392,10 +442,12 @@ export class Endpoint {
 
   private establish(localIndex: number, remoteIndex: number, path: string, peer: PeerIdentity,
     state: HandshakeState, initiator: boolean, now: number) {
-    const keys = state.split();
+    const signaling = state.split(), media = state.splitMedia();
     const s: Session = {
-      localIndex, remoteIndex, path, peer, send: keys.send, receive: keys.receive,
-      sendCounter: 0n, replay: new ReplayWindow(), lastReceivedMs: now, lastSentMs: now,
+      localIndex, remoteIndex, path, peer,
+      out: [new SendChannel(signaling.send, this.rekeyPolicy, now), new SendChannel(media.send, this.rekeyPolicy, now)],
+      in: [new ReceiveChannel(signaling.receive), new ReceiveChannel(media.receive)],
+      lastReceivedMs: now, lastSentMs: now,
     };
     this.sessions.set(localIndex, s);
     this.current.set(path, localIndex);
@@ -403,38 +455,42 @@ export class Endpoint {
     this.events.push({ type: 'established', path, peer, initiator });
     const q = this.queued.get(path);
     this.queued.delete(path);
-    for (const payload of q?.payloads ?? []) this.seal(s, payload, now);
+    for (const { payload, channel } of q?.payloads ?? []) this.seal(s, payload, now, channel);
   }
 
   // ---- transport ----
 
-  private seal(s: Session, payload: Uint8Array, now: number) {
-    const header = encodeDataHeader(s.remoteIndex, s.sendCounter);
-    const sealed = s.send.seal(s.sendCounter, payload, header);
-    s.sendCounter++;
+  private seal(s: Session, payload: Uint8Array, now: number, channel = Channel.Signaling) {
+    const { key, phase, counter } = s.out[channel].next(now);
+    // One buffer for the whole packet: header, ciphertext, tag; the header then masked in place.
+    const out = new Uint8Array(dataHeaderBytes + payload.length + tagBytes);
+    writeDataHeader(out, channel, phase, s.remoteIndex, counter);
+    key.sealInto(counter, payload, out.subarray(0, dataHeaderBytes), out, dataHeaderBytes);
     s.lastSentMs = now;
-    const out = new Uint8Array(dataHeaderBytes + sealed.length);
-    out.set(header); out.set(sealed, dataHeaderBytes);
     this.transmit(s.path, maskHeader(out, headerKey(s.peer.staticKey)));
   }
 
-  private consumeData(path: string, receiver: number, counter: bigint, header: Uint8Array, ciphertext: Uint8Array, now: number): boolean {
+  private consumeData(path: string, receiver: number, channel: Channel, phase: 0 | 1, counter: bigint,
+    header: Uint8Array, ciphertext: Uint8Array, now: number): true | Miss {
     const s = this.sessions.get(receiver);
-    if (!s) { this.stats.unknownIndex++; return false; }
-    if (!s.replay.check(counter)) { this.stats.replayed++; return true; }
-    const plain = s.receive.open(counter, ciphertext, header);
+    if (!s) return 'unknownIndex';
+    const rx = s.in[channel];
+    const newest = counter > rx.newestCounter;
+    const plain = rx.open(phase, counter, ciphertext, header);
+    if (plain === 'replayed') { this.stats.replayed++; return true; }
     if (!plain.ok) { this.stats.decryptFailed++; return true; }
-    s.replay.accept(counter);
     s.lastReceivedMs = now;
-    // An authenticated packet from a new address means the peer moved: follow it.
-    if (s.path !== path) this.roam(s, path);
+    // An authenticated packet, newer than any before, from another path: the peer moved. A
+    // delayed or replayed copy arriving from an old address does not drag the session back.
+    if (s.path !== path && newest) this.roam(s, path);
     this.replies.delete(s.localIndex);
     if (plain.value.length === 0) return true;  // keep-alive
-    this.events.push({ type: 'message', path: s.path, peer: s.peer, payload: plain.value });
+    this.events.push({ type: 'message', path: s.path, peer: s.peer, payload: plain.value, channel });
     return true;
   }
 
   private roam(s: Session, path: string) {
+    this.stats.roamed++;
     if (this.current.get(s.path) === s.localIndex) this.current.delete(s.path);
     s.path = path;
     if (!this.current.has(path)) this.current.set(path, s.localIndex);

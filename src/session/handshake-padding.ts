@@ -13,7 +13,7 @@ export const handshakeBytesMax = 448;
 // Bytes of each packet that are not payload: header, Noise keys and tags.
 const overhead: Record<HandshakeMessage, number> = {
   'init-xx': 5 + 32,
-  'init-ik': 5 + 32 + 48 + 16,
+  'init-ik': 5 + 32 + 48 + 8 + 16,  // the 8-byte timestamp before the padded proof
   'response-xx': 9 + 32 + 48 + 16,
   'response-ik': 9 + 32 + 16,
   'final-xx': 9 + 48 + 16,

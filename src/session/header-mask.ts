@@ -10,10 +10,10 @@ import crypto from 'node:crypto';
 
 export const sampleBytes = 16;
 
-const headerLengthByType = [0, 5, 5, 9, 9, 13];
+const headerLengthByType = [0, 5, 5, 9, 9, 13, 13, 13, 13];
 
 export function headerLength(type: number): number | undefined {
-  return type >= 1 && type <= 5 ? headerLengthByType[type] : undefined;
+  return type >= 1 && type <= 8 ? headerLengthByType[type] : undefined;
 }
 
 const keyCache = new Map<string, Uint8Array>();
@@ -32,9 +32,18 @@ export function headerKey(receiverStaticPublic?: Uint8Array): Uint8Array {
   return k;
 }
 
+// ECB without padding keeps no state between blocks, so one cipher object per key serves every
+// packet: creating it is most of the cost of masking.
+const ciphers = new Map<Uint8Array, crypto.Cipher>();
+
 function maskOf(packet: Uint8Array, key: Uint8Array): Buffer {
-  const c = crypto.createCipheriv('aes-128-ecb', key, null);
-  c.setAutoPadding(false);
+  let c = ciphers.get(key);
+  if (!c) {
+    c = crypto.createCipheriv('aes-128-ecb', key, null);
+    c.setAutoPadding(false);
+    if (ciphers.size > 4096) ciphers.clear();
+    ciphers.set(key, c);
+  }
   return c.update(packet.subarray(packet.length - sampleBytes));
 }
 

@@ -18,6 +18,7 @@
 //   outputs:  pollTransmit(), pollEvent() → request | datagram | established | failed | closed, pollTimeout()
 // Reply callbacks run synchronously inside the input or timeout that settles them.
 import { Endpoint, type EndpointConfig, type PeerIdentity, type ConnectOptions } from './endpoint.ts';
+import { Channel } from './packet.ts';
 import { type Message, decodeMessage } from '../wire/object-list.ts';
 import { packMessage, unpackMessage } from '../wire/envelope.ts';
 import { splitMessage, Reassembler, mtuDefaultBytes } from '../wire/fragment.ts';
@@ -119,14 +120,19 @@ export class Rpc {
     this.drainEndpoint(now);
   }
 
-  /** Unreliable; `compress: false` for payloads known not to shrink (media). */
-  sendDatagram(path: string, message: Uint8Array, now: number, opts: { compress?: boolean } = {}): boolean {
+  /**
+   * Unreliable; `compress: false` for payloads known not to shrink (media). `media: true` seals
+   * it under the session's media keys instead of the signaling ones.
+   */
+  sendDatagram(path: string, message: Uint8Array, now: number, opts: { compress?: boolean; media?: boolean } = {}): boolean {
     this.tap?.(message);
     const env = packMessage(message, opts.compress ?? true);
     const bytes = new Uint8Array(1 + env.length);
     bytes[0] = Kind.Datagram;
     bytes.set(env, 1);
-    const sent = this.sendPayload(path, bytes, now);
+    const sent = opts.media && bytes.length <= this.chunkBytes
+      ? this.endpoint.send(path, bytes, now, Channel.Media)
+      : this.sendPayload(path, bytes, now);
     this.drainEndpoint(now);
     return sent;
   }

@@ -28,7 +28,13 @@ export const supernodeAddress = (i: number): Address => ({ host: '203.0.113.20',
 
 export function createTestnet(o: TestnetOptions = {}) {
   const net = new VirtualNet({ seed: o.seed ?? 1, latencyMs: o.latencyMs ?? 15, lossRate: o.lossRate });
-  const keys = () => ({ signing: ed25519FromSeed(net.random(32)), static: x25519FromPrivate(net.random(32)) });
+  /** Every static public key handed out, so a test can read headers as each receiver would. */
+  const staticKeys: Uint8Array[] = [];
+  const keys = () => {
+    const k = { signing: ed25519FromSeed(net.random(32)), static: x25519FromPrivate(net.random(32)) };
+    staticKeys.push(k.static.publicKey);
+    return k;
+  };
   const lk = keys();
   const login = new LoginServer({ ...o.login, staticKey: lk.static, signingKey: lk.signing, random: net.random, store: openSqliteStore(':memory:'), tap: o.tap });
   net.add(loginAddress, login, () => {
@@ -77,7 +83,7 @@ export function createTestnet(o: TestnetOptions = {}) {
 
   const meshed = () => net.runUntilAsync(() => supernodes.every((s) => s.peers.size === count - 1), 30_000);
 
-  return { net, login, supernodes, addresses, loginKey: lk.signing.publicKey, addUser, settle, signUp, meshed };
+  return { net, login, supernodes, addresses, loginKey: lk.signing.publicKey, staticKeys, addUser, settle, signUp, meshed };
 }
 
 export type Testnet = ReturnType<typeof createTestnet>;

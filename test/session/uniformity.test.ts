@@ -4,7 +4,10 @@
 // Bonfiglio et al. 2007 used to spot Skype) finds nothing that departs from uniform.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createTestnet } from '../../src/sim/testnet.ts';
+import { createTestnet, loginAddress } from '../../src/sim/testnet.ts';
+import { formatAddress } from '../../src/wire/address.ts';
+import { headerKey, unmaskHeader } from '../../src/session/header-mask.ts';
+import { decodePacket } from '../../src/session/packet.ts';
 
 // Critical value of chi-squared with 15 degrees of freedom at p = 0.0001.
 const chiSquaredCritical = 44.26;
@@ -29,8 +32,8 @@ export function nibbleChiSquared(packets: Uint8Array[], bytePositions: number): 
 
 test('every datagram of a full session looks uniformly random in its first 16 bytes', async () => {
   const t = createTestnet({ seed: 77 });
-  const wire: Uint8Array[] = [];
-  t.net.onWire = (_from, _to, bytes) => wire.push(bytes.slice());
+  const wire: { to: string; bytes: Uint8Array }[] = [];
+  t.net.onWire = (_from, to, bytes) => wire.push({ to, bytes: bytes.slice() });
   await t.meshed();
   const alice = t.addUser(1, { supernode: 0 });
   const bob = t.addUser(2, { supernode: 1, autoAnswer: true });
@@ -53,10 +56,35 @@ test('every datagram of a full session looks uniformly random in its first 16 by
     await t.net.runUntilAsync(() => false, 500);
   }
   assert.ok(wire.length > 400, `captured ${wire.length} datagrams`);
-  const stats = nibbleChiSquared(wire, 16);
+
+  // What the capture holds, read as each receiver reads it (its own header key, then the public
+  // one): every kind of message must be in it, so the test below covers all of them.
+  // Static keys were handed out in this order: login server, supernodes, then users.
+  const receivers = [loginAddress, ...t.addresses, alice.address, bob.address, carol.address].map(formatAddress);
+  const kinds = new Map<string, number>();
+  for (const { to, bytes } of wire) {
+    const i = receivers.indexOf(to);
+    assert.ok(i >= 0, `datagram to unknown ${to}`);
+    let kind = 'unreadable';
+    for (const key of [headerKey(t.staticKeys[i]), headerKey()]) {
+      const plain = unmaskHeader(bytes, key);
+      const p = plain && decodePacket(plain);
+      if (p?.ok) { kind = p.value.type === 5 ? (p.value.channel === 1 ? 'media' : 'data') : ['', 'init-xx', 'init-ik', 'response', 'final'][p.value.type]; break; }
+    }
+    kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
+  }
+  for (const k of ['init-xx', 'init-ik', 'response', 'final', 'data', 'media']) {
+    assert.ok((kinds.get(k) ?? 0) > 0, `no ${k} datagram captured: ${JSON.stringify([...kinds])}`);
+  }
+  // The direct call's frames travel as media packets; the relayed call's inside the relay hop's data packets.
+  assert.ok((kinds.get('media') ?? 0) >= 100, `the direct call carried media: ${JSON.stringify([...kinds])}`);
+  if (process.env.TINCAN_PRINT) process.stdout.write(`# captured ${wire.length}: ${JSON.stringify([...kinds])}\n`);
+
+  const stats = nibbleChiSquared(wire.map((w) => w.bytes), 16);
+  assert.equal(stats.length, 32, 'both nibbles of each of the first 16 bytes');
   const worst = Math.max(...stats);
   assert.ok(stats.every((x) => x < chiSquaredCritical),
-    `nibble ${stats.indexOf(worst)} deviates from uniform: chi² = ${worst.toFixed(1)} ≥ ${chiSquaredCritical} over ${wire.length} datagrams`);
+    `nibble ${stats.indexOf(worst)} deviates from uniform: chi² = ${worst.toFixed(1)} ≥ ${chiSquaredCritical} over ${wire.length} datagrams (${JSON.stringify([...kinds])})`);
 });
 
 test('the check itself catches a fixed header byte (Skype-style)', () => {
