@@ -7,7 +7,7 @@
 // whose reply is fed back, and `changed` starts or stops media and becomes a 'call' event.
 // Requests from peers are decoded here (a malformed one is refused and counted) and handed to
 // the machine with the peer's certified user and device. Media datagrams are accepted only
-// from the device the call is connected to, and only while it is `active`. Every frame is
+// from the device the call is connected to, and only while it is `active` (or `answering`). Every frame is
 // sealed end to end by the two devices' session, so a relay only sees ciphertext.
 //
 //   inputs:   consumeRequest / consumeDatagram (from the node's session events), pathClosed,
@@ -127,7 +127,7 @@ export class CallManager {
     if (!q.ok) return;
     const c = this.signaling.get(q.value.callId);
     const media = this.media.get(q.value.callId);
-    if (!c || !media || c.peer !== peer.user || c.device !== peer.device || c.state !== 'active') return;
+    if (!c || !media || c.peer !== peer.user || c.device !== peer.device || !receiving(c)) return;
     media.handleFrame(q.value.frame, now);
     this.drainAudio(c.id, media);
   }
@@ -214,8 +214,8 @@ export class CallManager {
     }
     if (m) {
       if (c.device && this.devicePaths.has(c.device)) this.pathKinds.set(c.id, kindOf(this.devicePaths.get(c.device)!));
-      if (c.state !== 'active') this.drainAudio(c.id, m);
-      m.setActive(c.state === 'active');
+      if (!receiving(c)) this.drainAudio(c.id, m);
+      m.setActive(receiving(c));
     }
     const info = this.info(c);
     if (c.state === 'ended') { m?.stop(); this.retire(); }
@@ -257,6 +257,12 @@ export class CallManager {
     };
   }
 }
+
+/**
+ * Media is played in `active`, and already in `answering`: the caller sends media only to the
+ * device whose answer won, so the first words are not lost while the confirmation travels.
+ */
+function receiving(c: SignalingCall): boolean { return c.state === 'active' || c.state === 'answering'; }
 
 function kindOf(path: string): 'direct' | 'relay' { return isRelayedPath(path) ? 'relay' : 'direct'; }
 

@@ -1,5 +1,5 @@
 // One call's media, sans-IO: the glue between the signaling state and the media cores
-// (src/media). Audio flows only while the call is `active`: on hold the receiver is stopped
+// (src/media). Audio flows only while the call is in call (the manager decides when): on hold the receiver is stopped
 // (no endless concealment) and a fresh one starts on resume, re-syncing on the first frame.
 //
 //   commands: setActive(active, now), pushAudio(pcm) → frames to send, stop()
