@@ -170,7 +170,14 @@ export class CallSignaling {
   /** The reply (or 'failed': none) to a signal we sent to a device. */
   handleReply(callId: string, device: string, kind: Signal['kind'], reply: SignalReply, now: number) {
     const c = this.calls.get(callId);
-    if (!c || c.state === 'ended') return;
+    if (!c) return;
+    if (kind === 'invite' && reply === 'ringing' && c.direction === 'out' && c.legs.get(device) === 'stopped') {
+      // It rings after we told it to stop (the hangup overtook the invite): tell it again.
+      const reason = c.device !== undefined && c.device !== device ? 'answered-elsewhere' : c.endReason ?? 'cancelled';
+      this.send(c, device, { kind: 'hangup', callId, reason });
+      return;
+    }
+    if (c.state === 'ended') return;
     if (kind === 'invite' && c.direction === 'out') {
       if (c.legs.get(device) !== 'inviting') return;
       if (reply === 'ringing') {
@@ -206,7 +213,8 @@ export class CallSignaling {
   handleDeviceReached(callId: string, device: string, now: number) {
     const c = this.calls.get(callId);
     if (!c || c.legs.get(device) !== 'connecting') return;
-    if (c.state === 'ended') { c.legs.set(device, 'stopped'); return; }
+    // Reached too late: the call was answered on another device, or is over.
+    if (c.state !== 'calling' && c.state !== 'ringing') { c.legs.set(device, 'stopped'); return; }
     c.legs.set(device, 'inviting');
     this.send(c, device, { kind: 'invite', callId });
   }
@@ -284,7 +292,9 @@ export class CallSignaling {
     if (!this.feed(c, 'remote-answer', now, device)) return this.drop('out-of-order');
     // First answer wins: stop the others ringing.
     for (const [d, s] of c.legs) {
-      if (d !== device && liveLeg(s)) { c.legs.set(d, 'stopped'); this.send(c, d, { kind: 'hangup', callId: c.id, reason: 'answered-elsewhere' }); }
+      if (d === device) continue;
+      if (liveLeg(s)) this.send(c, d, { kind: 'hangup', callId: c.id, reason: 'answered-elsewhere' });
+      if (s === 'connecting' || liveLeg(s)) c.legs.set(d, 'stopped');
     }
     return 'ok';
   }
