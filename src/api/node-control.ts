@@ -49,6 +49,9 @@ export interface NodeControl {
   call(user: string, options: CallOptions): Promise<CallInfo>;
   answer(callId: string, options?: CallOptions): Promise<CallInfo>;
   reject(callId: string): Promise<CallInfo>;
+  /** Puts a call on hold from this side, or takes this side's hold off (docs/calls.md). */
+  hold(callId: string): Promise<CallInfo>;
+  resume(callId: string): Promise<CallInfo>;
   /** Hangs up the given call, or every call when no id is given. */
   hangup(callId?: string): Promise<CallInfo[]>;
   calls(): CallInfo[];

@@ -55,6 +55,8 @@ function routes(c: NodeControl): Route[] {
   add('GET', '/api/calls', () => c.calls());
   add('POST', '/api/calls/:id/answer', (p, b) => c.answer(p.id, b ? callOptions(b) : undefined));
   add('POST', '/api/calls/:id/reject', (p) => c.reject(p.id));
+  add('POST', '/api/calls/:id/hold', (p) => c.hold(p.id));
+  add('POST', '/api/calls/:id/resume', (p) => c.resume(p.id));
   add('POST', '/api/hangup', (_p, b) => c.hangup(optStr(b?.callId, 'callId')));
   return r;
 }

@@ -1,32 +1,37 @@
-// Calls of one node, sans-IO: signaling through the state table, media through the media cores.
+// Calls of one node, sans-IO: the signaling machine (signaling.ts, table in call-state.ts)
+// wired to sessions, plus each call's media (call-media.ts).
 //
-// Theory of operation. A call is placed by finding a path to the callee (the node core does
-// that: direct if possible, else through a supernode relay), then an invite request; the
-// callee's node answers "ringing" at once and later sends an answer request when the user
-// picks up (or auto-answer is on). From then both sides send Media datagrams: audio the driver
-// pushes in (pushAudio) is encoded into 20 ms Opus frames; frames that arrive go through the
-// jitter buffer and decoder, and decoded audio comes out as 'audio' events paced by `now`.
-// Every frame is sealed end to end by the two users' session, so a relay only sees ciphertext.
+// Theory of operation. The signaling machine speaks of (user, device) pairs; this file turns
+// its outputs into session traffic: `reach` becomes a look-up of all the callee's devices and
+// a session to each (CallTransport), `send` becomes a request on the device's current path
+// whose reply is fed back, and `changed` starts or stops media and becomes a 'call' event.
+// Requests from peers are decoded here (a malformed one is refused and counted) and handed to
+// the machine with the peer's certified user and device. Media datagrams are accepted only
+// from the device the call is connected to, and only while it is `active` (or `answering`). Every frame is
+// sealed end to end by the two devices' session, so a relay only sees ciphertext.
 //
 //   inputs:   consumeRequest / consumeDatagram (from the node's session events), pathClosed,
 //             handleTimeout(now)
-//   commands: call, answer, reject, hangup, pushAudio
+//   commands: call, answer, reject, hangup, hold, resume, pushAudio
 //   outputs:  pollEvent() → call | audio, pollTimeout()
 import type { ReplyHandler } from '../session/rpc.ts';
 import type { Message } from '../wire/object-list.ts';
 import { type Result, ok, err } from '../wire/result.ts';
 import { Cmd } from '../wire/commands.ts';
-import { OkReply, errorBytes, describeFailure } from '../wire/replies.ts';
-import type { CallInfo, CallStats } from '../node/types.ts';
-import { CallInvite, CallRinging, CallAnswer, CallHangup, Media } from './protocol.ts';
-import { nextCallState, type CallInput } from './call-state.ts';
-import { MediaSender } from '../media/sender.ts';
-import { MediaReceiver } from '../media/receiver.ts';
+import { OkReply, ErrorReply, errorBytes } from '../wire/replies.ts';
+import type { CallInfo } from '../node/types.ts';
+import { CallInvite, CallRinging, CallAnswer, CallHangup, CallHold, Media } from './protocol.ts';
+import { CallSignaling, type PeerDevice, type Signal, type SignalReply, type SignalingCall } from './signaling.ts';
+import { CallMedia, emptyStats } from './call-media.ts';
 import { isRelayedPath } from '../session/paths.ts';
 
 export interface CallTransport {
-  /** Finds or opens an end-to-end session with the user; yields its path. */
-  connectToUser(user: string, now: number, cb: (r: Result<string>) => void): void;
+  /** The node's current time (set by whichever input is running): callbacks carry no `now`. */
+  now(): number;
+  /** Looks the user up; yields the devices they are online on. */
+  findDevices(user: string, now: number, cb: (r: Result<string[]>) => void): void;
+  /** Finds or opens an end-to-end session with one device found above; yields its path. */
+  connectToDevice(user: string, device: string, now: number, cb: (r: Result<string>) => void): void;
   request(path: string, bytes: Uint8Array, now: number, cb: ReplyHandler): void;
   sendDatagram(path: string, bytes: Uint8Array, now: number, opts?: { compress?: boolean }): void;
   random(n: number): Uint8Array;
@@ -38,236 +43,281 @@ export type CallEvent =
 
 export interface CallConfig {
   ringTimeoutMs?: number;   // default 60 s
+  setupTimeoutMs?: number;  // default 20 s
   autoAnswer?: boolean;
   bitrateBps?: number;      // default 32 kb/s
 }
 
-interface Call {
-  info: CallInfo;
-  path: string | undefined;
-  sender: MediaSender | undefined;
-  receiver: MediaReceiver | undefined;
-  ringDeadlineMs: number | undefined;
-}
+interface Pending { cb: (r: Result<CallInfo>) => void }
 
-// Implementation constants.
-const endedCallsKept = 32;
+const replyCodes: ReadonlySet<string> = new Set(['busy', 'glare', 'answered-elsewhere', 'no-such-call', 'call-ended', 'out-of-order']);
 
 export class CallManager {
-  private readonly calls = new Map<string, Call>();
+  readonly signaling: CallSignaling;
+  private readonly media = new Map<string, CallMedia>();
+  private readonly pathKinds = new Map<string, 'direct' | 'relay'>();
+  /** The current path to each peer device we signal with. */
+  private readonly devicePaths = new Map<string, string>();
+  private readonly pending = new Map<string, Pending>();
   private readonly events: CallEvent[] = [];
-  private readonly ringTimeoutMs: number;
+  private malformed = 0;
 
   constructor(private readonly transport: CallTransport, private readonly cfg: CallConfig = {}) {
-    this.ringTimeoutMs = cfg.ringTimeoutMs ?? 60_000;
+    this.signaling = new CallSignaling({
+      random: transport.random, ringTimeoutMs: cfg.ringTimeoutMs, setupTimeoutMs: cfg.setupTimeoutMs, autoAnswer: cfg.autoAnswer,
+    });
   }
 
-  list(): CallInfo[] { return [...this.calls.values()].map((c) => snapshot(c)); }
-  get(id: string): CallInfo | undefined { const c = this.calls.get(id); return c && snapshot(c); }
-  private live(): Call | undefined { return [...this.calls.values()].find((c) => c.info.state !== 'ended'); }
+  // ---- getters ----
+
+  list(): CallInfo[] { return this.signaling.list().map((c) => this.info(c)); }
+  get(id: string): CallInfo | undefined { const c = this.signaling.get(id); return c && this.info(c); }
+  /** Peer signals refused: malformed, unknown call, wrong device, or out of place in the table. */
+  get signalsDropped(): number { return this.malformed + this.signaling.stats.signalsDropped; }
 
   // ---- commands ----
 
-  /** Places a call; cb fires once the callee rings, or with the reason it cannot. */
-  call(user: string, now: number, cb: (r: Result<CallInfo>) => void): string {
-    const id = hex(this.transport.random(8));
-    const c = this.add(id, user, 'out', 'calling', now);
-    this.transport.connectToUser(user, now, (p) => {
-      if (c.info.state === 'ended') return cb(err('cancelled', 'the call was cancelled'));
-      if (!p.ok) { this.move(c, 'failure', now); return cb(err(p.error.code, `cannot reach ${user}: ${p.error.message}`)); }
-      c.path = p.value;
-      c.info.path = isRelayedPath(p.value) ? 'relay' : 'direct';
-      this.transport.request(p.value, CallInvite.toBytes({ callId: id, codec: 'opus', frameMs: 20 }), now, (r) => {
-        if (c.info.state === 'ended') return cb(ok(snapshot(c)));
-        if (!r.ok) { this.move(c, 'failure', now); return cb(err(r.error.code, r.error.message)); }
-        if (r.value.message.command === Cmd.CallRinging) {
-          this.move(c, 'remote-ringing', now);
-          return cb(ok(snapshot(c)));
-        }
-        const f = describeFailure(r.value.message);
-        this.move(c, f.code === 'busy' ? 'remote-busy' : 'remote-rejected', now);
-        cb(err(f.code, f.message));
-      });
-    });
-    return id;
+  /** Places a call to every device of the user; cb fires once one rings, or with why none does. */
+  call(user: string, now: number, cb: (r: Result<CallInfo>) => void): string | undefined {
+    const r = this.signaling.place(user, now);
+    if (!r.ok) { cb(r); return undefined; }
+    this.pending.set(r.value, { cb });
+    this.pump(now);
+    return r.value;
   }
 
-  answer(id: string, now: number): Result<CallInfo> {
-    const c = this.calls.get(id);
-    if (!c || c.info.state !== 'incoming') return err('no-such-call', `no incoming call ${id}`);
-    this.move(c, 'answer', now);
-    this.transport.request(c.path!, CallAnswer.toBytes({ callId: id }), now, (r) => {
-      if (!r.ok) this.move(c, 'failure', now);
-    });
-    return ok(snapshot(c));
-  }
-
-  reject(id: string, now: number): Result<CallInfo> {
-    const c = this.calls.get(id);
-    if (!c || c.info.state !== 'incoming') return err('no-such-call', `no incoming call ${id}`);
-    this.move(c, 'reject', now);
-    this.signalHangup(c, 'rejected', now);
-    return ok(snapshot(c));
-  }
-
-  hangup(id: string, now: number): Result<CallInfo> {
-    const c = this.calls.get(id);
-    if (!c || c.info.state === 'ended') return err('no-such-call', `no call ${id} in progress`);
-    this.move(c, 'hangup', now);
-    this.signalHangup(c, c.info.endReason ?? 'hung-up', now);
-    return ok(snapshot(c));
-  }
+  answer(id: string, now: number): Result<CallInfo> { return this.command(this.signaling.answer(id, now), now); }
+  reject(id: string, now: number): Result<CallInfo> { return this.command(this.signaling.reject(id, now), now); }
+  hangup(id: string, now: number): Result<CallInfo> { return this.command(this.signaling.hangup(id, now), now); }
+  hold(id: string, now: number): Result<CallInfo> { return this.command(this.signaling.hold(id, now), now); }
+  resume(id: string, now: number): Result<CallInfo> { return this.command(this.signaling.resume(id, now), now); }
 
   /** Audio to send (48 kHz mono PCM, any length); ignored unless the call is active. */
   pushAudio(id: string, pcm: Int16Array, now: number) {
-    const c = this.calls.get(id);
-    if (!c || c.info.state !== 'active' || !c.sender || !c.path) return;
-    c.sender.pushPcm(pcm);
-    for (let frame = c.sender.pollFrame(); frame; frame = c.sender.pollFrame()) {
-      c.info.stats.framesSent++;
-      c.info.stats.bytesSent += frame.length;
-      this.transport.sendDatagram(c.path, Media.toBytes({ callId: id, frame }), now, { compress: false });
-    }
+    const c = this.signaling.get(id);
+    const m = this.media.get(id);
+    const path = c?.device && this.devicePaths.get(c.device);
+    if (!c || c.state !== 'active' || !m || !path) return;
+    for (const frame of m.pushAudio(pcm)) this.transport.sendDatagram(path, Media.toBytes({ callId: id, frame }), now, { compress: false });
   }
 
   // ---- inputs ----
 
-  /** Handles a call request from a certified peer; false when the command is not a call command. */
-  consumeRequest(path: string, peerUser: string, m: Message, now: number, respond: (bytes: Uint8Array) => void): boolean {
-    switch (m.command) {
-      case Cmd.CallInvite: {
-        const q = CallInvite.decode(m.body);
-        if (!q.ok) { respond(errorBytes('bad-request', q.error.message)); return true; }
-        const existing = this.calls.get(q.value.callId);
-        if (existing) { respond(CallRinging.toBytes({ callId: existing.info.id })); return true; }
-        if (q.value.codec !== 'opus') { respond(errorBytes('unsupported-codec', `codec ${q.value.codec}`)); return true; }
-        if (this.live()) { respond(errorBytes('busy', 'already in a call')); return true; }
-        const c = this.add(q.value.callId, peerUser, 'in', 'incoming', now);
-        c.path = path;
-        c.info.path = isRelayedPath(path) ? 'relay' : 'direct';
-        respond(CallRinging.toBytes({ callId: c.info.id }));
-        if (this.cfg.autoAnswer) this.answer(c.info.id, now);
-        return true;
-      }
-      case Cmd.CallAnswer:
-      case Cmd.CallHangup: {
-        const q = m.command === Cmd.CallAnswer ? CallAnswer.decode(m.body) : CallHangup.decode(m.body);
-        if (!q.ok) { respond(errorBytes('bad-request', q.error.message)); return true; }
-        const c = this.calls.get(q.value.callId);
-        if (!c || c.info.peer !== peerUser) { respond(errorBytes('no-such-call', 'unknown call')); return true; }
-        // Follow the peer if its session moved (e.g. from a relay to a direct path).
-        c.path = path;
-        c.info.path = isRelayedPath(path) ? 'relay' : 'direct';
-        this.move(c, m.command === Cmd.CallAnswer ? 'remote-answered' : 'remote-hangup', now);
-        respond(OkReply.toBytes({}));
-        return true;
-      }
-      default:
-        return false;
+  /** Handles a call request from a certified peer device; false when it is not a call command. */
+  consumeRequest(path: string, peer: PeerDevice, m: Message, now: number, respond: (bytes: Uint8Array) => void): boolean {
+    const signal = decodeSignal(m);
+    if (signal === undefined) return false;
+    if (!signal.ok) {
+      this.malformed++;
+      respond(errorBytes(signal.error.code, signal.error.message));
+      return true;
     }
+    // Follow the device if its session moved (e.g. from a relay to a direct path).
+    this.devicePaths.set(peer.device, path);
+    const reply = this.signaling.handleSignal(peer, signal.value, now);
+    if (reply !== 'failed' && this.signaling.get(signal.value.callId)) this.pathKinds.set(signal.value.callId, kindOf(path));
+    respond(encodeReply(reply, signal.value.callId));
+    this.pump(now);
+    return true;
   }
 
-  consumeDatagram(peerUser: string, m: Message, now: number) {
+  consumeDatagram(peer: PeerDevice, m: Message, now: number) {
     if (m.command !== Cmd.Media) return;
     const q = Media.decode(m.body);
     if (!q.ok) return;
-    const c = this.calls.get(q.value.callId);
-    if (!c || c.info.peer !== peerUser || c.info.state !== 'active' || !c.receiver) return;
-    c.info.stats.framesReceived++;
-    c.info.stats.bytesReceived += q.value.frame.length;
-    c.receiver.handleFrame(q.value.frame, now);
-    this.drainAudio(c);
+    const c = this.signaling.get(q.value.callId);
+    const media = this.media.get(q.value.callId);
+    if (!c || !media || c.peer !== peer.user || c.device !== peer.device || !receiving(c)) return;
+    media.handleFrame(q.value.frame, now);
+    this.drainAudio(c.id, media);
   }
 
+  /** A session closed: calls that were using it fail (unless the device has moved on). */
   pathClosed(path: string, now: number) {
-    for (const c of this.calls.values()) if (c.path === path && c.info.state !== 'ended') this.move(c, 'failure', now);
+    for (const [device, p] of [...this.devicePaths]) {
+      if (p !== path) continue;
+      this.devicePaths.delete(device);
+      this.signaling.handleDeviceLost(device, now);
+    }
+    this.pump(now);
   }
 
   handleTimeout(now: number) {
-    for (const c of this.calls.values()) {
-      if (c.ringDeadlineMs !== undefined && now >= c.ringDeadlineMs && c.info.state !== 'active' && c.info.state !== 'ended') {
-        this.move(c, 'timeout', now);
-        this.signalHangup(c, 'no-answer', now);
-      }
-      if (c.receiver) { c.receiver.handleTimeout(now); this.drainAudio(c); }
-    }
+    this.signaling.handleTimeout(now);
+    for (const [id, m] of this.media) { m.handleTimeout(now); this.drainAudio(id, m); }
+    this.pump(now);
   }
 
   pollEvent(): CallEvent | undefined { return this.events.shift(); }
 
   pollTimeout(): number | undefined {
-    let next: number | undefined;
-    for (const c of this.calls.values()) {
-      for (const t of [c.ringDeadlineMs, c.receiver?.pollTimeout()]) {
-        if (t !== undefined && (next === undefined || t < next)) next = t;
-      }
-    }
-    return next;
+    const ts = [this.signaling.pollTimeout(), ...[...this.media.values()].map((m) => m.pollTimeout())]
+      .filter((t): t is number => t !== undefined);
+    return ts.length ? Math.min(...ts) : undefined;
   }
 
   // ---- internals ----
 
-  private add(id: string, peer: string, direction: 'in' | 'out', state: CallInfo['state'], now: number): Call {
-    const info: CallInfo = {
-      id, peer, direction, state, path: undefined, endReason: undefined,
-      startedAtMs: now, answeredAtMs: undefined, endedAtMs: undefined, stats: emptyStats(),
+  private command(r: Result<SignalingCall>, now: number): Result<CallInfo> {
+    this.pump(now);
+    return r.ok ? ok(this.get(r.value.id)!) : r;
+  }
+
+  /** Carries out everything the signaling machine asked for. */
+  private pump(now: number) {
+    for (let o = this.signaling.pollOutput(); o; o = this.signaling.pollOutput()) {
+      switch (o.type) {
+        case 'reach': this.reach(o.callId, o.user, now); break;
+        case 'send': this.send(o.callId, o.device, o.signal, now); break;
+        case 'changed': this.changed(o.call); break;
+      }
+    }
+  }
+
+  private reach(callId: string, user: string, now: number) {
+    this.transport.findDevices(user, now, (found) => {
+      const t = this.transport.now();
+      this.signaling.handleDevices(callId, found, t);
+      this.pump(t);
+      if (!found.ok) this.settlePending(callId, err(found.error.code, `cannot reach ${user}: ${found.error.message}`));
+      else for (const device of found.value) {
+        this.transport.connectToDevice(user, device, t, (p) => {
+          const t2 = this.transport.now();
+          if (p.ok) {
+            this.devicePaths.set(device, p.value);
+            if (!this.pathKinds.has(callId)) this.pathKinds.set(callId, kindOf(p.value));
+            this.signaling.handleDeviceReached(callId, device, t2);
+          } else {
+            this.signaling.handleDeviceFailed(callId, device, t2);
+          }
+          this.pump(t2);
+        });
+      }
+    });
+  }
+
+  private send(callId: string, device: string, s: Signal, now: number) {
+    const path = this.devicePaths.get(device);
+    if (!path) { this.signaling.handleReply(callId, device, s.kind, 'failed', now); return; }
+    this.transport.request(path, encodeSignal(s), now, (r) => {
+      const t = this.transport.now();
+      this.signaling.handleReply(callId, device, s.kind, r.ok ? decodeReply(r.value.message) : 'failed', t);
+      this.pump(t);
+    });
+  }
+
+  private changed(c: SignalingCall) {
+    let m = this.media.get(c.id);
+    if (!m && c.state !== 'ended') {
+      m = new CallMedia({ bitrateBps: this.cfg.bitrateBps ?? 32_000, random: this.transport.random });
+      this.media.set(c.id, m);
+    }
+    if (m) {
+      if (c.device && this.devicePaths.has(c.device)) this.pathKinds.set(c.id, kindOf(this.devicePaths.get(c.device)!));
+      if (!receiving(c)) this.drainAudio(c.id, m);
+      m.setActive(receiving(c));
+    }
+    const info = this.info(c);
+    if (c.state === 'ended') { m?.stop(); this.retire(); }
+    this.events.push({ type: 'call', call: info });
+    if (c.state === 'ringing' || c.state === 'active') this.settlePending(c.id, ok(info));
+    if (c.state === 'ended' && c.endReason === 'merged') {
+      // Glare: the user's call goes on as the peer's call, which this node answers.
+      const theirs = this.signaling.live().find((x) => x.peer === c.peer);
+      this.settlePending(c.id, ok(theirs ? this.info(theirs) : info));
+    }
+    if (c.state === 'ended') this.settlePending(c.id, err(c.endReason ?? 'failed', `the call ended: ${c.endReason ?? 'failed'}`));
+  }
+
+  private settlePending(id: string, r: Result<CallInfo>) {
+    const p = this.pending.get(id);
+    if (!p) return;
+    this.pending.delete(id);
+    p.cb(r);
+  }
+
+  private drainAudio(callId: string, m: CallMedia) {
+    for (let pcm = m.pollAudio(); pcm; pcm = m.pollAudio()) this.events.push({ type: 'audio', callId, pcm });
+  }
+
+  /** Forgets media and paths of calls the signaling machine no longer keeps. */
+  private retire() {
+    for (const id of [...this.media.keys()]) if (!this.signaling.get(id)) { this.media.delete(id); this.pathKinds.delete(id); }
+    if (this.devicePaths.size > 256) {
+      const inUse = new Set(this.signaling.live().map((c) => c.device));
+      for (const d of [...this.devicePaths.keys()]) if (!inUse.has(d)) this.devicePaths.delete(d);
+    }
+  }
+
+  private info(c: SignalingCall): CallInfo {
+    const m = this.media.get(c.id);
+    return {
+      id: c.id, peer: c.peer, direction: c.direction, state: c.state, path: this.pathKinds.get(c.id), endReason: c.endReason,
+      startedAtMs: c.startedAtMs, answeredAtMs: c.answeredAtMs, endedAtMs: c.endedAtMs, stats: m ? { ...m.stats } : emptyStats(),
     };
-    const c: Call = { info, path: undefined, sender: undefined, receiver: undefined, ringDeadlineMs: now + this.ringTimeoutMs };
-    this.calls.set(id, c);
-    this.prune();
-    this.events.push({ type: 'call', call: snapshot(c) });
-    return c;
-  }
-
-  private move(c: Call, input: CallInput, now: number) {
-    const next = nextCallState(c.info.state, input);
-    if (!next) return;
-    c.info.state = next.state;
-    if (next.state === 'active') {
-      c.info.answeredAtMs = now;
-      c.ringDeadlineMs = undefined;
-      const r = this.transport.random(6);
-      c.sender = new MediaSender({
-        bitrateBps: this.cfg.bitrateBps ?? 32_000, fec: true,
-        seqStart: (r[0] << 8) | r[1], timestampStart: ((r[2] << 24) | (r[3] << 16) | (r[4] << 8) | r[5]) >>> 0,
-      });
-      c.receiver = new MediaReceiver({});
-    }
-    if (next.state === 'ended') {
-      c.info.endReason = next.reason;
-      c.info.endedAtMs = now;
-      c.ringDeadlineMs = undefined;
-      if (c.receiver) { c.receiver.stop(); this.drainAudio(c); }
-      c.sender = undefined;
-    }
-    this.events.push({ type: 'call', call: snapshot(c) });
-  }
-
-  private drainAudio(c: Call) {
-    if (!c.receiver) return;
-    for (let pcm = c.receiver.pollAudio(); pcm; pcm = c.receiver.pollAudio()) {
-      this.events.push({ type: 'audio', callId: c.info.id, pcm });
-    }
-    const s = c.receiver.stats;
-    c.info.stats.framesConcealed = s.concealed;
-    c.info.stats.framesRecoveredFec = s.recoveredFec;
-    c.info.stats.framesLate = s.late;
-  }
-
-  private signalHangup(c: Call, reason: string, now: number) {
-    if (c.path) this.transport.request(c.path, CallHangup.toBytes({ callId: c.info.id, reason }), now, () => {});
-  }
-
-  private prune() {
-    const ended = [...this.calls.values()].filter((c) => c.info.state === 'ended');
-    for (const c of ended.slice(0, Math.max(0, ended.length - endedCallsKept))) this.calls.delete(c.info.id);
   }
 }
 
-function snapshot(c: Call): CallInfo { return { ...c.info, stats: { ...c.info.stats } }; }
+/**
+ * Media is played in `active`, and already in `answering`: the caller sends media only to the
+ * device whose answer won, so the first words are not lost while the confirmation travels.
+ */
+function receiving(c: SignalingCall): boolean { return c.state === 'active' || c.state === 'answering'; }
 
-function emptyStats(): CallStats {
-  return { framesSent: 0, framesReceived: 0, framesConcealed: 0, framesRecoveredFec: 0, framesLate: 0, bytesSent: 0, bytesReceived: 0 };
+function kindOf(path: string): 'direct' | 'relay' { return isRelayedPath(path) ? 'relay' : 'direct'; }
+
+/** A call command's signal; undefined when the message is not a call command. */
+function decodeSignal(m: Message): Result<Signal> | undefined {
+  const bad = (message: string) => err('bad-request', message);
+  switch (m.command) {
+    case Cmd.CallInvite: {
+      const q = CallInvite.decode(m.body);
+      if (!q.ok) return bad(q.error.message);
+      if (q.value.codec !== 'opus') return err('unsupported-codec', `codec ${q.value.codec}`);
+      return ok({ kind: 'invite', callId: q.value.callId });
+    }
+    case Cmd.CallAnswer: {
+      const q = CallAnswer.decode(m.body);
+      return q.ok ? ok({ kind: 'answer', callId: q.value.callId }) : bad(q.error.message);
+    }
+    case Cmd.CallHangup: {
+      const q = CallHangup.decode(m.body);
+      return q.ok ? ok({ kind: 'hangup', callId: q.value.callId, reason: q.value.reason }) : bad(q.error.message);
+    }
+    case Cmd.CallHold: {
+      const q = CallHold.decode(m.body);
+      return q.ok ? ok({ kind: 'hold', callId: q.value.callId, held: q.value.held }) : bad(q.error.message);
+    }
+    default: return undefined;
+  }
 }
 
-function hex(b: Uint8Array): string { return Buffer.from(b).toString('hex'); }
+function encodeSignal(s: Signal): Uint8Array {
+  switch (s.kind) {
+    case 'invite': return CallInvite.toBytes({ callId: s.callId, codec: 'opus', frameMs: 20 });
+    case 'answer': return CallAnswer.toBytes({ callId: s.callId });
+    case 'hangup': return CallHangup.toBytes({ callId: s.callId, reason: s.reason });
+    case 'hold': return CallHold.toBytes({ callId: s.callId, held: s.held });
+  }
+}
+
+function encodeReply(r: SignalReply, callId: string): Uint8Array {
+  if (r === 'ringing') return CallRinging.toBytes({ callId });
+  if (r === 'ok') return OkReply.toBytes({});
+  return errorBytes(r, replyMessages[r] ?? r);
+}
+
+const replyMessages: Partial<Record<SignalReply, string>> = {
+  busy: 'already in a call', glare: 'both called at once; our call wins', 'answered-elsewhere': 'another device answered first',
+  'no-such-call': 'unknown call', 'call-ended': 'the call has ended', 'out-of-order': 'signal does not fit the call state',
+};
+
+function decodeReply(m: Message): SignalReply {
+  if (m.command === Cmd.CallRinging) return 'ringing';
+  if (m.command === Cmd.Ok) return 'ok';
+  if (m.command === Cmd.Error) {
+    const e = ErrorReply.decode(m.body);
+    if (e.ok && replyCodes.has(e.value.code)) return e.value.code as SignalReply;
+  }
+  return 'failed';
+}

@@ -10,7 +10,7 @@ export class ClientError extends Error {
   constructor(message: string, readonly exitCode = 1) { super(message); }
 }
 
-export const clientCommands = ['register', 'login', 'status', 'lookup', 'chat', 'call', 'hangup', 'passwd', 'delete-account', 'devices'];
+export const clientCommands = ['register', 'login', 'status', 'lookup', 'chat', 'call', 'hangup', 'answer', 'reject', 'hold', 'resume', 'calls', 'passwd', 'delete-account', 'devices'];
 
 const flagSpec = {
   api: 'string', json: 'boolean', 'password-file': 'string', invite: 'string', play: 'string', record: 'string', seconds: 'string',
@@ -99,7 +99,27 @@ export async function runClientCommand(cmd: string, argv: string[]): Promise<num
         `listening on:    ${st.listen}${st.directAllowed ? '' : ' (direct paths off)'}`,
         `login server:    ${st.loginServer}${st.loginServerKey ? ` key ${st.loginServerKey}` : ''}`,
         `calls:           ${st.calls.filter((c) => c.state !== 'ended').length} in progress`,
+        ...st.calls.slice(-5).map((c) => `  ${describeCall(c)}`),
       ].join('\n'));
+      return 0;
+    }
+    case 'calls': {
+      noMore(0);
+      const list = await api.req<CallInfo[]>('GET', 'calls');
+      out(list, list.length ? list.map(describeCall).join('\n') : 'no calls');
+      return 0;
+    }
+    case 'answer':
+    case 'reject':
+    case 'hold':
+    case 'resume': {
+      noMore(1);
+      const list = await api.req<CallInfo[]>('GET', 'calls');
+      // Without an id: the one call this can apply to, if there is exactly one.
+      const fits = (c: CallInfo) => (cmd === 'answer' || cmd === 'reject') ? c.state === 'incoming' : c.state !== 'ended' && c.state !== 'incoming';
+      const id = positionals[0] ?? only(list.filter(fits), cmd);
+      const c = await api.req<CallInfo>('POST', `calls/${encodeURIComponent(id)}/${cmd}`);
+      out(c, describeCall(c));
       return 0;
     }
     case 'lookup': {
@@ -161,6 +181,21 @@ async function placeCall(api: Api, user: string, o: { play?: string; record?: st
   const s = final.stats;
   out(final, `call with ${user} over ${final.path} path: sent ${s.framesSent} frames, received ${s.framesReceived}, concealed ${s.framesConcealed}, recovered by FEC ${s.framesRecoveredFec}`);
   return 0;
+}
+
+function only(list: CallInfo[], cmd: string): string {
+  if (list.length === 1) return list[0].id;
+  throw new ClientError(list.length ? `${list.length} calls fit; say which: tincan ${cmd} CALL_ID (see tincan calls)` : `no call to ${cmd}`);
+}
+
+const stateWords: Record<CallInfo['state'], string> = {
+  calling: 'calling', ringing: 'ringing at', incoming: 'incoming call from', answering: 'answering', active: 'in call with',
+  'on-hold': 'on hold (by us) with', 'remote-hold': 'on hold (by them) with', 'both-hold': 'on hold (both sides) with', ended: 'ended',
+};
+
+function describeCall(c: CallInfo): string {
+  const what = c.state === 'ended' ? `call ${c.direction === 'out' ? 'to' : 'from'} ${c.peer} ended: ${c.endReason ?? 'failed'}` : `${stateWords[c.state]} ${c.peer}`;
+  return `${c.id}  ${what}${c.path ? ` (${c.path})` : ''}`;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -215,8 +215,8 @@ export class Supernode implements DatagramCore {
     const q = Lookup.decode(m.body);
     if (!q.ok) return reply(errorBytes('bad-request', q.error.message));
     const user = q.value.user;
-    const local = this.directory.get(user, now);
-    if (local) return reply(LookupOk.toBytes({ record: local.bytes }));
+    const local = this.directory.getAll(user, now);
+    if (local.length) return reply(lookupOk(local.map((r) => r.bytes)));
     const peers = [...this.peers.keys()];
     if (q.value.localOnly || peers.length === 0) return reply(errorBytes('not-found', `${user} is not online`));
     let waiting = peers.length;
@@ -228,8 +228,9 @@ export class Supernode implements DatagramCore {
         if (r.ok && r.value.message.command === Cmd.LookupOk) {
           const ok = LookupOk.decode(r.value.message.body);
           if (ok.ok && this.loginKey && this.directory.put(ok.value.record, this.loginKey, now).ok) {
+            for (const rec of ok.value.others ?? []) this.directory.put(rec, this.loginKey, now);
             answered = true;
-            return reply(LookupOk.toBytes({ record: ok.value.record }));
+            return reply(lookupOk(this.directory.getAll(user, now).map((r) => r.bytes)));
           }
         }
         if (waiting === 0) { answered = true; reply(errorBytes('not-found', `${user} is not online`)); }
@@ -271,3 +272,8 @@ export class Supernode implements DatagramCore {
   private log(level: LogLine['level'], message: string) { this.logs.push({ level, message }); }
 }
 
+/** A look-up answer: newest record first, the user's other devices after it. */
+function lookupOk(records: Uint8Array[]): Uint8Array {
+  const [record, ...others] = records;
+  return LookupOk.toBytes({ record, others: others.length ? others.slice(0, 7) : undefined });
+}

@@ -13,6 +13,8 @@ export interface NodeStatus {
   loginServerKey: string | undefined; // pinned Ed25519 key, base64url
   directAllowed: boolean;
   calls: CallInfo[];
+  /** Call signals from peers that were malformed, unknown or out of place: dropped. */
+  callSignalsDropped?: number;
 }
 
 /** One of the account's devices, as the login server lists them. */
@@ -38,8 +40,12 @@ export interface ChatMessage {
   deliveredAtMs: number | undefined;  // receipt time for outgoing messages
 }
 
-export type CallState = 'calling' | 'ringing' | 'incoming' | 'active' | 'ended';
-export type CallEndReason = 'hung-up' | 'rejected' | 'busy' | 'no-answer' | 'cancelled' | 'failed' | 'remote-hung-up';
+/** docs/calls.md: `incoming` rings here; `answering` waits for the caller to confirm we answered first. */
+export type CallState = 'calling' | 'ringing' | 'incoming' | 'answering' | 'active' | 'on-hold' | 'remote-hold' | 'both-hold' | 'ended';
+export type CallEndReason =
+  | 'hung-up' | 'remote-hung-up' | 'rejected' | 'busy' | 'no-answer' | 'cancelled' | 'failed'
+  | 'answered-elsewhere'  // another device of the callee answered first
+  | 'merged';             // both called each other at once; the other call won (docs/calls.md, glare)
 
 export interface CallStats {
   framesSent: number;

@@ -21,7 +21,7 @@
 //   outputs:  pollTransmit(), pollTimeout(), pollEvent()
 // Relay paths never reach the driver: pollTransmit wraps their packets into Relay datagrams
 // to the supernode, so a driver only ever sees udp: paths.
-import { Rpc, type RpcEvent } from '../session/rpc.ts';
+import { Rpc, type RpcEvent, type PeerIdentity } from '../session/rpc.ts';
 import type { KeyPair, RandomBytes } from '../crypto/keys.ts';
 import { createIdentityProof, consumeIdentityProof } from '../crypto/identity-proof.ts';
 import { verifyCertificate } from '../crypto/certificate.ts';
@@ -88,6 +88,10 @@ export class UserNode {
   private renewing = false;
   /** Established end-to-end sessions by user. */
   private readonly userPaths = new Map<string, string>();
+  /** Established end-to-end sessions by peer device (base64url device key). */
+  private readonly devicePaths = new Map<string, string>();
+  /** The records of devices found by the last look-ups (for calls), by device. */
+  private readonly knownDevices = new Map<string, Presence>();
   /** Path attempts in progress: path → waiter. */
   private readonly waiting = new Map<string, PathWaiter>();
   private readonly events: UserNodeEvent[] = [];
@@ -127,7 +131,9 @@ export class UserNode {
       },
     });
     this.calls = new CallManager({
-      connectToUser: (user, now, cb) => this.connectToUser(user, now, cb),
+      now: () => this.now,
+      findDevices: (user, now, cb) => this.findDevices(user, now, cb),
+      connectToDevice: (user, device, now, cb) => this.connectToDevice(user, device, now, cb),
       request: (path, bytes, now, cb) => { this.rpc.request(path, bytes, now, cb); },
       // The call manager's only datagrams are media frames: they travel under the media keys.
       sendDatagram: (path, bytes, now, opts) => { this.rpc.sendDatagram(path, bytes, now, { ...opts, media: true }); },
@@ -149,6 +155,7 @@ export class UserNode {
       loginServerKey: this.loginKey && toBase64Url(this.loginKey),
       directAllowed: this.cfg.directAllowed,
       calls: this.calls.list(),
+      callSignalsDropped: this.calls.signalsDropped,
     };
   }
 
@@ -298,7 +305,20 @@ export class UserNode {
     this.now = now;
     const name = normaliseUserName(rawUser);
     if (!name.ok) return cb(name);
-    const user = name.value;
+    this.lookupDevices(name.value, now, (r) => {
+      if (!r.ok) return cb(r);
+      const p = r.value[0].presence;
+      cb(ok({
+        user: p.user, online: true, addresses: (p.addresses ?? []).map(formatAddress),
+        supernode: p.supernode && formatAddress(p.supernode), publishedAtMs: p.publishedAtMs, expiresAtMs: p.expiresAtMs,
+        presence: p,
+      }));
+    });
+    this.drain(now);
+  }
+
+  /** Every online device of the user, newest record first, each record verified here. */
+  private lookupDevices(user: string, now: number, cb: (r: Result<{ device: string; presence: Presence }[]>) => void) {
     const a = this.attachment;
     if (!a) return cb(err('not-attached', 'not connected to a supernode; log in first'));
     if (!this.loginKey) return cb(err('no-login-key', 'the login server key is not known yet'));
@@ -312,14 +332,38 @@ export class UserNode {
       const p = v.value.presence;
       // A supernode could answer with another user's (valid) record: check it is the one asked for.
       if (p.user !== user) return cb(err('forged-record', `asked for ${user}, got a record for ${p.user}`));
-      cb(ok({
-        user: p.user, online: true, addresses: (p.addresses ?? []).map(formatAddress),
-        supernode: p.supernode && formatAddress(p.supernode), publishedAtMs: p.publishedAtMs, expiresAtMs: p.expiresAtMs,
-        presence: p,
-      }));
+      const devices = new Map([[toBase64Url(v.value.certificate.deviceKey), p]]);
+      // Other devices' records are checked the same way; one that fails is left out, not fatal.
+      for (const bytes of q.value.others ?? []) {
+        const o = verifyPresence(bytes, this.loginKey!, this.now);
+        if (o.ok && o.value.presence.user === user) {
+          const d = toBase64Url(o.value.certificate.deviceKey);
+          if (!devices.has(d)) devices.set(d, o.value.presence);
+        }
+      }
+      cb(ok([...devices].map(([device, presence]) => ({ device, presence }))));
     });
-    this.drain(now);
   }
+
+  private findDevices(user: string, now: number, cb: (r: Result<string[]>) => void) {
+    this.lookupDevices(user, now, (r) => {
+      if (!r.ok) return cb(r);
+      if (this.knownDevices.size > knownDevicesMax) this.knownDevices.clear();
+      for (const d of r.value) this.knownDevices.set(d.device, d.presence);
+      // Never ring ourselves (another device of ours would be a different device key).
+      cb(ok(r.value.map((d) => d.device).filter((d) => d !== this.deviceId)));
+    });
+  }
+
+  private connectToDevice(user: string, device: string, now: number, cb: PathCallback) {
+    const known = this.devicePaths.get(device);
+    if (known && this.rpc.endpoint.isEstablished(known)) return cb(ok(known));
+    const p = this.knownDevices.get(device);
+    if (!p || p.user !== user) return cb(err('unknown-device', `no record for that device of ${user}`));
+    this.connectToPresence(p, now, cb);
+  }
+
+  private get deviceId(): string { return toBase64Url(this.cfg.signingKey.publicKey); }
 
   chat(rawUser: string, text: string, now: number, cb: (r: Result<ChatMessage>) => void) {
     this.now = now;
@@ -436,22 +480,25 @@ export class UserNode {
   private connectToUser(user: string, now: number, cb: PathCallback) {
     const known = this.userPaths.get(user);
     if (known && this.rpc.endpoint.isEstablished(known)) return cb(ok(known));
-    this.lookup(user, now, (l) => {
-      if (!l.ok) return cb(l);
-      const p = l.value.presence;
-      const relay = p.supernode && p.relayToken !== undefined ? relayPath(p.supernode, p.relayToken) : undefined;
-      // Last resort: forward through our own supernode to theirs (we may not reach theirs at all).
-      const own = this.attachment?.address;
-      const forward = own && p.supernode && p.relayToken !== undefined && formatAddress(own) !== formatAddress(p.supernode)
-        ? forwardPath(own, p.supernode, p.relayToken) : undefined;
-      const viaForward = (cbs: PathCallback[]) => forward ? this.open(forward, user, p.staticKey, undefined, cbs)
-        : cbs.forEach((c) => c(err('unreachable', `${user} cannot be reached`)));
-      const viaRelay = (cbs: PathCallback[]) => relay ? this.open(relay, user, p.staticKey, forward ? viaForward : undefined, cbs)
-        : viaForward(cbs);
-      const direct = this.cfg.directAllowed ? (p.addresses ?? []).filter((a) => udpPath(a) !== udpPath(this.cfg.listen)) : [];
-      if (direct.length === 0) return viaRelay([cb]);
-      this.open(udpPath(direct[0]), user, p.staticKey, viaRelay, [cb]);
-    });
+    this.lookup(user, now, (l) => l.ok ? this.connectToPresence(l.value.presence, this.now, cb) : cb(l));
+  }
+
+  /** Opens a session to the device a record describes: direct, else its relay, else forwarding. */
+  private connectToPresence(p: Presence, now: number, cb: PathCallback) {
+    this.now = now;
+    const user = p.user;
+    const relay = p.supernode && p.relayToken !== undefined ? relayPath(p.supernode, p.relayToken) : undefined;
+    // Last resort: forward through our own supernode to theirs (we may not reach theirs at all).
+    const own = this.attachment?.address;
+    const forward = own && p.supernode && p.relayToken !== undefined && formatAddress(own) !== formatAddress(p.supernode)
+      ? forwardPath(own, p.supernode, p.relayToken) : undefined;
+    const viaForward = (cbs: PathCallback[]) => forward ? this.open(forward, user, p.staticKey, undefined, cbs)
+      : cbs.forEach((c) => c(err('unreachable', `${user} cannot be reached`)));
+    const viaRelay = (cbs: PathCallback[]) => relay ? this.open(relay, user, p.staticKey, forward ? viaForward : undefined, cbs)
+      : viaForward(cbs);
+    const direct = this.cfg.directAllowed ? (p.addresses ?? []).filter((a) => udpPath(a) !== udpPath(this.cfg.listen)) : [];
+    if (direct.length === 0) return viaRelay([cb]);
+    this.open(udpPath(direct[0]), user, p.staticKey, viaRelay, [cb]);
   }
 
   /** Opens an end-to-end session on a path; with a fallback, gives the path directAttemptMs to work. */
@@ -483,6 +530,7 @@ export class UserNode {
     switch (e.type) {
       case 'established':
         if (e.peer.user) this.userPaths.set(e.peer.user, e.path);
+        if (e.peer.user) this.devicePaths.set(toBase64Url(e.peer.signingKey), e.path);
         this.settle(e.path, ok(e.path));
         break;
       case 'failed':
@@ -490,15 +538,16 @@ export class UserNode {
         break;
       case 'closed':
         for (const [u, p] of this.userPaths) if (p === e.path) this.userPaths.delete(u);
+        for (const [d, p] of this.devicePaths) if (p === e.path) this.devicePaths.delete(d);
         if (this.attachment?.path === e.path) { this.attachment = undefined; this.events.push({ type: 'status' }); this.attach(now); }
         this.calls.pathClosed(e.path, now);
         break;
       case 'datagram':
         if (e.message.command === Cmd.Relayed) return this.consumeRelayed(e.path, e.message, now);
-        if (e.peer.user) this.calls.consumeDatagram(e.peer.user, e.message, now);
+        if (e.peer.user) this.calls.consumeDatagram({ user: e.peer.user, device: toBase64Url(e.peer.signingKey) }, e.message, now);
         break;
       case 'request':
-        this.consumeRequest(e.path, e.id, e.peer.user, e.message, now);
+        this.consumeRequest(e.path, e.id, e.peer, e.message, now);
         break;
     }
   }
@@ -511,10 +560,13 @@ export class UserNode {
     this.rpc.handleDatagram(from, r.value.packet, now);
   }
 
-  private consumeRequest(path: string, id: number, peerUser: string | undefined, m: Message, now: number) {
+  private consumeRequest(path: string, id: number, peer: PeerIdentity, m: Message, now: number) {
     const respond = (bytes: Uint8Array) => this.rpc.respond(path, id, bytes, now);
+    const peerUser = peer.user;
     if (!peerUser) return respond(errorBytes('not-a-user', 'only certified users may ask this node'));
     this.userPaths.set(peerUser, path);
+    const device = toBase64Url(peer.signingKey);
+    this.devicePaths.set(device, path);
     if (m.command === Cmd.Chat) {
       const q = Chat.decode(m.body);
       if (!q.ok) return respond(errorBytes('bad-request', q.error.message));
@@ -523,7 +575,7 @@ export class UserNode {
       } });
       return respond(ChatAck.toBytes({ id: q.value.id, receivedAtMs: now }));
     }
-    if (this.calls.consumeRequest(path, peerUser, m, now, respond)) return;
+    if (this.calls.consumeRequest(path, { user: peerUser, device }, m, now, respond)) return;
     respond(errorBytes('unknown-command', `nodes do not answer command ${m.command}`));
   }
 
@@ -533,6 +585,9 @@ export class UserNode {
 
   private log(level: LogLine['level'], message: string) { this.events.push({ type: 'log', line: { level, message } }); }
 }
+
+// Implementation limit: device records remembered for placing calls.
+const knownDevicesMax = 1024;
 
 function mergeAddresses(a: Address[], b: Address[]): Address[] {
   const seen = new Map<string, Address>();

@@ -12,7 +12,8 @@ export const HelloOk = command(Cmd.HelloOk, {
 
 export const Publish = command(Cmd.Publish, { record: f.bytes(1, 4096) });
 export const Lookup = command(Cmd.Lookup, { user: f.string(1, 64), localOnly: f.bool(2).opt() });
-export const LookupOk = command(Cmd.LookupOk, { record: f.bytes(1, 4096) });
+/** The user's newest record, and the records of their other online devices (at most 7). */
+export const LookupOk = command(Cmd.LookupOk, { record: f.bytes(1, 4096), others: f.bytesList(2, 7, 4096).opt() });
 
 /** A supernode joining another: it says where it listens and learns who else is there. */
 export const PeerHello = command(Cmd.PeerHello, { listen: f.address(1) });

@@ -62,7 +62,7 @@ export class NodeService implements NodeControl {
     const svc = new NodeService(node, driver, data, opts);
     svc.loadState();
     driver.attach(node, () => svc.drain());
-    svc.resume();
+    svc.restoreSession();
     svc.contactTimer = setInterval(() => svc.refreshContacts(), contactRefreshMs);
     return svc;
   }
@@ -159,6 +159,8 @@ export class NodeService implements NodeControl {
   }
 
   async reject(callId: string): Promise<CallInfo> { return this.unwrap(this.mutateCalls((c, now) => c.reject(callId, now))); }
+  async hold(callId: string): Promise<CallInfo> { return this.unwrap(this.mutateCalls((c, now) => c.hold(callId, now))); }
+  async resume(callId: string): Promise<CallInfo> { return this.unwrap(this.mutateCalls((c, now) => c.resume(callId, now))); }
 
   async hangup(callId?: string): Promise<CallInfo[]> {
     const ids = callId ? [callId] : this.calls().filter((c) => c.state !== 'ended').map((c) => c.id);
@@ -189,7 +191,7 @@ export class NodeService implements NodeControl {
   }
 
   private unwrap<T>(r: Result<T>): T {
-    if (!r.ok) throw new ApiError(r.error.code, r.error.message, 404);
+    if (!r.ok) throw new ApiError(r.error.code, r.error.message, r.error.code === 'no-such-call' ? 404 : 409);
     return r.value;
   }
 
@@ -251,7 +253,7 @@ export class NodeService implements NodeControl {
   }
 
   /** After a restart: keep using a still-valid certificate instead of asking for the password. */
-  private resume() {
+  private restoreSession() {
     const saved = this.data.readJson<{ certificate: string }>('certificate.json');
     const cert = saved && fromBase64Url(saved.certificate);
     if (!cert) return;

@@ -53,8 +53,22 @@ function renderMessages() {
   }));
 }
 
+// docs/calls.md: the states a call shows in the bar, and which of them can be held or resumed.
+const callWords = {
+  calling: 'Calling', ringing: 'Ringing', answering: 'Connecting to', active: 'In call with',
+  'on-hold': 'On hold with', 'remote-hold': 'Held by', 'both-hold': 'On hold (both sides) with',
+};
+const endWords = {
+  'hung-up': 'you hung up', 'remote-hung-up': 'they hung up', rejected: 'declined', busy: 'busy', 'no-answer': 'no answer',
+  cancelled: 'cancelled', failed: 'failed', 'answered-elsewhere': 'answered on another device', merged: 'merged with their call',
+};
+
 function renderCalls() {
-  const live = [...state.calls.values()].filter((c) => c.state !== 'ended');
+  const all = [...state.calls.values()];
+  const live = all.filter((c) => c.state !== 'ended');
+  const last = all.filter((c) => c.state === 'ended').sort((a, b) => (b.endedAtMs ?? 0) - (a.endedAtMs ?? 0))[0];
+  $('call-ended').hidden = live.length > 0 || !last;
+  if (last) $('call-ended').textContent = `Call with ${last.peer} ended: ${endWords[last.endReason] ?? last.endReason ?? 'failed'}`;
   const incoming = live.find((c) => c.state === 'incoming');
   $('incoming').hidden = !incoming;
   if (incoming) { $('incoming-text').textContent = `${incoming.peer} is calling`; $('incoming').dataset.id = incoming.id; }
@@ -62,7 +76,10 @@ function renderCalls() {
   $('call-bar').hidden = !current;
   if (current) {
     $('call-bar').dataset.id = current.id;
-    $('call-text').textContent = `${current.state === 'active' ? 'In call with' : 'Calling'} ${current.peer}${current.path ? ` (${current.path})` : ''}`;
+    $('call-text').textContent = `${callWords[current.state] ?? current.state} ${current.peer}${current.path ? ` (${current.path})` : ''}`;
+    const held = current.state === 'on-hold' || current.state === 'both-hold';
+    $('hold').hidden = !(held || current.state === 'active' || current.state === 'remote-hold');
+    $('hold').textContent = held ? 'Resume' : 'Hold';
     const s = current.stats;
     $('call-stats').textContent = `sent ${s.framesSent} · received ${s.framesReceived} · concealed ${s.framesConcealed} · FEC ${s.framesRecoveredFec}`;
   }
@@ -140,6 +157,12 @@ $('send').addEventListener('submit', async (ev) => {
 
 $('call').onclick = async () => {
   try { const c = await api('POST', 'call', { to: state.peer }); state.calls.set(c.id, c); renderCalls(); } catch (e) { showError('app-error', e); }
+};
+$('hold').onclick = () => {
+  const id = $('call-bar').dataset.id;
+  const c = state.calls.get(id);
+  const held = c && (c.state === 'on-hold' || c.state === 'both-hold');
+  api('POST', `calls/${id}/${held ? 'resume' : 'hold'}`).catch((e) => showError('app-error', e));
 };
 $('hangup').onclick = () => api('POST', 'hangup', { callId: $('call-bar').dataset.id }).catch((e) => showError('app-error', e));
 $('answer').onclick = () => api('POST', `calls/${$('incoming').dataset.id}/answer`, {}).catch((e) => showError('app-error', e));

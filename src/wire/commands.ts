@@ -35,4 +35,5 @@ export const Cmd = {
   CallAnswer: 52,
   CallHangup: 53,
   Media: 54,
+  CallHold: 59,
 } as const;

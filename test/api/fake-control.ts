@@ -68,6 +68,8 @@ export class FakeControl implements NodeControl {
   }
   async answer(id: string) { return this.find(id); }
   async reject(id: string) { return this.end(id, 'rejected'); }
+  async hold(id: string) { const c = this.find(id); c.state = 'on-hold'; this.emit({ type: 'call', call: c }); return c; }
+  async resume(id: string) { const c = this.find(id); c.state = 'active'; this.emit({ type: 'call', call: c }); return c; }
   async hangup(id?: string) {
     return this.callList.filter((c) => c.state !== 'ended' && (!id || c.id === id)).map((c) => this.end(c.id, 'hung-up'));
   }

@@ -47,6 +47,8 @@ test('calls: place, list, hang up, unknown call', async () => {
   const c = await call('POST', '/api/call', { to: 'bob' });
   assert.equal(c.json.state, 'active');
   assert.equal((await call('GET', '/api/calls')).json.length, 1);
+  assert.equal((await call('POST', `/api/calls/${c.json.id}/hold`)).json.state, 'on-hold');
+  assert.equal((await call('POST', `/api/calls/${c.json.id}/resume`)).json.state, 'active');
   const h = await call('POST', '/api/hangup', { callId: c.json.id });
   assert.equal(h.json[0].endReason, 'hung-up');
   assert.equal((await call('POST', '/api/calls/zzz/answer', {})).status, 404);

@@ -86,3 +86,22 @@ test('passwd, devices and delete-account: passwords from files or piped stdin; d
     assert.equal(control.user, undefined);
   } finally { fs.rmSync(dir, { recursive: true, force: true }); }
 });
+
+test('answer, reject, hold, resume and calls: the call id may be left out when one call fits; status shows end reasons', async () => {
+  const placed = await control.call('dave');
+  const held = await cli(['hold', '--api', api]);
+  assert.equal(held.code, 0, held.stderr);
+  assert.match(held.stdout, /on hold \(by us\) with dave/);
+  const resumed = await cli(['resume', placed.id, '--api', api, '--json']);
+  assert.equal(resumed.code, 0, resumed.stderr);
+  assert.equal(resumed.json.state, 'active');
+  const none = await cli(['answer', '--api', api]);
+  assert.equal(none.code, 1);
+  assert.match(none.stderr, /no call to answer/);
+  await control.hangup(placed.id);
+  const st = await cli(['status', '--api', api]);
+  assert.equal(st.code, 0, st.stderr);
+  assert.match(st.stdout, new RegExp(`${placed.id} +call to dave ended: hung-up`));
+  const list = await cli(['calls', '--api', api, '--json']);
+  assert.equal(list.json.find((c: any) => c.id === placed.id).endReason, 'hung-up');
+});

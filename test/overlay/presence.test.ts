@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { signPresence, verifyPresence, type Presence } from '../../src/overlay/presence.ts';
-import { Directory } from '../../src/overlay/directory.ts';
+import { Directory, devicesPerUserMax } from '../../src/overlay/directory.ts';
 import { testIdentity, testCertificate } from '../helpers/identities.ts';
 import { prng } from '../helpers/prng.ts';
 
@@ -68,4 +68,25 @@ test('the directory keeps the newest valid record and refuses forgeries', () => 
   assert.equal(dir.put(record({ publishedAtMs: now + 20 }, mallory.signing), login.signing.publicKey, now + 21).ok, false);
   assert.equal(dir.get('alice', now + 30)!.presence.publishedAtMs, now + 10);
   assert.equal(dir.get('alice', now + 70_000), undefined, 'expired records are gone');
+});
+
+test('the directory keeps one record per device of a user, newest first, at most devicesPerUserMax', () => {
+  const dir = new Directory();
+  const devices = Array.from({ length: devicesPerUserMax + 2 }, (_, i) => testIdentity(500 + i));
+  devices.forEach((d, i) => {
+    const r = record({ publishedAtMs: now + i, expiresAtMs: now + 60_000 }, d.signing, d.signing);
+    assert.deepEqual(dir.put(r, login.signing.publicKey, now + 20), { ok: true, value: 'stored' });
+  });
+  const all = dir.getAll('alice', now + 30);
+  assert.equal(all.length, devicesPerUserMax, 'the oldest devices gave way');
+  assert.deepEqual(all.map((v) => v.presence.publishedAtMs), Array.from({ length: devicesPerUserMax }, (_, i) => now + devicesPerUserMax + 1 - i));
+  assert.equal(dir.get('alice', now + 30)!.presence.publishedAtMs, now + devicesPerUserMax + 1);
+  // A device re-publishing replaces its own record only.
+  const again = record({ publishedAtMs: now + 40, expiresAtMs: now + 60_000 }, devices[5].signing, devices[5].signing);
+  assert.deepEqual(dir.put(again, login.signing.publicKey, now + 41), { ok: true, value: 'stored' });
+  assert.equal(dir.getAll('alice', now + 42).length, devicesPerUserMax);
+  assert.equal(dir.size, devicesPerUserMax);
+  dir.sweep(now + 70_000);
+  assert.equal(dir.size, 0);
+  assert.deepEqual(dir.getAll('alice', now + 70_000), []);
 });

@@ -48,7 +48,14 @@ test('alice and bob chat and call each other through the web UI', { skip: haveBr
   await bob.locator('#call-text', { hasText: 'In call with alice' }).waitFor();
   if (process.env.TINCAN_SCREENSHOTS) await alice.screenshot({ path: path.join(os.tmpdir(), 'tincan-alice.png'), fullPage: true });
 
+  await bob.click('#hold');
+  await alice.locator('#call-text', { hasText: 'Held by bob' }).waitFor();
+  await bob.locator('#call-text', { hasText: 'On hold with alice' }).waitFor();
+  await bob.locator('#hold', { hasText: 'Resume' }).click();
+  await alice.locator('#call-text', { hasText: 'In call with bob' }).waitFor();
+
   await alice.click('#hangup');
   await bob.locator('#call-bar').waitFor({ state: 'hidden' });
   await alice.locator('#call-bar').waitFor({ state: 'hidden' });
+  await bob.locator('#call-ended', { hasText: 'Call with alice ended: they hung up' }).waitFor();
 });
