@@ -121,6 +121,17 @@ test('a callee device that vanished (its record still published) ends the call "
   assert.equal(info(alice, id).endReason, 'failed');
 });
 
+test('calling a user who is not online fails at once with the look-up\'s reason', async () => {
+  const w = await world(19);
+  const [alice] = await person(w, 'alice');
+  const r = await w.settle<CallInfo>(alice, (now, cb) => alice.node.call('nobody', now, cb));
+  assert.equal(r.ok, false);
+  assert.ok(!r.ok && r.error.code === 'not-found', JSON.stringify(r));
+  const [c] = alice.node.calls.list();
+  assert.equal(c.state, 'ended');
+  assert.equal(c.endReason, 'failed');
+});
+
 test('hold and resume from either side; no audio flows while held', async () => {
   const w = await world(16);
   const [alice] = await person(w, 'alice');
