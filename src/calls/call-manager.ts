@@ -177,10 +177,11 @@ export class CallManager {
   private reach(callId: string, user: string, now: number) {
     this.transport.findDevices(user, now, (found) => {
       const t = this.transport.now();
+      // The look-up's own words ("bob is not online") beat the call's end reason (failed).
+      if (!found.ok) this.settlePending(callId, err(found.error.code, `cannot reach ${user}: ${found.error.message}`));
       this.signaling.handleDevices(callId, found, t);
       this.pump(t);
-      if (!found.ok) this.settlePending(callId, err(found.error.code, `cannot reach ${user}: ${found.error.message}`));
-      else for (const device of found.value) {
+      if (found.ok) for (const device of found.value) {
         this.transport.connectToDevice(user, device, t, (p) => {
           const t2 = this.transport.now();
           if (p.ok) {

@@ -55,7 +55,8 @@ export const callTransitions: readonly Transition[] = [
     ['remote-reject', 'rejected'], ['remote-timeout', 'no-answer'], ['ring-timeout', 'no-answer'], ['failure', 'failed'],
   ]),
   // Incoming, answered here; waiting for the caller to confirm we were first.
-  ...moves('answering', [['answer-confirmed', 'active']]),
+  // A hold can overtake the caller's confirmation: it implies the confirmation.
+  ...moves('answering', [['answer-confirmed', 'active'], ['remote-hold', 'remote-hold']]),
   ...ends('answering', [
     ['hangup', 'hung-up'], ['remote-hangup', 'cancelled'], ['answered-elsewhere', 'answered-elsewhere'],
     ['remote-reject', 'rejected'], ['remote-timeout', 'no-answer'], ['setup-timeout', 'failed'], ['failure', 'failed'],

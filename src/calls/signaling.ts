@@ -342,7 +342,7 @@ export class CallSignaling {
     const was = c.state;
     c.state = next.state;
     if (was !== c.state) c.deadlineMs = stateTimers[c.state] ? now + (stateTimers[c.state] === 'ring-timeout' ? this.ringMs : this.setupMs) : undefined;
-    if (c.state === 'active' && c.answeredAtMs === undefined) c.answeredAtMs = now;
+    if (connectedStates.has(c.state) && c.answeredAtMs === undefined) c.answeredAtMs = now;
     if (c.state === 'ended') {
       c.endReason = next.reason;
       c.endedAtMs = now;

@@ -100,6 +100,7 @@ export async function runClientCommand(cmd: string, argv: string[]): Promise<num
         `login server:    ${st.loginServer}${st.loginServerKey ? ` key ${st.loginServerKey}` : ''}`,
         `calls:           ${st.calls.filter((c) => c.state !== 'ended').length} in progress`,
         ...st.calls.slice(-5).map((c) => `  ${describeCall(c)}`),
+        ...(st.callSignalsDropped ? [`call signals dropped: ${st.callSignalsDropped} (malformed, unknown call or out of order)`] : []),
       ].join('\n'));
       return 0;
     }

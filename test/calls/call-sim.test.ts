@@ -121,6 +121,17 @@ test('a callee device that vanished (its record still published) ends the call "
   assert.equal(info(alice, id).endReason, 'failed');
 });
 
+test('calling a user who is not online fails at once with the look-up\'s reason', async () => {
+  const w = await world(19);
+  const [alice] = await person(w, 'alice');
+  const r = await w.settle<CallInfo>(alice, (now, cb) => alice.node.call('nobody', now, cb));
+  assert.equal(r.ok, false);
+  assert.ok(!r.ok && r.error.code === 'not-found', JSON.stringify(r));
+  const [c] = alice.node.calls.list();
+  assert.equal(c.state, 'ended');
+  assert.equal(c.endReason, 'failed');
+});
+
 test('hold and resume from either side; no audio flows while held', async () => {
   const w = await world(16);
   const [alice] = await person(w, 'alice');
@@ -252,6 +263,23 @@ test('glare with multiple devices: the loser\'s other devices stop ringing and s
   assert.equal(live(bobs[0])[0].id, id);
   assert.equal(live(bobs[1]).length, 0, 'bob\'s other device is not ringing');
 });
+
+for (const seed of [41, 42, 43, 44]) {
+  test(`10 % packet loss (seed ${seed}): glare between a user and one of the other's two devices still ends in one call`, async () => {
+    const t = createTestnet({ seed, lossRate: 0.1 });
+    await t.meshed();
+    const w: World = { ...t, seed };
+    await until(w, 'every supernode knows the login server', () => t.supernodes.every((sn) => sn.loginKey !== undefined));
+    const [alice] = await person(w, 'alice');
+    const bobs = await person(w, 'bob', 2);
+    const a = dial(w, alice, 'bob');
+    const b = dial(w, bobs[0], 'alice');
+    await until(w, 'one call', () => live(alice).length === 1 && live(alice)[0].state === 'active'
+      && live(bobs[0]).length === 1 && live(bobs[0])[0].state === 'active' && live(bobs[1]).length === 0, 60_000);
+    assert.equal(live(alice)[0].id, [a(), b()].sort()[0]);
+    assert.equal(live(bobs[0])[0].id, live(alice)[0].id);
+  });
+}
 
 // An answer with the wrong fields: a malformed signal.
 const Bogus = command(Cmd.CallAnswer, { callId: f.bytes(7, 8) });

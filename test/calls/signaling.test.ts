@@ -183,3 +183,18 @@ test('hostile signals from every angle never throw, never touch a call they do n
     assert.equal(alice.sig.get(id.value)!.state, 'active');
   }
 });
+
+test('a hold that overtakes the caller\'s confirmation of our answer is taken as the confirmation', () => {
+  const bob = new CallSignaling({ random: prng(9).bytes });
+  const alice: PeerDevice = { user: 'alice', device: 'A' };
+  assert.equal(bob.handleSignal(alice, { kind: 'invite', callId: '01' }, 1), 'ringing');
+  assert.ok(bob.answer('01', 2).ok);
+  assert.equal(bob.get('01')!.state, 'answering');
+  assert.equal(bob.handleSignal(alice, { kind: 'hold', callId: '01', held: true }, 3), 'ok');
+  assert.equal(bob.get('01')!.state, 'remote-hold');
+  bob.handleReply('01', 'A', 'answer', 'ok', 4);
+  assert.equal(bob.get('01')!.state, 'remote-hold');
+  assert.equal(bob.handleSignal(alice, { kind: 'hold', callId: '01', held: false }, 5), 'ok');
+  assert.equal(bob.get('01')!.state, 'active');
+  assert.equal(bob.get('01')!.answeredAtMs, 3);
+});

@@ -33,12 +33,13 @@ async function network() {
   return { login: String(login.info.listen), key, sns };
 }
 
-async function userNode(net: { login: string; key: string; sns: string[] }, user: string, sn: string, extra: string[] = []) {
-  const node = await startRole(['node', '--data', path.join(tmp, user), '--login', net.login, '--login-key', net.key,
+/** A user's node; `device` > 1 is another device of an already registered user. */
+async function userNode(net: { login: string; key: string; sns: string[] }, user: string, sn: string, extra: string[] = [], device = 1) {
+  const node = await startRole(['node', '--data', path.join(tmp, device > 1 ? `${user}-${device}` : user), '--login', net.login, '--login-key', net.key,
     '--bootstrap', sn, '--api', '127.0.0.1:0', ...extra]);
   const base = String(node.info.api);
   const pw = ['--password-file', path.join(tmp, 'password'), '--api', base, '--json'];
-  const reg = await cli(['register', user, ...pw]);
+  const reg = device > 1 ? { code: 0, stderr: '' } : await cli(['register', user, ...pw]);
   assert.equal(reg.code, 0, `register ${user}: ${reg.stderr}`);
   const login = await cli(['login', user, ...pw]);
   assert.equal(login.code, 0, `login ${user}: ${login.stderr}`);
@@ -102,4 +103,39 @@ test('with --no-direct on both nodes the call goes through a supernode relay and
   assert.equal(lookup.code, 0, lookup.stderr);
   assert.deepEqual(lookup.json.addresses, [], 'a --no-direct node publishes no direct addresses');
   await callAndCheck(carol, dave, 'dave', daveRecord, 'relay');
+});
+
+test('call commands from the CLI: a call rings on both of bob\'s devices, one answers, the other shows "answered elsewhere"; a rejected call says so', async () => {
+  const net = await network();
+  const erin = await userNode(net, 'erin', net.sns[0]);
+  const frank1 = await userNode(net, 'frank', net.sns[1]);
+  const frank2 = await userNode(net, 'frank', net.sns[2], [], 2);
+  const callsOf = async (base: string) => (await cli(['calls', '--api', base, '--json'])).json as any[];
+  const ringing = (base: string) => waitFor(`${base} to ring`, async () => (await callsOf(base)).find((c) => c.state === 'incoming'));
+
+  const placing = cli(['call', 'frank', '--seconds', '1', '--api', erin, '--json']);
+  const [r1, r2] = await Promise.all([ringing(frank1), ringing(frank2)]);
+  assert.equal(r1.id, r2.id, 'the same call rings on both devices');
+  const answered = await cli(['answer', '--api', frank2]);
+  assert.equal(answered.code, 0, answered.stderr);
+  const placed = await placing;
+  assert.equal(placed.code, 0, placed.stderr);
+  assert.equal(placed.json.state, 'ended');
+  const ended1 = await waitFor('device 1 to stop ringing', async () => (await callsOf(frank1)).find((c) => c.id === r1.id && c.state === 'ended'));
+  assert.equal(ended1.endReason, 'answered-elsewhere');
+  const ended2 = await waitFor('device 2 to see the hang-up', async () => (await callsOf(frank2)).find((c) => c.id === r1.id && c.state === 'ended'));
+  assert.equal(ended2.endReason, 'remote-hung-up');
+
+  const declined = cli(['call', 'frank', '--api', erin]);
+  await Promise.all([
+    waitFor('device 1 rings again', async () => (await callsOf(frank1)).find((c) => c.state === 'incoming' && c.id !== r1.id)),
+    waitFor('device 2 rings again', async () => (await callsOf(frank2)).find((c) => c.state === 'incoming' && c.id !== r1.id)),
+  ]);
+  const rejected = await cli(['reject', '--api', frank1]);
+  assert.equal(rejected.code, 0, rejected.stderr);
+  const refused = await declined;
+  assert.equal(refused.code, 1);
+  assert.match(refused.stderr, /ended: rejected/);
+  const status = await cli(['status', '--api', erin]);
+  assert.match(status.stdout, /call to frank ended: rejected/);
 });
