@@ -133,6 +133,15 @@ export class LoginServer implements DatagramCore {
     if (!name.ok) return errorBytes(name.error.code, name.error.message);
     const policy = checkPasswordPolicy(q.value.password);
     if (!policy.ok) return errorBytes(policy.error.code, policy.error.message);
+    // Certificates issued to a deleted account stay valid until they expire; until then nobody
+    // else may take the name and show certificates that peers would confuse with them.
+    const deletedAtMs = await this.cfg.store.deletedAtMs(name.value);
+    if (deletedAtMs !== undefined && now < deletedAtMs + this.lifetimeMs) {
+      return ErrorReply.toBytes({
+        code: 'name-reserved', message: `the name ${name.value} was deleted recently and is free again in ${Math.ceil((deletedAtMs + this.lifetimeMs - now) / 3600_000)} h`,
+        retryAfterMs: deletedAtMs + this.lifetimeMs - now,
+      });
+    }
     const created = await this.cfg.store.createAccount({
       name: name.value, passwordHash: await hashPasswordAsync(q.value.password, this.cfg.random(16)), createdAtMs: now,
     });
@@ -242,7 +251,7 @@ export class LoginServer implements DatagramCore {
     if (!q.ok) return errorBytes('bad-request', q.error.message);
     const account = await this.authenticate(r, q.value.user, q.value.password, now);
     if (account instanceof Uint8Array) return account;
-    if (!(await this.cfg.store.deleteAccount(account.name, account.passwordHash))) {
+    if (!(await this.cfg.store.deleteAccount(account.name, account.passwordHash, now))) {
       return errorBytes('conflict', 'the account changed meanwhile (a password change or deletion); try again');
     }
     return OkReply.toBytes({});
