@@ -20,6 +20,7 @@ const migrations: readonly string[] = [
    CREATE TABLE supernodes (address TEXT COLLATE "C" PRIMARY KEY, public_key BYTEA NOT NULL, last_seen_ms BIGINT NOT NULL);
    CREATE INDEX supernodes_seen ON supernodes(last_seen_ms);
    CREATE TABLE meta (key TEXT COLLATE "C" PRIMARY KEY, value TEXT NOT NULL);`,
+  `CREATE TABLE deleted_names (name TEXT COLLATE "C" PRIMARY KEY, deleted_at_ms BIGINT NOT NULL);`,
 ];
 export const postgresSchemaVersion = migrations.length;
 const supernodesListedMax = 1000;
@@ -120,8 +121,17 @@ export async function openPostgresStore(url: string, o: PostgresStoreOptions = {
         SELECT count(*)::int AS n FROM swapped`, [name, oldHash, newHash, keepDeviceId ?? null]);
       return r.rows[0].n === 1;
     },
-    async deleteAccount(name: string, expectedHash: string) {
-      return (await query('DELETE FROM accounts WHERE name = $1 AND password_hash = $2', [name, expectedHash])).rowCount === 1;
+    async deleteAccount(name: string, expectedHash: string, nowMs: number) {
+      const r = await query<{ n: number }>(`WITH gone AS (
+          DELETE FROM accounts WHERE name = $1 AND password_hash = $2 RETURNING name),
+        tomb AS (INSERT INTO deleted_names (name, deleted_at_ms) SELECT name, $3 FROM gone
+          ON CONFLICT (name) DO UPDATE SET deleted_at_ms = EXCLUDED.deleted_at_ms)
+        SELECT count(*)::int AS n FROM gone`, [name, expectedHash, nowMs]);
+      return r.rows[0].n === 1;
+    },
+    async deletedAtMs(name: string) {
+      const row = (await query<{ deleted_at_ms: string }>('SELECT deleted_at_ms FROM deleted_names WHERE name = $1', [name])).rows[0];
+      return row && ms(row.deleted_at_ms);
     },
     async upsertSupernode(s: SupernodeEntry) {
       await query(`INSERT INTO supernodes (address, public_key, last_seen_ms) VALUES ($1, $2, $3)

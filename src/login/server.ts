@@ -59,6 +59,8 @@ export class LoginServer implements DatagramCore {
   private readonly lifetimeMs: number;
   private readonly freshMs: number;
   private readonly limits: RateLimiter;
+  /** Per account: the tail of its queue of password checks (oneAtATime). */
+  private readonly accountChecks = new Map<string, Promise<void>>();
 
   constructor(private readonly cfg: LoginServerConfig) {
     this.limits = new RateLimiter(cfg.rateLimits);
@@ -131,6 +133,15 @@ export class LoginServer implements DatagramCore {
     if (!name.ok) return errorBytes(name.error.code, name.error.message);
     const policy = checkPasswordPolicy(q.value.password);
     if (!policy.ok) return errorBytes(policy.error.code, policy.error.message);
+    // Certificates issued to a deleted account stay valid until they expire; until then nobody
+    // else may take the name and show certificates that peers would confuse with them.
+    const deletedAtMs = await this.cfg.store.deletedAtMs(name.value);
+    if (deletedAtMs !== undefined && now < deletedAtMs + this.lifetimeMs) {
+      return ErrorReply.toBytes({
+        code: 'name-reserved', message: `the name ${name.value} was deleted recently and is free again in ${Math.ceil((deletedAtMs + this.lifetimeMs - now) / 3600_000)} h`,
+        retryAfterMs: deletedAtMs + this.lifetimeMs - now,
+      });
+    }
     const created = await this.cfg.store.createAccount({
       name: name.value, passwordHash: await hashPasswordAsync(q.value.password, this.cfg.random(16)), createdAtMs: now,
     });
@@ -149,9 +160,26 @@ export class LoginServer implements DatagramCore {
     const name = normaliseUserName(user);
     // Guessing one account's password from many addresses is limited per account.
     const accountKey = `acct:${name.ok ? name.value : user}`;
+    return this.oneAtATime(accountKey, () => this.checkPassword(accountKey, name.ok ? name.value : undefined, password, now));
+  }
+
+  /**
+   * Runs password checks of one account one after another. Verification is asynchronous, so
+   * without this, many guesses sent at once would all pass the account's rate limit before the
+   * first failure was counted.
+   */
+  private oneAtATime<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const run = (this.accountChecks.get(key) ?? Promise.resolve()).then(fn);
+    const tail = run.then(() => {}, () => {});
+    this.accountChecks.set(key, tail);
+    void tail.then(() => { if (this.accountChecks.get(key) === tail) this.accountChecks.delete(key); });
+    return run;
+  }
+
+  private async checkPassword(accountKey: string, name: string | undefined, password: string, now: number): Promise<Account | Uint8Array> {
     const accountWait = this.limits.wait(accountKey, this.limits.accountSpec, now);
     if (accountWait > 0) return rateLimited(accountWait);
-    const account = name.ok ? await this.cfg.store.getAccount(name.value) : undefined;
+    const account = name !== undefined ? await this.cfg.store.getAccount(name) : undefined;
     if (!account || !(await verifyPasswordAsync(password, account.passwordHash))) {
       this.limits.take(accountKey, this.limits.accountSpec, now);
       return errorBytes('bad-credentials', 'wrong user name or password');
@@ -223,7 +251,7 @@ export class LoginServer implements DatagramCore {
     if (!q.ok) return errorBytes('bad-request', q.error.message);
     const account = await this.authenticate(r, q.value.user, q.value.password, now);
     if (account instanceof Uint8Array) return account;
-    if (!(await this.cfg.store.deleteAccount(account.name, account.passwordHash))) {
+    if (!(await this.cfg.store.deleteAccount(account.name, account.passwordHash, now))) {
       return errorBytes('conflict', 'the account changed meanwhile (a password change or deletion); try again');
     }
     return OkReply.toBytes({});

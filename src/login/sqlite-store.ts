@@ -19,6 +19,7 @@ const migrations: readonly string[] = [
    CREATE TABLE supernodes (address TEXT PRIMARY KEY, public_key BLOB NOT NULL, last_seen_ms INTEGER NOT NULL);
    CREATE INDEX supernodes_seen ON supernodes(last_seen_ms);
    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);`,
+  `CREATE TABLE deleted_names (name TEXT PRIMARY KEY, deleted_at_ms INTEGER NOT NULL);`,
 ];
 export const sqliteSchemaVersion = migrations.length;
 // A caller asking for more is served this many; the server asks for 64.
@@ -82,6 +83,9 @@ export function openSqliteStore(path: string): AccountStore {
     swapHash: db.prepare('UPDATE accounts SET password_hash = ? WHERE name = ? AND password_hash = ?'),
     dropOtherDevices: db.prepare('DELETE FROM devices WHERE name = ? AND device_id IS NOT ?'),
     deleteAccount: db.prepare('DELETE FROM accounts WHERE name = ? AND password_hash = ?'),
+    tombstone: db.prepare(`INSERT INTO deleted_names (name, deleted_at_ms) VALUES (?, ?)
+      ON CONFLICT(name) DO UPDATE SET deleted_at_ms = excluded.deleted_at_ms`),
+    deletedAt: db.prepare('SELECT deleted_at_ms FROM deleted_names WHERE name = ?'),
     initMeta: db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO NOTHING'),
     getMeta: db.prepare('SELECT value FROM meta WHERE key = ?'),
     setMeta: db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
@@ -90,6 +94,12 @@ export function openSqliteStore(path: string): AccountStore {
   const changePassword = db.transaction((name: string, oldHash: string, newHash: string, keep: string | null) => {
     if (q.swapHash.run(newHash, name, oldHash).changes !== 1) return false;
     q.dropOtherDevices.run(name, keep);
+    return true;
+  });
+  const deleteAccount = db.transaction((name: string, expectedHash: string, nowMs: number) => {
+    // Devices go with the account (ON DELETE CASCADE).
+    if (q.deleteAccount.run(name, expectedHash).changes !== 1) return false;
+    q.tombstone.run(name, nowMs);
     return true;
   });
   const initMeta = db.transaction((key: string, value: string) => {
@@ -119,9 +129,11 @@ export function openSqliteStore(path: string): AccountStore {
     async changePassword(name: string, oldHash: string, newHash: string, keepDeviceId: string | undefined) {
       return changePassword.immediate(name, oldHash, newHash, keepDeviceId ?? null);
     },
-    async deleteAccount(name: string, expectedHash: string) {
-      // Devices go with the account (ON DELETE CASCADE).
-      return q.deleteAccount.run(name, expectedHash).changes === 1;
+    async deleteAccount(name: string, expectedHash: string, nowMs: number) {
+      return deleteAccount.immediate(name, expectedHash, nowMs);
+    },
+    async deletedAtMs(name: string) {
+      return (q.deletedAt.get(name) as { deleted_at_ms: number } | undefined)?.deleted_at_ms;
     },
     async upsertSupernode(s: SupernodeEntry) {
       q.upsertSupernode.run(s.address, Buffer.from(s.publicKey), s.lastSeenMs);

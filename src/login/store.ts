@@ -29,8 +29,13 @@ export interface AccountStore {
    * is gone or its hash has changed meanwhile.
    */
   changePassword(name: string, oldHash: string, newHash: string, keepDeviceId: string | undefined): Promise<boolean>;
-  /** Compare-and-swap on the hash like changePassword; removes the account and its devices. */
-  deleteAccount(name: string, expectedHash: string): Promise<boolean>;
+  /**
+   * Compare-and-swap on the hash like changePassword; removes the account and its devices and,
+   * in the same transaction, records that the name was deleted at `nowMs` (see deletedAtMs).
+   */
+  deleteAccount(name: string, expectedHash: string, nowMs: number): Promise<boolean>;
+  /** When the name's last account was deleted, if ever: certificates for it may still be valid. */
+  deletedAtMs(name: string): Promise<number | undefined>;
   /** Keyed by address. */
   upsertSupernode(s: SupernodeEntry): Promise<void>;
   /** Those seen at or after sinceMs, most recently seen first, at most limit (capped by the store). */

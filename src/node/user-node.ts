@@ -32,7 +32,6 @@ import { type Result, ok, err } from '../wire/result.ts';
 import { Cmd } from '../wire/commands.ts';
 import { describeFailure, errorBytes } from '../wire/replies.ts';
 import { udpPath, relayPath, parseRelayPath, addressOfUdpPath, forwardPath, parseForwardPath } from '../session/paths.ts';
-import { RegisterRequest, LoginRequest, LoginOk } from '../login/protocol.ts';
 import { normaliseUserName } from '../login/names.ts';
 import { loginClient, renewAtMs, renewRetryMs, finalRenewalErrors, type DeviceInfo } from '../login/client.ts';
 import { Hello, HelloOk, Publish, Lookup, LookupOk, Relay, Relayed } from '../overlay/protocol.ts';
@@ -165,26 +164,17 @@ export class UserNode {
 
   register(user: string, password: string, now: number, cb: (r: Result<void>) => void, invite?: string) {
     this.now = now;
-    this.rpc.request(this.loginPath, RegisterRequest.toBytes({ user, password, deviceId: this.cfg.deviceId, invite }), now,
-      (r) => {
-        if (!r.ok) return cb(err('login-server-unreachable', `login server: ${r.error.message}`));
-        if (r.value.message.command === Cmd.Ok) return cb(ok(undefined));
-        const f = describeFailure(r.value.message);
-        cb(err(f.code, f.message));
-      });
+    loginClient.register(this.rpc, this.loginPath, { user, password, deviceId: this.cfg.deviceId, invite }, now, cb);
     this.drain(now);
   }
 
   login(user: string, password: string, now: number, cb: (r: Result<NodeStatus>) => void) {
     this.now = now;
-    this.rpc.request(this.loginPath, LoginRequest.toBytes({ user, password, deviceId: this.cfg.deviceId }), now, (r) => {
-      if (!r.ok) return cb(err('login-server-unreachable', `login server: ${r.error.message}`));
-      if (r.value.message.command !== Cmd.LoginOk) { const f = describeFailure(r.value.message); return cb(err(f.code, f.message)); }
-      const q = LoginOk.decode(r.value.message.body);
-      if (!q.ok) return cb(err('bad-reply', q.error.message));
-      const accepted = this.restore(q.value.certificate, this.now);
+    loginClient.login(this.rpc, this.loginPath, { user, password, deviceId: this.cfg.deviceId }, now, (r) => {
+      if (!r.ok) return cb(r);
+      const accepted = this.restore(r.value.certificate, this.now);
       if (!accepted.ok) return cb(accepted);
-      this.supernodes = mergeAddresses(this.cfg.bootstrap, q.value.supernodes);
+      this.supernodes = mergeAddresses(this.cfg.bootstrap, r.value.supernodes);
       this.attach(this.now, (a) => cb(a.ok ? ok(this.status()) : a));
     });
     this.drain(now);

@@ -5,7 +5,7 @@
 // The server refuses to run as root, so under root (CI) it runs as the `postgres` user that
 // Debian's package creates. A missing server is an error, never a silent skip: .ci/run installs
 // it. Only TINCAN_SKIP_POSTGRES=1 skips, on purpose, with a message (see pgSkipReason).
-import { execFile } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { promisify } from 'node:util';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -106,6 +106,15 @@ export async function startPostgres(o: PgServerOptions = {}): Promise<PgServer> 
   const url = (database = 'postgres') => `postgres://postgres@127.0.0.1:${port}/${database}`;
   let databases = 0;
   let stopped = false;
+  // If the test process ends without stop() (a crash, the runner's timeout), take the server
+  // down with it rather than leave it running on the machine.
+  const onExit = () => {
+    if (stopped) return;
+    const ctl = [path.join(bin, 'pg_ctl'), '-D', data, '-m', 'immediate', '-w', 'stop'];
+    if (asRoot) spawnSync('runuser', ['-u', 'postgres', '--', ...ctl]); else spawnSync(ctl[0], ctl.slice(1));
+    fs.rmSync(dir, { recursive: true, force: true });
+  };
+  process.once('exit', onExit);
   return {
     url,
     async createDatabase() {
@@ -118,6 +127,7 @@ export async function startPostgres(o: PgServerOptions = {}): Promise<PgServer> 
     async stop() {
       if (stopped) return;
       stopped = true;
+      process.off('exit', onExit);
       try { await as('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']); } finally {
         fs.rmSync(dir, { recursive: true, force: true });
       }

@@ -119,10 +119,12 @@ test('renewal is refused for an expired certificate and for another device\'s ce
   assert.ok(!out.ok && out.error.code === 'renewal-refused' && /expired/.test(out.error.message), JSON.stringify(out));
 });
 
-test('deleting an account needs the password, logs the node out, and frees the name', async () => {
-  const { t, laptop, phone } = await twoDevices(26);
+test('deleting an account needs the password, logs the node out, and reserves the name while its certificates live', async () => {
+  const lifetimeMs = 10 * 60_000;
+  const { t, laptop, phone } = await twoDevices(26, lifetimeMs);
   const wrong = await t.settle<void>(laptop, (now, cb) => laptop.node.deleteAccount('not the password', now, cb));
   assert.ok(!wrong.ok && wrong.error.code === 'bad-credentials');
+  const deletedAtMs = t.net.now;
   const gone = await t.settle<void>(laptop, (now, cb) => laptop.node.deleteAccount(pw, now, cb));
   assert.ok(gone.ok, JSON.stringify(gone));
   assert.equal(laptop.node.status().loggedIn, false);
@@ -131,5 +133,8 @@ test('deleting an account needs the password, logs the node out, and frees the n
   const renewal = await renew(t, phone);
   assert.ok(!renewal.ok && renewal.error.code === 'renewal-refused', 'the other devices stop renewing');
   const fresh = t.addUser(4);
+  const early = await t.settle<void>(fresh, (now, cb) => fresh.node.register('ALICE', pw2, now, cb));
+  assert.ok(!early.ok && early.error.code === 'name-reserved', `nobody takes the name while old certificates are valid: ${JSON.stringify(early)}`);
+  await t.net.runUntilAsync(() => t.net.now >= deletedAtMs + lifetimeMs + 1000, lifetimeMs + 60_000);
   await t.signUp(fresh, 'alice', pw2);
 });

@@ -8,6 +8,16 @@ import { openPostgresStore, postgresSchemaVersion, PostgresSchemaTooNewError } f
 import { startPostgres, pgSkipReason, type PgServer } from '../helpers/postgres-server.ts';
 import { runStoreContract } from './store-contract.ts';
 
+test('a PostgreSQL server that cannot be found is a clear error, never a silent skip', async () => {
+  const saved = process.env.TINCAN_PG_BINDIR;
+  process.env.TINCAN_PG_BINDIR = '/nonexistent/tincan/pg/bin';
+  try {
+    await assert.rejects(startPostgres(), /TINCAN_PG_BINDIR=\/nonexistent\/tincan\/pg\/bin has no initdb/);
+  } finally {
+    if (saved === undefined) delete process.env.TINCAN_PG_BINDIR; else process.env.TINCAN_PG_BINDIR = saved;
+  }
+});
+
 const skip = pgSkipReason();
 if (skip) {
   test('postgresql store', { skip }, () => {});

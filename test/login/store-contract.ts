@@ -143,14 +143,20 @@ export function runStoreContract(name: string, open: () => Promise<AccountStore>
   test(`${name}: deleting an account needs its current hash and takes its devices along`, () => withStore(async (s) => {
     await s.createAccount({ name: 'alice', passwordHash: 'h1', createdAtMs: 1 });
     await s.upsertDevice({ name: 'alice', deviceId: 'laptop', devicePublicKey: key(1), addedAtMs: 1, lastLoginAtMs: 1 });
-    assert.equal(await s.deleteAccount('alice', 'h0'), false);
+    assert.equal(await s.deleteAccount('alice', 'h0', 10), false);
     assert.ok(await s.getAccount('alice'));
-    assert.equal(await s.deleteAccount('alice', 'h1'), true);
+    assert.equal(await s.deletedAtMs('alice'), undefined, 'a refused deletion leaves no mark');
+    assert.equal(await s.deleteAccount('alice', 'h1', 10), true);
     assert.equal(await s.getAccount('alice'), undefined);
     assert.deepEqual(await s.getDevices('alice'), []);
-    assert.equal(await s.deleteAccount('alice', 'h1'), false, 'already gone');
-    assert.equal(await s.createAccount({ name: 'alice', passwordHash: 'h9', createdAtMs: 5 }), 'created', 'the name is free again');
+    assert.equal(await s.deletedAtMs('alice'), 10, 'the deletion time is kept');
+    assert.equal(await s.deleteAccount('alice', 'h1', 11), false, 'already gone');
+    assert.equal(await s.deletedAtMs('alice'), 10);
+    assert.equal(await s.createAccount({ name: 'alice', passwordHash: 'h9', createdAtMs: 5 }), 'created', 'the store does not reserve names (the server does)');
     assert.deepEqual(await s.getDevices('alice'), [], 'a new account starts with no devices');
+    assert.equal(await s.deleteAccount('alice', 'h9', Number.MAX_SAFE_INTEGER), true);
+    assert.equal(await s.deletedAtMs('alice'), Number.MAX_SAFE_INTEGER, 'the latest deletion counts');
+    assert.equal(await s.deletedAtMs('bob'), undefined);
   }));
 
   test(`${name}: initMeta keeps the first value, also under concurrent calls`, () => withStore(async (s) => {

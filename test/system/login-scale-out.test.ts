@@ -4,7 +4,10 @@
 // Both processes started together end up with the same keys (created once in the database).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startRole, stopAll } from '../e2e/processes.ts';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { startRole, stopAll, cli } from '../e2e/processes.ts';
 import { startPostgres, pgSkipReason, type PgServer } from '../helpers/postgres-server.ts';
 import { Rpc } from '../../src/session/rpc.ts';
 import { UdpDriver } from '../../src/runtime/udp-driver.ts';
@@ -22,7 +25,8 @@ const skip = pgSkipReason();
 let pgServer: PgServer | undefined;
 let driver: UdpDriver | undefined;
 before(async () => { if (!skip) pgServer = await startPostgres(); });
-after(async () => { await stopAll(); await driver?.close(); await pgServer?.stop(); });
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tincan-scale-out-'));
+after(async () => { await stopAll(); await driver?.close(); await pgServer?.stop(); fs.rmSync(tmp, { recursive: true, force: true }); });
 
 test('two login servers on one PostgreSQL serve one client interchangeably', { skip }, async () => {
   const db = await pgServer!.createDatabase();
@@ -100,4 +104,43 @@ test('concurrent registrations of one name on two servers: exactly one wins', { 
     assert.equal(results.filter((r) => r.ok).length, 1, JSON.stringify(results));
     assert.ok(results.every((r) => r.ok || r.error.code === 'name-taken'));
   } finally { await d.close(); }
+});
+
+test('a user\'s two nodes on two login servers: devices, passwd and delete-account from the CLI', { skip }, async () => {
+  const db = await pgServer!.createDatabase();
+  const [a, b] = await Promise.all([0, 1].map(() => startRole(['login-server', '--listen', '127.0.0.1:0', '--db', db])));
+  const key = String(a.info.key);
+  const sn = await startRole(['supernode', '--listen', '127.0.0.1:0', '--login', String(a.info.listen), '--login-key', key, '--data', path.join(tmp, 'sn')]);
+  const node = (name: string, login: string) => startRole(['node', '--data', path.join(tmp, name), '--login', login, '--login-key', key,
+    '--bootstrap', String(sn.info.listen), '--api', '127.0.0.1:0', '--quiet']);
+  const [laptop, phone] = await Promise.all([node('laptop', String(a.info.listen)), node('phone', String(b.info.listen))]);
+  const first = path.join(tmp, 'first'), second = path.join(tmp, 'second');
+  fs.writeFileSync(first, 'first password\n');
+  fs.writeFileSync(second, 'second password\n');
+  const run = async (n: typeof laptop, args: string[], code = 0) => {
+    const r = await cli([...args, '--api', String(n.info.api), '--json']);
+    assert.equal(r.code, code, `${args.join(' ')}: ${r.stderr}`);
+    return r;
+  };
+
+  await run(laptop, ['register', 'alice', '--password-file', first]);
+  await run(laptop, ['login', 'alice', '--password-file', first]);
+  await run(phone, ['login', 'alice', '--password-file', first]);
+  const devices = (await run(laptop, ['devices', '--password-file', first])).json as { deviceId: string; thisDevice: boolean }[];
+  assert.equal(devices.length, 2);
+  assert.equal(devices.filter((d) => d.thisDevice).length, 1);
+  const phoneId = devices.find((d) => !d.thisDevice)!.deviceId;
+
+  await run(laptop, ['passwd', '--password-file', first, '--new-password-file', second]);
+  const old = await run(phone, ['login', 'alice', '--password-file', first], 1);
+  assert.match(old.stderr, /wrong user name or password/, 'the phone\'s server refuses the old password');
+  const after = (await run(phone, ['devices', '--password-file', second])).json as { deviceId: string }[];
+  assert.deepEqual(after.map((d) => d.deviceId), devices.filter((d) => d.thisDevice).map((d) => d.deviceId), 'the password change forgot the phone');
+  await run(phone, ['login', 'alice', '--password-file', second]);
+  const removed = (await run(laptop, ['devices', '--password-file', second, '--remove', phoneId])).json as unknown[];
+  assert.equal(removed.length, 1);
+
+  await run(phone, ['delete-account', '--yes', '--password-file', second]);
+  assert.equal((await run(phone, ['status'])).json.loggedIn, false);
+  await run(laptop, ['login', 'alice', '--password-file', second], 1);
 });
