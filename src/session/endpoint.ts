@@ -123,6 +123,8 @@ export class Endpoint {
   private lastInitTimestamp = 0;
   private readonly rekeyPolicy: RekeyPolicy;
   private readonly expected = new Map<string, ConnectOptions>();
+  /** Paths sessions roamed away from: the layers above may still name the peer by them. */
+  private readonly movedFrom = new Map<string, number>();
   private readonly transmits: { path: string; bytes: Uint8Array }[] = [];
   private readonly events: EndpointEvent[] = [];
   private identityPayload: Uint8Array;
@@ -153,10 +155,13 @@ export class Endpoint {
 
   // ---- getters ----
 
-  isEstablished(path: string): boolean { return this.current.has(path); }
-  peerOf(path: string): PeerIdentity | undefined {
-    const idx = this.current.get(path);
-    return idx === undefined ? undefined : this.sessions.get(idx)?.peer;
+  isEstablished(path: string): boolean { return this.sessionFor(path) !== undefined; }
+  peerOf(path: string): PeerIdentity | undefined { return this.sessionFor(path)?.peer; }
+
+  /** The session used on a path: its current one, or one that roamed away from it. */
+  private sessionFor(path: string): Session | undefined {
+    const idx = this.current.get(path) ?? this.movedFrom.get(path);
+    return idx === undefined ? undefined : this.sessions.get(idx);
   }
   isConnecting(path: string): boolean {
     for (const h of this.handshakes.values()) if (h.path === path && h.initiator) return true;
@@ -171,7 +176,7 @@ export class Endpoint {
   connect(path: string, now: number, opts: ConnectOptions = {}) {
     const prev = this.expected.get(path);
     this.expected.set(path, { remoteStatic: opts.remoteStatic ?? prev?.remoteStatic, keepAlive: opts.keepAlive || prev?.keepAlive });
-    if (this.current.has(path) || this.isConnecting(path)) return;
+    if (this.isEstablished(path) || this.isConnecting(path)) return;
     const remoteStatic = opts.remoteStatic ?? prev?.remoteStatic;
     const pattern: NoisePattern = remoteStatic ? 'IK' : 'XX';
     const state = new HandshakeState({
@@ -202,8 +207,8 @@ export class Endpoint {
 
   /** Seals and sends, or queues until the path's handshake completes. Returns false if dropped. */
   send(path: string, payload: Uint8Array, now: number, channel: Channel = Channel.Signaling): boolean {
-    const idx = this.current.get(path);
-    if (idx !== undefined) { this.seal(this.sessions.get(idx)!, payload, now, channel); return true; }
+    const s = this.sessionFor(path);
+    if (s) { this.seal(s, payload, now, channel); return true; }
     const q = this.queued.get(path) ?? { payloads: [], bytes: 0 };
     if (q.bytes + payload.length > this.queueBytesMax) return false;
     q.payloads.push({ payload, channel });
@@ -213,8 +218,12 @@ export class Endpoint {
     return true;
   }
 
-  /** Forgets every session and handshake on the path. */
+  /** Forgets every session and handshake on the path (and the session that roamed from it). */
   close(path: string) {
+    const moved = this.movedFrom.get(path);
+    this.movedFrom.delete(path);
+    const away = moved === undefined ? undefined : this.sessions.get(moved);
+    if (away && away.path !== path) this.close(away.path);
     for (const [i, s] of this.sessions) if (s.path === path) { this.sessions.delete(i); this.replies.delete(i); }
     for (const [i, h] of this.handshakes) if (h.path === path) this.handshakes.delete(i);
     this.queued.delete(path);
@@ -321,6 +330,7 @@ export class Endpoint {
       }
     }
     for (const [k, a] of this.answered) if (now >= a.expiresMs) this.answered.delete(k);
+    for (const [p, idx] of this.movedFrom) if (!this.sessions.has(idx)) this.movedFrom.delete(p);
   }
 
   // ---- outputs ----
@@ -516,6 +526,8 @@ export class Endpoint {
 
   private roam(s: Session, path: string) {
     this.stats.roamed++;
+    this.movedFrom.delete(path);
+    this.movedFrom.set(s.path, s.localIndex);
     if (this.current.get(s.path) === s.localIndex) this.current.delete(s.path);
     s.path = path;
     if (!this.current.has(path)) this.current.set(path, s.localIndex);
