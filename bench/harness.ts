@@ -1,37 +1,26 @@
 // Shared benchmark plumbing: time a function for a while, print a table of figures next to the
 // same run's references as ratios, and end with one JSON line.
 
-/** Operations per second of `fn`, measured for about `ms` after a warm-up. */
-export function opsPerSecond(fn: () => void, ms = 700): number {
-  for (let i = 0; i < 2000; i++) fn();
-  return timeSlice(fn, ms);
-}
-
-function timeSlice(fn: () => void, ms: number): number {
-  let n = 0;
-  const start = performance.now();
-  let now = start;
-  while (now - start < ms) {
-    for (let i = 0; i < 200; i++) fn();
-    n += 200;
-    now = performance.now();
-  }
-  return n / ((now - start) / 1000);
-}
+export type BenchClock = 'wall' | 'cpu';
+const cpuMs = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; };
 
 /**
- * Ops/s of several functions measured in interleaved slices, keeping each one's best slice:
- * on a shared machine the load changes from second to second, and timing the candidates one
- * after the other would put that change into their ratio.
+ * Operations per second of `fn`, measured for about `ms` after a warm-up. With the 'cpu' clock,
+ * per second of this process's CPU time: on a machine shared with other work that is the
+ * steadier figure for code that never waits.
  */
-export function compareOps<K extends string>(fns: Record<K, () => void>, rounds = 9, sliceMs = 80): Record<K, number> {
-  const names = Object.keys(fns) as K[];
-  for (const k of names) for (let i = 0; i < 3000; i++) fns[k]();
-  const best = Object.fromEntries(names.map((k) => [k, 0])) as Record<K, number>;
-  for (let r = 0; r < rounds; r++) {
-    for (const k of names) best[k] = Math.max(best[k], timeSlice(fns[k], sliceMs));
+export function opsPerSecond(fn: () => void, ms = 700, batch = 500, clock: BenchClock = 'wall'): number {
+  for (let i = 0; i < batch * 4; i++) fn();
+  const read = clock === 'cpu' ? cpuMs : () => performance.now();
+  let n = 0;
+  const start = read();
+  let now = start;
+  while (now - start < ms) {
+    for (let i = 0; i < batch; i++) fn();
+    n += batch;
+    now = read();
   }
-  return best;
+  return n / ((now - start) / 1000);
 }
 
 export interface Row { name: string; [column: string]: string | number }
@@ -46,3 +35,18 @@ export function printTable(title: string, rows: Row[]) {
 }
 
 export const ratio = (ours: number, ref: number) => (ref === 0 ? 0 : Math.round((ours / ref) * 100) / 100);
+
+/**
+ * Operations per second of several functions measured in alternation (rounds × ms each) and
+ * the best round of each kept: on a shared machine, load that comes and goes then hits every
+ * contender alike instead of whichever happened to run during it.
+ */
+export function opsPerSecondInterleaved<K extends string>(fns: Record<K, () => void>, rounds = 5, ms = 300, batch = 500,
+  clock: BenchClock = 'wall'): Record<K, number> {
+  const best = {} as Record<K, number>;
+  for (const k of Object.keys(fns) as K[]) best[k] = 0;
+  for (let r = 0; r < rounds; r++) {
+    for (const k of Object.keys(fns) as K[]) best[k] = Math.max(best[k], opsPerSecond(fns[k], ms, batch, clock));
+  }
+  return best;
+}

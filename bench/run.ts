@@ -1,9 +1,10 @@
-// `npm run bench -- NAME`: runs one benchmark (wire, compress, login).
+// `npm run bench -- NAME`: runs one benchmark (wire, compress, login, crypto).
 const name = process.argv[2];
 const benches: Record<string, () => Promise<unknown>> = {
   wire: () => import('./wire.ts'),
   compress: () => import('./compress.ts'),
   login: () => import('./login.ts'),
+  crypto: () => import('./crypto.ts'),
 };
 if (!name || !benches[name]) {
   process.stderr.write(`bench: name one of ${Object.keys(benches).join(', ')}\n`);

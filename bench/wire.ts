@@ -9,7 +9,7 @@ import { CallInvite } from '../src/calls/protocol.ts';
 import { Chat } from '../src/chat/protocol.ts';
 import { command } from '../src/wire/schema.ts';
 import { parseIPv4 } from '../src/wire/address.ts';
-import { compareOps, printTable, ratio } from './harness.ts';
+import { opsPerSecondInterleaved, printTable, ratio } from './harness.ts';
 
 const proto = protobuf.parse(`
 syntax = "proto3";
@@ -61,7 +61,7 @@ const cases: Case[] = [
 ];
 
 const rows = cases.map((c) => {
-  const ops = compareOps({ ours: c.ours, protobuf: c.protobuf, msgpack: c.msgpack });
+  const ops = opsPerSecondInterleaved({ ours: c.ours, protobuf: c.protobuf, msgpack: c.msgpack }, 9, 80, 200);
   const bytes = { ours: c.ours(), protobuf: c.protobuf(), msgpack: c.msgpack() };
   return { c, ops, bytes };
 });

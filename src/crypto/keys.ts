@@ -7,15 +7,13 @@ export type RandomBytes = (n: number) => Uint8Array;
 export interface KeyPair { publicKey: Uint8Array; privateKey: Uint8Array }
 
 const edPkcs8 = Buffer.from('302e020100300506032b657004220420', 'hex');
-const edSpki = Buffer.from('302a300506032b6570032100', 'hex');
 const xPkcs8 = Buffer.from('302e020100300506032b656e04220420', 'hex');
-const xSpki = Buffer.from('302a300506032b656e032100', 'hex');
 
 // KeyObject creation costs more than a signature check; peers reuse a handful of keys.
 const cacheMax = 4096;
 const cache = new Map<string, crypto.KeyObject>();
 function keyObject(kind: string, raw: Uint8Array, make: () => crypto.KeyObject): crypto.KeyObject {
-  const id = kind + Buffer.from(raw).toString('base64');
+  const id = kind + b64(raw);
   let k = cache.get(id);
   if (!k) {
     k = make();
@@ -25,17 +23,29 @@ function keyObject(kind: string, raw: Uint8Array, make: () => crypto.KeyObject):
   return k;
 }
 
-const edPrivate = (seed: Uint8Array) => keyObject('ed-priv', seed, () =>
-  crypto.createPrivateKey({ key: Buffer.concat([edPkcs8, seed]), format: 'der', type: 'pkcs8' }));
-const edPublic = (pub: Uint8Array) => keyObject('ed-pub', pub, () =>
-  crypto.createPublicKey({ key: Buffer.concat([edSpki, pub]), format: 'der', type: 'spki' }));
-const xPrivate = (priv: Uint8Array) => keyObject('x-priv', priv, () =>
-  crypto.createPrivateKey({ key: Buffer.concat([xPkcs8, priv]), format: 'der', type: 'pkcs8' }));
-const xPublic = (pub: Uint8Array) => keyObject('x-pub', pub, () =>
-  crypto.createPublicKey({ key: Buffer.concat([xSpki, pub]), format: 'der', type: 'spki' }));
+// Import through JWK: node:crypto parses it about ten times faster than DER, which matters for
+// the handshake's fresh ephemeral keys. A private JWK must name `x`, but node derives the key
+// from `d` alone (checked in test/crypto/keys.test.ts); should a future node insist that `x`
+// match, the DER form is used instead.
+const b64 = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.length).toString('base64url');
+const placeholderX = b64(new Uint8Array(32));
+let jwkPrivateWorks = true;
+function importPrivate(crv: 'Ed25519' | 'X25519', raw: Uint8Array, der: Buffer): crypto.KeyObject {
+  if (jwkPrivateWorks) {
+    try { return crypto.createPrivateKey({ key: { kty: 'OKP', crv, d: b64(raw), x: placeholderX }, format: 'jwk' }); } catch { jwkPrivateWorks = false; }
+  }
+  return crypto.createPrivateKey({ key: Buffer.concat([der, raw]), format: 'der', type: 'pkcs8' });
+}
+const importPublic = (crv: 'Ed25519' | 'X25519', raw: Uint8Array) =>
+  crypto.createPublicKey({ key: { kty: 'OKP', crv, x: b64(raw) }, format: 'jwk' });
+
+const edPrivate = (seed: Uint8Array) => keyObject('ed-priv', seed, () => importPrivate('Ed25519', seed, edPkcs8));
+const edPublic = (pub: Uint8Array) => keyObject('ed-pub', pub, () => importPublic('Ed25519', pub));
+const xPrivate = (priv: Uint8Array) => keyObject('x-priv', priv, () => importPrivate('X25519', priv, xPkcs8));
+const xPublic = (pub: Uint8Array) => keyObject('x-pub', pub, () => importPublic('X25519', pub));
 
 function rawPublic(k: crypto.KeyObject): Uint8Array {
-  return new Uint8Array(crypto.createPublicKey(k).export({ format: 'der', type: 'spki' }).subarray(12));
+  return new Uint8Array(Buffer.from(k.export({ format: 'jwk' }).x!, 'base64url'));
 }
 
 export function ed25519FromSeed(seed: Uint8Array): KeyPair {

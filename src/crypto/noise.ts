@@ -56,10 +56,11 @@ function hkdf2(alg: string, ck: Uint8Array, ikm: Uint8Array): [Uint8Array, Uint8
 const cipherKey = (k: Uint8Array) => (k.length === keyLen ? k : k.slice(0, keyLen));
 
 /** §5.1 nonce: 32 bits of zeros followed by the 64-bit little-endian counter. */
+const nonceScratch = Buffer.alloc(12);
 function nonceOf(n: bigint): Buffer {
-  const b = Buffer.alloc(12);
-  b.writeBigUInt64LE(n, 4);
-  return b;
+  // One buffer for every call: createCipheriv copies the nonce before this returns again.
+  nonceScratch.writeBigUInt64LE(n, 4);
+  return nonceScratch;
 }
 
 function aeadSeal(key: Uint8Array, n: bigint, ad: Uint8Array, plaintext: Uint8Array): Uint8Array {

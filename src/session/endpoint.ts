@@ -25,9 +25,9 @@ import { HandshakeState, type NoisePattern } from '../crypto/noise.ts';
 import { equalBytes } from '../crypto/bytes.ts';
 import type { ProvenIdentity } from '../crypto/identity-proof.ts';
 import type { Result } from '../wire/result.ts';
-import { PacketType, Channel, decodePacket, encodeInit, encodeReply, writeDataHeader, dataHeaderBytes } from './packet.ts';
+import { PacketType, Channel, decodePacket, encodeInit, encodeReply, writeDataHeader, dataHeaderBytes, datagramBytesMax } from './packet.ts';
 import { SendChannel, ReceiveChannel, defaultRekeyPolicy, type RekeyPolicy } from './channel.ts';
-import { headerKey, maskHeader, unmaskHeader } from './header-mask.ts';
+import { headerKey, headerMask, maskHeader, unmaskHeader } from './header-mask.ts';
 import { RateLimiter, type BucketSpec } from './rate-limiter.ts';
 import { padHandshakePayload, openHandshakePayload, randomPadding } from './handshake-padding.ts';
 
@@ -69,6 +69,8 @@ interface Session {
   peer: PeerIdentity;
   /** Indexed by Channel. */
   out: SendChannel[];
+  /** The peer's header key, which masks everything we send it. */
+  peerHeaderKey: Uint8Array;
   in: ReceiveChannel[];
   lastReceivedMs: number;
   lastSentMs: number;
@@ -101,6 +103,7 @@ export interface EndpointStats {
 const prologue = new TextEncoder().encode('tincan/1');
 const publicHeaderKey = headerKey();
 const keepalivePayload = new Uint8Array(0);
+const headerScratch = new Uint8Array(dataHeaderBytes);
 /** How a packet that nothing consumed is counted. */
 type Miss = 'malformed' | 'unknownIndex' | 'handshakeRejected';
 const timestampBytes = 8;
@@ -120,6 +123,8 @@ export class Endpoint {
   private lastInitTimestamp = 0;
   private readonly rekeyPolicy: RekeyPolicy;
   private readonly expected = new Map<string, ConnectOptions>();
+  /** Paths sessions roamed away from: the layers above may still name the peer by them. */
+  private readonly movedFrom = new Map<string, number>();
   private readonly transmits: { path: string; bytes: Uint8Array }[] = [];
   private readonly events: EndpointEvent[] = [];
   private identityPayload: Uint8Array;
@@ -150,10 +155,13 @@ export class Endpoint {
 
   // ---- getters ----
 
-  isEstablished(path: string): boolean { return this.current.has(path); }
-  peerOf(path: string): PeerIdentity | undefined {
-    const idx = this.current.get(path);
-    return idx === undefined ? undefined : this.sessions.get(idx)?.peer;
+  isEstablished(path: string): boolean { return this.sessionFor(path) !== undefined; }
+  peerOf(path: string): PeerIdentity | undefined { return this.sessionFor(path)?.peer; }
+
+  /** The session used on a path: its current one, or one that roamed away from it. */
+  private sessionFor(path: string): Session | undefined {
+    const idx = this.current.get(path) ?? this.movedFrom.get(path);
+    return idx === undefined ? undefined : this.sessions.get(idx);
   }
   isConnecting(path: string): boolean {
     for (const h of this.handshakes.values()) if (h.path === path && h.initiator) return true;
@@ -168,7 +176,7 @@ export class Endpoint {
   connect(path: string, now: number, opts: ConnectOptions = {}) {
     const prev = this.expected.get(path);
     this.expected.set(path, { remoteStatic: opts.remoteStatic ?? prev?.remoteStatic, keepAlive: opts.keepAlive || prev?.keepAlive });
-    if (this.current.has(path) || this.isConnecting(path)) return;
+    if (this.isEstablished(path) || this.isConnecting(path)) return;
     const remoteStatic = opts.remoteStatic ?? prev?.remoteStatic;
     const pattern: NoisePattern = remoteStatic ? 'IK' : 'XX';
     const state = new HandshakeState({
@@ -199,8 +207,8 @@ export class Endpoint {
 
   /** Seals and sends, or queues until the path's handshake completes. Returns false if dropped. */
   send(path: string, payload: Uint8Array, now: number, channel: Channel = Channel.Signaling): boolean {
-    const idx = this.current.get(path);
-    if (idx !== undefined) { this.seal(this.sessions.get(idx)!, payload, now, channel); return true; }
+    const s = this.sessionFor(path);
+    if (s) { this.seal(s, payload, now, channel); return true; }
     const q = this.queued.get(path) ?? { payloads: [], bytes: 0 };
     if (q.bytes + payload.length > this.queueBytesMax) return false;
     q.payloads.push({ payload, channel });
@@ -210,8 +218,12 @@ export class Endpoint {
     return true;
   }
 
-  /** Forgets every session and handshake on the path. */
+  /** Forgets every session and handshake on the path (and the session that roamed from it). */
   close(path: string) {
+    const moved = this.movedFrom.get(path);
+    this.movedFrom.delete(path);
+    const away = moved === undefined ? undefined : this.sessions.get(moved);
+    if (away && away.path !== path) this.close(away.path);
     for (const [i, s] of this.sessions) if (s.path === path) { this.sessions.delete(i); this.replies.delete(i); }
     for (const [i, h] of this.handshakes) if (h.path === path) this.handshakes.delete(i);
     this.queued.delete(path);
@@ -229,13 +241,33 @@ export class Endpoint {
     // refused on its type alone (an XX init, which nothing authenticates, must come public).
     // A packet is counted once: by what consumed it, or else by the most telling refusal.
     let miss: Miss = 'malformed';
+    // The hot path first: a data packet under our own key is read in place, without a copy.
+    const data = this.consumeDataInPlace(path, bytes, now);
+    if (data === true) return;
     for (const keyKind of ['own', 'public'] as const) {
+      if (keyKind === 'own' && data !== undefined) { miss = data; continue; }
       const plain = unmaskHeader(bytes, keyKind === 'own' ? this.ownHeaderKey : publicHeaderKey);
       const r = plain ? this.consumePacket(path, plain, keyKind, now) : 'malformed';
       if (r === true) return;
       if (miss === 'malformed') miss = r;
     }
     this.stats[miss]++;
+  }
+
+  /** consumePacket for a data packet under our own key; undefined when it is no such packet. */
+  private consumeDataInPlace(path: string, bytes: Uint8Array, now: number): true | Miss | undefined {
+    const mask = headerMask(bytes, this.ownHeaderKey);
+    if (!mask || bytes.length > datagramBytesMax || bytes.length < dataHeaderBytes + tagBytes) return undefined;
+    const type = bytes[0] ^ mask[0];
+    if (type < PacketType.Data || type > PacketType.Data + 3) return undefined;
+    const header = headerScratch;  // only read as associated data, before this returns
+    for (let i = 0; i < dataHeaderBytes; i++) header[i] = bytes[i] ^ mask[i];
+    const receiver = ((header[1] << 24) | (header[2] << 16) | (header[3] << 8) | header[4]) >>> 0;
+    const hi = ((header[5] << 24) | (header[6] << 16) | (header[7] << 8) | header[8]) >>> 0;
+    const lo = ((header[9] << 24) | (header[10] << 16) | (header[11] << 8) | header[12]) >>> 0;
+    const counter = (BigInt(hi) << 32n) | BigInt(lo);
+    const t = type - PacketType.Data;
+    return this.consumeData(path, receiver, t >> 1, (t & 1) as 0 | 1, counter, header, bytes.subarray(dataHeaderBytes), now);
   }
 
   /** True when the packet belonged to something we know (even if it was then refused). */
@@ -298,6 +330,7 @@ export class Endpoint {
       }
     }
     for (const [k, a] of this.answered) if (now >= a.expiresMs) this.answered.delete(k);
+    for (const [p, idx] of this.movedFrom) if (!this.sessions.has(idx)) this.movedFrom.delete(p);
   }
 
   // ---- outputs ----
@@ -444,7 +477,7 @@ export class Endpoint {
     state: HandshakeState, initiator: boolean, now: number) {
     const signaling = state.split(), media = state.splitMedia();
     const s: Session = {
-      localIndex, remoteIndex, path, peer,
+      localIndex, remoteIndex, path, peer, peerHeaderKey: headerKey(peer.staticKey),
       out: [new SendChannel(signaling.send, this.rekeyPolicy, now), new SendChannel(media.send, this.rekeyPolicy, now)],
       in: [new ReceiveChannel(signaling.receive), new ReceiveChannel(media.receive)],
       lastReceivedMs: now, lastSentMs: now,
@@ -463,11 +496,13 @@ export class Endpoint {
   private seal(s: Session, payload: Uint8Array, now: number, channel = Channel.Signaling) {
     const { key, phase, counter } = s.out[channel].next(now);
     // One buffer for the whole packet: header, ciphertext, tag; the header then masked in place.
-    const out = new Uint8Array(dataHeaderBytes + payload.length + tagBytes);
+    // From node's shared pool (every byte is written below): most of a packet's cost is allocation.
+    const pooled = Buffer.allocUnsafe(dataHeaderBytes + payload.length + tagBytes);
+    const out = new Uint8Array(pooled.buffer, pooled.byteOffset, pooled.length);
     writeDataHeader(out, channel, phase, s.remoteIndex, counter);
     key.sealInto(counter, payload, out.subarray(0, dataHeaderBytes), out, dataHeaderBytes);
     s.lastSentMs = now;
-    this.transmit(s.path, maskHeader(out, headerKey(s.peer.staticKey)));
+    this.transmit(s.path, maskHeader(out, s.peerHeaderKey));
   }
 
   private consumeData(path: string, receiver: number, channel: Channel, phase: 0 | 1, counter: bigint,
@@ -491,6 +526,8 @@ export class Endpoint {
 
   private roam(s: Session, path: string) {
     this.stats.roamed++;
+    this.movedFrom.delete(path);
+    this.movedFrom.set(s.path, s.localIndex);
     if (this.current.get(s.path) === s.localIndex) this.current.delete(s.path);
     s.path = path;
     if (!this.current.has(path)) this.current.set(path, s.localIndex);

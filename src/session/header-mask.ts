@@ -55,6 +55,11 @@ export function maskHeader(packet: Uint8Array, key: Uint8Array): Uint8Array {
   return packet;
 }
 
+/** The mask a packet's header was XORed with under `key`, or undefined when it is too short. */
+export function headerMask(packet: Uint8Array, key: Uint8Array): Uint8Array | undefined {
+  return packet.length < 13 + sampleBytes ? undefined : maskOf(packet, key);
+}
+
 /** A copy with the header unmasked under `key`, or undefined when that cannot be a packet. */
 export function unmaskHeader(packet: Uint8Array, key: Uint8Array): Uint8Array | undefined {
   if (packet.length < 13 + sampleBytes) return undefined;

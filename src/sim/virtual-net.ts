@@ -48,6 +48,14 @@ export class VirtualNet {
 
   remove(address: { host: string; port: number }) { this.hosts.delete(formatAddress(address)); }
 
+  /** The host changes address (a phone moving to another network): datagrams to the old one are lost. */
+  move(from: { host: string; port: number }, to: { host: string; port: number }) {
+    const h = this.hosts.get(formatAddress(from));
+    if (!h) throw new Error(`no host ${formatAddress(from)}`);
+    this.hosts.delete(formatAddress(from));
+    this.hosts.set(formatAddress(to), { ...h, address: formatAddress(to) });
+  }
+
   private readonly blocked = new Set<string>();
 
   /** A firewall between two hosts: nothing passes either way. */

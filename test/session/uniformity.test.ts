@@ -32,8 +32,8 @@ export function nibbleChiSquared(packets: Uint8Array[], bytePositions: number): 
 
 test('every datagram of a full session looks uniformly random in its first 16 bytes', async () => {
   const t = createTestnet({ seed: 77 });
-  const wire: { to: string; bytes: Uint8Array }[] = [];
-  t.net.onWire = (_from, to, bytes) => wire.push({ to, bytes: bytes.slice() });
+  const wire: { from: string; to: string; bytes: Uint8Array }[] = [];
+  t.net.onWire = (from, to, bytes) => wire.push({ from, to, bytes: bytes.slice() });
   await t.meshed();
   const alice = t.addUser(1, { supernode: 0 });
   const bob = t.addUser(2, { supernode: 1, autoAnswer: true });
@@ -85,6 +85,19 @@ test('every datagram of a full session looks uniformly random in its first 16 by
   const worst = Math.max(...stats);
   assert.ok(stats.every((x) => x < chiSquaredCritical),
     `nibble ${stats.indexOf(worst)} deviates from uniform: chi² = ${worst.toFixed(1)} ≥ ${chiSquaredCritical} over ${wire.length} datagrams (${JSON.stringify([...kinds])})`);
+
+  // Bonfiglio et al. classify each flow on its own: a byte fixed within a flow (a session
+  // index, say) but different across flows would hide in the total. Every flow long enough
+  // for the test (at least 100 datagrams, about 6 per cell) must pass on its own too.
+  const flows = new Map<string, Uint8Array[]>();
+  for (const w of wire) flows.set(`${w.from}>${w.to}`, [...(flows.get(`${w.from}>${w.to}`) ?? []), w.bytes]);
+  const tested = [...flows].filter(([, ps]) => ps.length >= 100);
+  assert.ok(tested.length >= 2, 'the calls make long flows');
+  for (const [flow, ps] of tested) {
+    const st = nibbleChiSquared(ps, 16);
+    const w = Math.max(...st);
+    assert.ok(w < chiSquaredCritical, `flow ${flow}: nibble ${st.indexOf(w)} chi² = ${w.toFixed(1)} over ${ps.length} datagrams`);
+  }
 });
 
 test('the check itself catches a fixed header byte (Skype-style)', () => {
