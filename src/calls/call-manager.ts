@@ -20,8 +20,8 @@ import { OkReply, errorBytes, describeFailure } from '../wire/replies.ts';
 import type { CallInfo, CallStats } from '../node/types.ts';
 import { CallInvite, CallRinging, CallAnswer, CallHangup, Media } from './protocol.ts';
 import { nextCallState, type CallInput } from './call-state.ts';
-import { MediaSender } from '../media/sender.ts';
-import { MediaReceiver } from '../media/receiver.ts';
+import { MediaSession } from '../media/media-session.ts';
+import { isAudioPacket } from '../media/frame.ts';
 import { isRelayedPath } from '../session/paths.ts';
 
 export interface CallTransport {
@@ -45,8 +45,7 @@ export interface CallConfig {
 interface Call {
   info: CallInfo;
   path: string | undefined;
-  sender: MediaSender | undefined;
-  receiver: MediaReceiver | undefined;
+  media: MediaSession | undefined;
   ringDeadlineMs: number | undefined;
 }
 
@@ -121,13 +120,9 @@ export class CallManager {
   /** Audio to send (48 kHz mono PCM, any length); ignored unless the call is active. */
   pushAudio(id: string, pcm: Int16Array, now: number) {
     const c = this.calls.get(id);
-    if (!c || c.info.state !== 'active' || !c.sender || !c.path) return;
-    c.sender.pushPcm(pcm);
-    for (let frame = c.sender.pollFrame(); frame; frame = c.sender.pollFrame()) {
-      c.info.stats.framesSent++;
-      c.info.stats.bytesSent += frame.length;
-      this.transport.sendDatagram(c.path, Media.toBytes({ callId: id, frame }), now, { compress: false });
-    }
+    if (!c || c.info.state !== 'active' || !c.media || !c.path) return;
+    c.media.pushPcm(pcm, now);
+    this.flushMedia(c, now);
   }
 
   // ---- inputs ----
@@ -172,10 +167,11 @@ export class CallManager {
     const q = Media.decode(m.body);
     if (!q.ok) return;
     const c = this.calls.get(q.value.callId);
-    if (!c || c.info.peer !== peerUser || c.info.state !== 'active' || !c.receiver) return;
-    c.info.stats.framesReceived++;
+    if (!c || c.info.peer !== peerUser || c.info.state !== 'active' || !c.media) return;
+    if (isAudioPacket(q.value.frame)) c.info.stats.framesReceived++;
     c.info.stats.bytesReceived += q.value.frame.length;
-    c.receiver.handleFrame(q.value.frame, now);
+    c.media.handlePacket(q.value.frame, now);
+    this.flushMedia(c, now);
     this.drainAudio(c);
   }
 
@@ -189,7 +185,7 @@ export class CallManager {
         this.move(c, 'timeout', now);
         this.signalHangup(c, 'no-answer', now);
       }
-      if (c.receiver) { c.receiver.handleTimeout(now); this.drainAudio(c); }
+      if (c.media) { c.media.handleTimeout(now); this.flushMedia(c, now); this.drainAudio(c); }
     }
   }
 
@@ -198,7 +194,7 @@ export class CallManager {
   pollTimeout(): number | undefined {
     let next: number | undefined;
     for (const c of this.calls.values()) {
-      for (const t of [c.ringDeadlineMs, c.receiver?.pollTimeout()]) {
+      for (const t of [c.ringDeadlineMs, c.media?.pollTimeout()]) {
         if (t !== undefined && (next === undefined || t < next)) next = t;
       }
     }
@@ -212,7 +208,7 @@ export class CallManager {
       id, peer, direction, state, path: undefined, endReason: undefined,
       startedAtMs: now, answeredAtMs: undefined, endedAtMs: undefined, stats: emptyStats(),
     };
-    const c: Call = { info, path: undefined, sender: undefined, receiver: undefined, ringDeadlineMs: now + this.ringTimeoutMs };
+    const c: Call = { info, path: undefined, media: undefined, ringDeadlineMs: now + this.ringTimeoutMs };
     this.calls.set(id, c);
     this.prune();
     this.events.push({ type: 'call', call: snapshot(c) });
@@ -227,31 +223,46 @@ export class CallManager {
       c.info.answeredAtMs = now;
       c.ringDeadlineMs = undefined;
       const r = this.transport.random(6);
-      c.sender = new MediaSender({
-        bitrateBps: this.cfg.bitrateBps ?? 32_000, fec: true,
+      c.media = new MediaSession({
+        bitrateBps: this.cfg.bitrateBps ?? 32_000,
         seqStart: (r[0] << 8) | r[1], timestampStart: ((r[2] << 24) | (r[3] << 16) | (r[4] << 8) | r[5]) >>> 0,
       });
-      c.receiver = new MediaReceiver({});
     }
     if (next.state === 'ended') {
       c.info.endReason = next.reason;
       c.info.endedAtMs = now;
       c.ringDeadlineMs = undefined;
-      if (c.receiver) { c.receiver.stop(); this.drainAudio(c); }
-      c.sender = undefined;
+      if (c.media) { c.media.stop(); this.drainAudio(c); }
     }
     this.events.push({ type: 'call', call: snapshot(c) });
   }
 
+  private flushMedia(c: Call, now: number) {
+    for (let frame = c.media!.pollPacket(); frame; frame = c.media!.pollPacket()) {
+      if (isAudioPacket(frame)) c.info.stats.framesSent++;
+      c.info.stats.bytesSent += frame.length;
+      if (c.path) this.transport.sendDatagram(c.path, Media.toBytes({ callId: c.info.id, frame }), now, { compress: false });
+    }
+  }
+
   private drainAudio(c: Call) {
-    if (!c.receiver) return;
-    for (let pcm = c.receiver.pollAudio(); pcm; pcm = c.receiver.pollAudio()) {
+    if (!c.media) return;
+    for (let pcm = c.media.pollAudio(); pcm; pcm = c.media.pollAudio()) {
       this.events.push({ type: 'audio', callId: c.info.id, pcm });
     }
-    const s = c.receiver.stats;
-    c.info.stats.framesConcealed = s.concealed;
-    c.info.stats.framesRecoveredFec = s.recoveredFec;
-    c.info.stats.framesLate = s.late;
+    const s = c.media.receiver.stats;
+    Object.assign(c.info.stats, {
+      framesConcealed: s.concealed, framesRecoveredFec: s.recoveredFec, framesLate: s.late,
+      framesExpanded: s.expanded, framesDropped: s.dropped,
+    });
+    // Once a second the media session has fresh quality figures: publish them as a call event.
+    for (let q = c.media.pollQuality(); q; q = c.media.pollQuality()) {
+      Object.assign(c.info.stats, {
+        sendKbps: q.sendBitrateKbps, recvKbps: q.recvBitrateKbps, lossPct: q.lossPct, jitterMs: q.jitterMs,
+        rttMs: q.rttMs, jitterBufferMs: q.jitterBufferMs, mos: q.mos,
+      });
+      if (c.info.state !== 'ended') this.events.push({ type: 'call', call: snapshot(c) });
+    }
   }
 
   private signalHangup(c: Call, reason: string, now: number) {
@@ -267,7 +278,10 @@ export class CallManager {
 function snapshot(c: Call): CallInfo { return { ...c.info, stats: { ...c.info.stats } }; }
 
 function emptyStats(): CallStats {
-  return { framesSent: 0, framesReceived: 0, framesConcealed: 0, framesRecoveredFec: 0, framesLate: 0, bytesSent: 0, bytesReceived: 0 };
+  return {
+    framesSent: 0, framesReceived: 0, framesConcealed: 0, framesRecoveredFec: 0, framesLate: 0, bytesSent: 0, bytesReceived: 0,
+    sendKbps: 0, recvKbps: 0, lossPct: 0, jitterMs: 0, rttMs: undefined, jitterBufferMs: 0, mos: undefined, framesExpanded: 0, framesDropped: 0,
+  };
 }
 
 function hex(b: Uint8Array): string { return Buffer.from(b).toString('hex'); }
