@@ -60,7 +60,8 @@ export class RateController {
       }
     }
 
-    if (this.lossAvg > highLoss || rttRising) s.bitrateBps *= 1 - 0.5 * Math.min(0.5, this.lossAvg);
+    if (this.lossAvg > highLoss) s.bitrateBps *= 1 - 0.5 * Math.min(0.5, this.lossAvg);
+    else if (rttRising) s.bitrateBps *= 0.85;
     else if (this.lossAvg < lowLoss) s.bitrateBps *= 1.05;
     const floor = Math.max(this.o.minBitrateBps, s.fec ? fecFloorBps : 0);
     s.bitrateBps = Math.round(Math.max(floor, Math.min(this.o.maxBitrateBps, s.bitrateBps)));

@@ -36,6 +36,7 @@ export interface ReceiverStats {
   comfortNoise: number;   // frames played while the sender was silent (DTX)
   late: number; duplicates: number; malformed: number; dropped: number;
   jitterMs: number; targetDelayMs: number; expected: number; lost: number;
+  playoutDelayMs: number;   // how long the last frame played waited beyond the fastest transit
 }
 
 // Implementation limits.
@@ -74,7 +75,7 @@ export class MediaReceiver {
   private transits: { ms: number; transit: number }[] = [];
   readonly stats: ReceiverStats = {
     received: 0, decoded: 0, concealed: 0, recoveredFec: 0, expanded: 0, comfortNoise: 0, late: 0, duplicates: 0,
-    malformed: 0, dropped: 0, jitterMs: 0, targetDelayMs: 0, expected: 0, lost: 0,
+    malformed: 0, dropped: 0, jitterMs: 0, targetDelayMs: 0, expected: 0, lost: 0, playoutDelayMs: 0,
   };
 
   constructor(o: MediaReceiverOptions = {}) {
@@ -111,7 +112,7 @@ export class MediaReceiver {
 
   handleTimeout(now: number) {
     while (!this.stopped && this.nextPlayMs !== undefined && now >= this.nextPlayMs) {
-      const pcm = this.playOne();
+      const pcm = this.playOne(now);
       this.out.push(pcm);
       this.nextPlayMs += pcm.length * msPerSample;
     }
@@ -121,7 +122,7 @@ export class MediaReceiver {
   pollAudio(): Int16Array | undefined { return this.out.shift(); }
   stop() { this.stopped = true; this.buffer.clear(); }
 
-  private playOne(): Int16Array {
+  private playOne(now: number): Int16Array {
     this.started = true;
     const seq = this.nextSeq!;
     const here = this.buffer.get(seq);
@@ -129,7 +130,7 @@ export class MediaReceiver {
     // Buffered frames from the one due on: more than target + 1 for a while means the
     // network has calmed down and the delay can come down by one frame.
     const level = here ? this.bufferedFrom(seq) : 0;
-    this.excessTicks = level > targetFrames + 1 ? this.excessTicks + 1 : 0;
+    this.excessTicks = level > targetFrames ? this.excessTicks + 1 : 0;
     // A talk spurt after silence (DTX) starts at the target delay, not at whatever delay its
     // first frame happened to arrive with: hold the comfort noise until the buffer is full.
     const spurtStart = here && this.waitedSinceDecode > 0 && this.endOfLastTs !== undefined && here.ts > this.endOfLastTs;
@@ -154,13 +155,14 @@ export class MediaReceiver {
       }
       this.waitedSinceDecode = 0;
       this.endOfLastTs = here.ts + pcm.value.length;
+      this.stats.playoutDelayMs = now - here.ts * msPerSample - this.minTransit();
       this.lossRun = 0;
       this.frameSamples = pcm.value.length;
       if (this.excessTicks >= drainPatienceTicks && this.buffer.has(seq + 1)
         && (rms(pcm.value) < quietRms || this.excessTicks >= drainForceTicks)) {
         this.stats.dropped++;
         this.excessTicks = 0;
-        return this.playOne();
+        return this.playOne(now);
       }
       return pcm.value;
     }
@@ -212,6 +214,12 @@ export class MediaReceiver {
     if (this.transits.length < 2) return 0;
     const sorted = this.transits.map((t) => t.transit).sort((a, b) => a - b);
     return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * transitPercentile))] - sorted[0];
+  }
+
+  private minTransit(): number {
+    let m = Infinity;
+    for (const t of this.transits) m = Math.min(m, t.transit);
+    return Number.isFinite(m) ? m : 0;
   }
 
   private trackTransit(now: number, ts: number) {
