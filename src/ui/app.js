@@ -64,7 +64,8 @@ function renderCalls() {
     $('call-bar').dataset.id = current.id;
     $('call-text').textContent = `${current.state === 'active' ? 'In call with' : 'Calling'} ${current.peer}${current.path ? ` (${current.path})` : ''}`;
     const s = current.stats;
-    $('call-stats').textContent = `sent ${s.framesSent} · received ${s.framesReceived} · concealed ${s.framesConcealed} · FEC ${s.framesRecoveredFec}`;
+    const quality = s.mos === undefined ? '' : ` · ${s.recvKbps.toFixed(0)} kb/s · loss ${s.lossPct.toFixed(1)} % · jitter ${s.jitterMs.toFixed(0)} ms${s.rttMs === undefined ? '' : ` · RTT ${s.rttMs.toFixed(0)} ms`} · MOS ${s.mos.toFixed(1)}`;
+    $('call-stats').textContent = `sent ${s.framesSent} · received ${s.framesReceived} · concealed ${s.framesConcealed} · FEC ${s.framesRecoveredFec}${quality}`;
   }
   $('call').disabled = !state.peer || !!current;
 }
