@@ -41,7 +41,9 @@ export interface ReceiverStats {
 
 // Implementation limits.
 const aheadFramesMax = 150;         // 3 s of frames beyond the playout point are kept
-const concealFramesMax = 10;        // after this many conceals in a row, play silence
+// After this many conceals in a row, play silence. Past the 400 ms between DTX updates, so
+// comfort noise (libopus conceals after a DTX update with noise of its level) runs unbroken.
+const concealFramesMax = 50;
 const transitWindowMs = 2000;       // jitter is judged over this much recent history
 const transitPercentile = 0.95;
 const targetFramesMax = 20;

@@ -68,3 +68,23 @@ test('a call measures RTT from the reports, publishes quality each second, and t
   const clean = runCall(speech, { lossPct: 0, jitterMs: 0, delayMs: 40, seed: 2 });
   assert.equal(clean.qualityA.at(-1)!.encoder.fec, false);
 });
+
+test('hostile packets to a media session or a conference party are counted and never throw', async () => {
+  const { MediaSession } = await import('../../src/media/media-session.ts');
+  const { ConferenceParty } = await import('../../src/media/conference.ts');
+  const { prng } = await import('../helpers/prng.ts');
+  const rng = prng(9);
+  const m = new MediaSession({ seqStart: 1, timestampStart: 1 });
+  const roster = ['a', 'b'].map((id) => ({ id, capacity: { cpuFramesPerMs: id === 'a' ? 2 : 1, uplinkKbps: 100 } }));
+  const host = new ConferenceParty('a', roster), member = new ConferenceParty('b', roster);
+  for (let i = 0; i < 3000; i++) {
+    const b = rng.bytes(rng.int(64));
+    if (b.length > 0 && i % 3 === 0) b[0] = i % 2; // well-formed kinds with garbage inside
+    m.handlePacket(b, i * 7);
+    host.handlePacket('b', b, i * 7);
+    member.handlePacket(i % 5 === 0 ? 'nobody' : 'a', b, i * 7);
+    for (const c of [m, host, member]) { const t = c.pollTimeout(); if (t !== undefined && t <= i * 7) c.handleTimeout(i * 7); }
+  }
+  assert.ok(m.stats.malformed + m.receiver.stats.malformed > 0);
+  for (const q of [m.quality]) assert.ok(Number.isFinite(q.mos) && (q.rttMs === undefined || q.rttMs >= 0));
+});
