@@ -68,6 +68,9 @@ function renderCalls() {
     $('call-stats').textContent = `sent ${s.framesSent} · received ${s.framesReceived} · concealed ${s.framesConcealed} · FEC ${s.framesRecoveredFec}${quality}`;
   }
   $('call').disabled = !state.peer || !!current;
+  // Audio flows while a call is active, and stops with it.
+  if (current && current.state === 'active') window.tincanAudio.start(current.id);
+  else window.tincanAudio.stop();
 }
 
 async function selectPeer(user) {
