@@ -1,10 +1,11 @@
-// `npm run bench -- NAME`: runs one benchmark (wire, compress, login, crypto).
+// `npm run bench -- NAME`: runs one benchmark (wire, compress, login, crypto, media).
 const name = process.argv[2];
 const benches: Record<string, () => Promise<unknown>> = {
   wire: () => import('./wire.ts'),
   compress: () => import('./compress.ts'),
   login: () => import('./login.ts'),
   crypto: () => import('./crypto.ts'),
+  media: () => import('./media.ts'),
 };
 if (!name || !benches[name]) {
   process.stderr.write(`bench: name one of ${Object.keys(benches).join(', ')}\n`);

@@ -56,4 +56,12 @@ export interface NodeControl {
   hangup(callId?: string): Promise<CallInfo[]>;
   calls(): CallInfo[];
   subscribe(listener: (event: NodeEvent) => void): () => void;
+  /**
+   * Live audio of an active call for a client that does its own audio I/O (the web UI):
+   * `sink` gets what the far end says (48 kHz mono PCM); `push` sends the microphone.
+   * Undefined when there is no such active call.
+   */
+  audio?(callId: string, sink: (pcm: Int16Array) => void): AudioBridge | undefined;
 }
+
+export interface AudioBridge { push(pcm: Int16Array): void; close(): void }

@@ -118,13 +118,16 @@ export async function startApiServer(control: NodeControl, listen: { host: strin
   });
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: 4096 });
+  const audioWss = new WebSocketServer({ noServer: true, maxPayload: audioMessageBytesMax });
   server.on('upgrade', (req, socket, head) => {
     const url = new URL(req.url ?? '/', 'http://local');
-    if (url.pathname !== '/api/events' || !hostAllowed(req.headers.host) || !originAllowed(req.headers.origin, req.headers.host)) {
+    const known = url.pathname === '/api/events' || url.pathname === '/api/audio';
+    if (!known || !hostAllowed(req.headers.host) || !originAllowed(req.headers.origin, req.headers.host)) {
       socket.end('HTTP/1.1 403 Forbidden\r\n\r\n');
       return;
     }
-    wss.handleUpgrade(req, socket, head, (ws) => attachEvents(ws, control));
+    if (url.pathname === '/api/audio') audioWss.handleUpgrade(req, socket, head, (ws) => attachAudio(ws, control, url.searchParams.get('call') ?? ''));
+    else wss.handleUpgrade(req, socket, head, (ws) => attachEvents(ws, control));
   });
 
   await new Promise<void>((resolve, reject) => {
@@ -135,8 +138,9 @@ export async function startApiServer(control: NodeControl, listen: { host: strin
   return {
     address: { host: a.address, port: a.port },
     close: () => new Promise<void>((resolve) => {
-      for (const ws of wss.clients) ws.terminate();
+      for (const ws of [...wss.clients, ...audioWss.clients]) ws.terminate();
       wss.close();
+      audioWss.close();
       server.closeAllConnections();
       server.close(() => resolve());
     }),
@@ -149,6 +153,26 @@ function attachEvents(ws: WebSocket, control: NodeControl) {
   const unsubscribe = control.subscribe(push);
   ws.on('close', unsubscribe);
   ws.on('error', unsubscribe);
+}
+
+// Binary messages of 16-bit little-endian PCM, 48 kHz mono, both ways; at most 100 ms each.
+const audioMessageBytesMax = 4800 * 2;
+
+function attachAudio(ws: WebSocket, control: NodeControl, callId: string) {
+  const bridge = control.audio?.(callId, (pcm) => {
+    if (ws.readyState === ws.OPEN) ws.send(Buffer.from(pcm.buffer, pcm.byteOffset, pcm.byteLength));
+  });
+  if (!bridge) { ws.close(1008, 'no such active call'); return; }
+  ws.on('message', (data, isBinary) => {
+    const b = data as Buffer;
+    // Anything else from the client is dropped: audio is the only thing this socket carries.
+    if (!isBinary || !Buffer.isBuffer(b) || b.length === 0 || b.length % 2 !== 0) return;
+    const pcm = new Int16Array(b.length / 2);
+    for (let i = 0; i < pcm.length; i++) pcm[i] = b.readInt16LE(i * 2);
+    bridge.push(pcm);
+  });
+  ws.on('close', () => bridge.close());
+  ws.on('error', () => bridge.close());
 }
 
 function readBody(req: http.IncomingMessage): Promise<string | undefined> {

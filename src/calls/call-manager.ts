@@ -98,7 +98,8 @@ export class CallManager {
     const m = this.media.get(id);
     const path = c?.device && this.devicePaths.get(c.device);
     if (!c || c.state !== 'active' || !m || !path) return;
-    for (const frame of m.pushAudio(pcm)) this.transport.sendDatagram(path, Media.toBytes({ callId: id, frame }), now, { compress: false });
+    m.pushAudio(pcm, now);
+    this.flushMedia(id, m, now);
   }
 
   // ---- inputs ----
@@ -128,7 +129,8 @@ export class CallManager {
     const c = this.signaling.get(q.value.callId);
     const media = this.media.get(q.value.callId);
     if (!c || !media || c.peer !== peer.user || c.device !== peer.device || !receiving(c)) return;
-    media.handleFrame(q.value.frame, now);
+    media.handlePacket(q.value.frame, now);
+    this.flushMedia(c.id, media, now);
     this.drainAudio(c.id, media);
   }
 
@@ -144,7 +146,7 @@ export class CallManager {
 
   handleTimeout(now: number) {
     this.signaling.handleTimeout(now);
-    for (const [id, m] of this.media) { m.handleTimeout(now); this.drainAudio(id, m); }
+    for (const [id, m] of this.media) { m.handleTimeout(now); this.flushMedia(id, m, now); this.drainAudio(id, m); }
     this.pump(now);
   }
 
@@ -239,6 +241,20 @@ export class CallManager {
 
   private drainAudio(callId: string, m: CallMedia) {
     for (let pcm = m.pollAudio(); pcm; pcm = m.pollAudio()) this.events.push({ type: 'audio', callId, pcm });
+    // Once a second the media session has fresh quality figures: publish them as a call event.
+    let fresh = false;
+    for (let q = m.pollQuality(); q; q = m.pollQuality()) fresh = true;
+    const c = fresh ? this.signaling.get(callId) : undefined;
+    if (c && c.state !== 'ended') this.events.push({ type: 'call', call: this.info(c) });
+  }
+
+  /** Sends what the media session has queued (audio, receiver reports) to the call's device. */
+  private flushMedia(callId: string, m: CallMedia, now: number) {
+    const c = this.signaling.get(callId);
+    const path = c?.device && this.devicePaths.get(c.device);
+    for (let frame = m.pollPacket(); frame; frame = m.pollPacket()) {
+      if (path) this.transport.sendDatagram(path, Media.toBytes({ callId, frame }), now, { compress: false });
+    }
   }
 
   /** Forgets media and paths of calls the signaling machine no longer keeps. */

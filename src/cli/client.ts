@@ -180,7 +180,8 @@ async function placeCall(api: Api, user: string, o: { play?: string; record?: st
   await api.req('POST', 'hangup', { callId: started.id });
   const final = (await get()) ?? c;
   const s = final.stats;
-  out(final, `call with ${user} over ${final.path} path: sent ${s.framesSent} frames, received ${s.framesReceived}, concealed ${s.framesConcealed}, recovered by FEC ${s.framesRecoveredFec}`);
+  const quality = s.mos === undefined ? '' : `; loss ${s.lossPct.toFixed(1)} %, jitter ${s.jitterMs.toFixed(0)} ms${s.rttMs === undefined ? '' : `, RTT ${s.rttMs.toFixed(0)} ms`}, estimated MOS ${s.mos.toFixed(1)}`;
+  out(final, `call with ${user} over ${final.path} path: sent ${s.framesSent} frames, received ${s.framesReceived}, concealed ${s.framesConcealed}, recovered by FEC ${s.framesRecoveredFec}${quality}`);
   return 0;
 }
 

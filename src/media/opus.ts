@@ -54,16 +54,36 @@ export interface OpusEncoderOptions {
   bitrateBps?: number;       // default 32 kb/s
   fec?: boolean;             // in-band FEC; default on
   expectedLossPct?: number;  // tells the encoder how much redundancy FEC should carry; default 10
-  frameMs?: 10 | 20 | 40 | 60;
+  frameMs?: FrameMs;
+  dtx?: boolean;             // discontinuous transmission in silence; default on
+}
+
+export type FrameMs = 10 | 20 | 40 | 60;
+export const frameMsChoices: readonly FrameMs[] = [10, 20, 40, 60];
+
+/** Samples (48 kHz) one Opus packet carries, from its TOC byte (RFC 6716 §3.1); 0 if malformed. */
+export function opusPacketSamples(packet: Uint8Array): number {
+  if (packet.length === 0) return 0;
+  const toc = packet[0];
+  const config = toc >> 3;
+  let frame: number;
+  if (config < 12) frame = [480, 960, 1920, 2880][config & 3];          // SILK
+  else if (config < 16) frame = [480, 960][config & 1];                   // hybrid
+  else frame = [120, 240, 480, 960][config & 3];                          // CELT
+  const code = toc & 3;
+  const count = code === 0 ? 1 : code === 3 ? (packet.length > 1 ? packet[1] & 0x3f : 0) : 2;
+  const total = frame * count;
+  return total > outSamplesMax ? 0 : total;
 }
 
 export class OpusEncoder {
   private readonly enc: InstanceType<typeof Encoder>;
-  readonly frameSamples: number;
+  frameSamples: number;
 
   constructor(o: OpusEncoderOptions = {}) {
     this.enc = new Encoder({ channels: 1, sample_rate: sampleRateHz, application: 'voip' });
     this.frameSamples = (sampleRateHz / 1000) * (o.frameMs ?? 20);
+    this.enc.ctl(ctl.setDtx, (o.dtx ?? true) ? 1 : 0);
     this.enc.ctl(ctl.setBitrate, o.bitrateBps ?? 32_000);
     this.enc.ctl(ctl.setSignal, signalVoice);
     this.enc.ctl(ctl.setInbandFec, (o.fec ?? true) ? 1 : 0);
@@ -71,6 +91,8 @@ export class OpusEncoder {
   }
 
   setBitrate(bps: number) { this.enc.ctl(ctl.setBitrate, bps); }
+  /** Opus takes any legal frame length per packet, so the next frame simply uses the new one. */
+  setFrameMs(ms: FrameMs) { this.frameSamples = (sampleRateHz / 1000) * ms; }
   setFec(on: boolean, expectedLossPct: number) {
     this.enc.ctl(ctl.setInbandFec, on ? 1 : 0);
     this.enc.ctl(ctl.setPacketLossPerc, Math.max(0, Math.min(100, Math.round(expectedLossPct))));
@@ -87,7 +109,7 @@ export class OpusDecoder {
   private readonly state: number;
   readonly frameSamples: number;
 
-  constructor(frameMs: 10 | 20 | 40 | 60 = 20) {
+  constructor(frameMs: FrameMs = 20) {
     const w = opusWasm();
     this.frameSamples = (sampleRateHz / 1000) * frameMs;
     this.state = w.malloc(w.opus_decoder_get_size(1));
@@ -98,13 +120,13 @@ export class OpusDecoder {
   decode(packet: Uint8Array): Result<Int16Array> { return this.run(packet, outSamplesMax, 0); }
 
   /** Packet-loss concealment: libopus extrapolates one frame from what it has heard. */
-  conceal(): Int16Array {
-    const r = this.run(undefined, this.frameSamples, 0);
-    return r.ok ? r.value : new Int16Array(this.frameSamples);
+  conceal(samples = this.frameSamples): Int16Array {
+    const r = this.run(undefined, samples, 0);
+    return r.ok ? r.value : new Int16Array(samples);
   }
 
   /** Recovers the frame before `nextPacket` from the redundancy the encoder put in it. */
-  decodeFec(nextPacket: Uint8Array): Result<Int16Array> { return this.run(nextPacket, this.frameSamples, 1); }
+  decodeFec(nextPacket: Uint8Array, samples = this.frameSamples): Result<Int16Array> { return this.run(nextPacket, samples, 1); }
 
   private run(packet: Uint8Array | undefined, frameSize: number, fec: number): Result<Int16Array> {
     const w = opusWasm();

@@ -13,3 +13,20 @@ export const seqLess = (a: number, b: number) => seqDiff(a, b) > 0;
 export function unwrapSeq(lastExtended: number, seq: number): number {
   return lastExtended + seqDiff(lastExtended & 0xffff, seq);
 }
+
+// Media timestamps: 32-bit counts of 48 kHz samples, wrapping every 24.9 hours.
+export const timestampModulo = 2 ** 32;
+
+/** b - a in samples, in the shortest direction. */
+export function timestampDiff(a: number, b: number): number {
+  return ((b - a) | 0);
+}
+
+/** Extends a wrapping timestamp to a counter, relative to the last extended one. */
+export function unwrapTimestamp(lastExtended: number, ts: number): number {
+  return lastExtended + timestampDiff(lastExtended >>> 0, ts >>> 0);
+}
+
+/** Low 32 bits of a millisecond clock, for echoing times in reports (RTT); differences wrap. */
+export const clock32 = (ms: number) => Math.floor(ms) >>> 0;
+export const clock32Diff = (a: number, b: number) => ((b - a) | 0);

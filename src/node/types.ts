@@ -55,6 +55,16 @@ export interface CallStats {
   framesLate: number;
   bytesSent: number;
   bytesReceived: number;
+  // Call quality, refreshed every second while the call is active (media/media-session.ts).
+  sendKbps: number;
+  recvKbps: number;
+  lossPct: number;               // incoming audio lost on the network, last second (before FEC/PLC)
+  jitterMs: number;              // incoming interarrival jitter (RFC 3550)
+  rttMs: number | undefined;     // from the receiver reports' echoed clocks
+  jitterBufferMs: number;
+  mos: number | undefined;       // estimated by the ITU-T G.107 E-model (1–4.5)
+  framesExpanded: number;        // played while waiting for late audio
+  framesDropped: number;         // cut to bring the delay down when the network calmed
 }
 
 export interface CallInfo {

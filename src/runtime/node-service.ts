@@ -12,7 +12,7 @@ import { toBase64Url, fromBase64Url } from '../crypto/bytes.ts';
 import { type Address, formatAddress } from '../wire/address.ts';
 import type { Result } from '../wire/result.ts';
 import {
-  ApiError, type NodeControl, type NodeEvent, type NodeStatus, type LookupResult, type Contact, type ChatMessage,
+  ApiError, type NodeControl, type AudioBridge, type NodeEvent, type NodeStatus, type LookupResult, type Contact, type ChatMessage,
   type CallInfo, type CallOptions, type DeviceSummary,
 } from '../api/node-control.ts';
 
@@ -37,6 +37,7 @@ export class NodeService implements NodeControl {
   private readonly listeners = new Set<(e: NodeEvent) => void>();
   private readonly players = new Map<string, WavPlayer>();
   private readonly recorders = new Map<string, WavRecorder>();
+  private readonly audioSinks = new Map<string, Set<(pcm: Int16Array) => void>>();
   private readonly callOptions = new Map<string, CallOptions>();
   private readonly contactList = new Map<string, Contact>();
   private readonly historyList: ChatMessage[] = [];
@@ -171,6 +172,17 @@ export class NodeService implements NodeControl {
 
   calls(): CallInfo[] { return this.node.calls.list(); }
 
+  audio(callId: string, sink: (pcm: Int16Array) => void): AudioBridge | undefined {
+    if (this.node.calls.get(callId)?.state !== 'active') return undefined;
+    const sinks = this.audioSinks.get(callId) ?? new Set();
+    sinks.add(sink);
+    this.audioSinks.set(callId, sinks);
+    return {
+      push: (pcm) => this.mutateCalls((c, now) => c.pushAudio(callId, pcm, now)),
+      close: () => { sinks.delete(sink); if (sinks.size === 0) this.audioSinks.delete(callId); },
+    };
+  }
+
   subscribe(listener: (event: NodeEvent) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
@@ -209,7 +221,10 @@ export class NodeService implements NodeControl {
           break;
         case 'chat': this.remember(e.message); this.emit({ type: 'chat', message: e.message }); break;
         case 'receipt': this.emit(e); break;
-        case 'audio': this.recorders.get(e.callId)?.push(e.pcm); break;
+        case 'audio':
+          this.recorders.get(e.callId)?.push(e.pcm);
+          for (const sink of this.audioSinks.get(e.callId) ?? []) sink(e.pcm);
+          break;
         case 'call': this.onCall(e.call); break;
       }
     }
@@ -228,6 +243,7 @@ export class NodeService implements NodeControl {
       }
     }
     if (call.state === 'ended') {
+      this.audioSinks.delete(call.id);
       this.players.get(call.id)?.stop();
       this.players.delete(call.id);
       const rec = this.recorders.get(call.id);

@@ -9,7 +9,7 @@ import type { DatagramCore } from '../node/core.ts';
 import { udpPath, addressOfUdpPath } from '../session/paths.ts';
 import { formatAddress } from '../wire/address.ts';
 
-export interface VirtualNetOptions { latencyMs?: number; lossRate?: number; seed?: number; startMs?: number }
+export interface VirtualNetOptions { latencyMs?: number; lossRate?: number; jitterMs?: number; seed?: number; startMs?: number }
 
 interface Host { address: string; core: DatagramCore; afterMutation: () => void }
 interface InFlight { atMs: number; seq: number; to: string; from: string; bytes: Uint8Array }
@@ -23,6 +23,8 @@ export class VirtualNet {
   readonly stats = { delivered: 0, lost: 0, undeliverable: 0 };
   latencyMs: number;
   lossRate: number;
+  /** Extra delay per datagram, uniform in [0, jitterMs); datagrams overtake one another. */
+  jitterMs: number;
   /** Sees every datagram that goes on the wire, as an observer on the path would. */
   onWire: ((from: string, to: string, bytes: Uint8Array) => void) | undefined;
 
@@ -30,6 +32,7 @@ export class VirtualNet {
     this.now = o.startMs ?? 1_700_000_000_000;
     this.latencyMs = o.latencyMs ?? 10;
     this.lossRate = o.lossRate ?? 0;
+    this.jitterMs = o.jitterMs ?? 0;
     this.rng = (o.seed ?? 1) >>> 0 || 1;
   }
 
@@ -152,7 +155,8 @@ export class VirtualNet {
         if (this.blocked.has(`${h.address}|${formatAddress(to)}`)) { this.stats.lost++; continue; }
         const from = udpPath(parseKey(h.address));
         this.onWire?.(from, formatAddress(to), t.bytes);
-        this.flights.push({ atMs: this.now + this.latencyMs, seq: this.seq++, to: formatAddress(to), from, bytes: t.bytes.slice() });
+        const jitter = this.jitterMs > 0 ? (this.next() / 0x100000000) * this.jitterMs : 0;
+        this.flights.push({ atMs: this.now + this.latencyMs + jitter, seq: this.seq++, to: formatAddress(to), from, bytes: t.bytes.slice() });
       }
       if (n === 0) break;
     }

@@ -81,9 +81,13 @@ function renderCalls() {
     $('hold').hidden = !(held || current.state === 'active' || current.state === 'remote-hold');
     $('hold').textContent = held ? 'Resume' : 'Hold';
     const s = current.stats;
-    $('call-stats').textContent = `sent ${s.framesSent} · received ${s.framesReceived} · concealed ${s.framesConcealed} · FEC ${s.framesRecoveredFec}`;
+    const quality = s.mos === undefined ? '' : ` · ${s.recvKbps.toFixed(0)} kb/s · loss ${s.lossPct.toFixed(1)} % · jitter ${s.jitterMs.toFixed(0)} ms${s.rttMs === undefined ? '' : ` · RTT ${s.rttMs.toFixed(0)} ms`} · MOS ${s.mos.toFixed(1)}`;
+    $('call-stats').textContent = `sent ${s.framesSent} · received ${s.framesReceived} · concealed ${s.framesConcealed} · FEC ${s.framesRecoveredFec}${quality}`;
   }
   $('call').disabled = !state.peer || !!current;
+  // Audio flows while a call is active, and stops with it.
+  if (current && current.state === 'active') window.tincanAudio.start(current.id);
+  else window.tincanAudio.stop();
 }
 
 async function selectPeer(user) {

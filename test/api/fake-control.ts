@@ -60,7 +60,10 @@ export class FakeControl implements NodeControl {
     const c: CallInfo = {
       id: `c${this.callList.length}`, peer: user, direction: 'out', state: 'active', path: 'direct', endReason: undefined,
       startedAtMs: 1, answeredAtMs: 2, endedAtMs: undefined,
-      stats: { framesSent: 0, framesReceived: 0, framesConcealed: 0, framesRecoveredFec: 0, framesLate: 0, bytesSent: 0, bytesReceived: 0 },
+      stats: {
+        framesSent: 0, framesReceived: 0, framesConcealed: 0, framesRecoveredFec: 0, framesLate: 0, bytesSent: 0, bytesReceived: 0,
+        sendKbps: 0, recvKbps: 0, lossPct: 0, jitterMs: 0, rttMs: undefined, jitterBufferMs: 0, mos: undefined, framesExpanded: 0, framesDropped: 0,
+      },
     };
     this.callList.push(c);
     this.emit({ type: 'call', call: c });

@@ -3,11 +3,13 @@
 // rate, with short pauses — close enough to voice for a voice codec, and the same every run.
 import { prng } from './prng.ts';
 
-export function speechLikeSignal(seconds: number, sampleRate = 48_000, seed = 1): Int16Array {
+/** `voice` sets a talker apart (pitch centre, vocal tract length) for tests with several. */
+export function speechLikeSignal(seconds: number, sampleRate = 48_000, seed = 1, voice: { pitchHz?: number; formantScale?: number } = {}): Int16Array {
   const rng = prng(seed);
   const n = Math.round(seconds * sampleRate);
   const out = new Int16Array(n);
-  const formants = [{ f: 700, bw: 130 }, { f: 1220, bw: 70 }, { f: 2600, bw: 160 }];
+  const fs = voice.formantScale ?? 1;
+  const formants = [{ f: 700 * fs, bw: 130 }, { f: 1220 * fs, bw: 70 }, { f: 2600 * fs, bw: 160 }];
   // Two-pole resonators per formant, driven by the pulse train.
   const state = formants.map(() => ({ y1: 0, y2: 0 }));
   const coef = formants.map(({ f, bw }) => {
@@ -21,7 +23,8 @@ export function speechLikeSignal(seconds: number, sampleRate = 48_000, seed = 1)
   const raw = new Float32Array(n);
   for (let i = 0; i < n; i++) {
     const t = i / sampleRate;
-    const f0 = 175 + 75 * Math.sin(2 * Math.PI * 0.7 * t + pitchPhase);
+    const pitch = voice.pitchHz ?? 175;
+    const f0 = pitch + (pitch * 75 / 175) * Math.sin(2 * Math.PI * 0.7 * t + pitchPhase);
     phase += f0 / sampleRate;
     let pulse = 0;
     if (phase >= 1) { phase -= 1; pulse = 1; }

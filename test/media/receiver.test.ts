@@ -70,13 +70,13 @@ test('10 % loss: one frame per 20 ms regardless, lost frames recovered by FEC or
   const lost = new Set(frames.map((_, i) => i).filter(() => rng.int(10) === 0));
   const { r, frames: played } = play(frames, (i) => (lost.has(i) ? undefined : i * 20));
   assert.ok(played >= frames.length - 1 && played <= frames.length + 30, `played ${played} for ${frames.length}`);
-  assert.ok(r.stats.recoveredFec + r.stats.concealed >= lost.size - 1);
+  assert.ok(r.stats.lost >= lost.size - 3 && r.stats.recoveredFec + r.stats.concealed >= r.stats.lost, JSON.stringify(r.stats));
   assert.ok(r.stats.recoveredFec > 0, 'FEC recovered some frames');
 });
 
 test('paced by time: never more frames than elapsed time allows', () => {
   const { frames } = encodeAll(1);
-  const r = new MediaReceiver({ targetDelayMs: 60 });
+  const r = new MediaReceiver({ minDelayMs: 60 });
   frames.forEach((f) => r.handleFrame(f, 0)); // everything at once
   r.handleTimeout(200);
   let n = 0;
