@@ -173,7 +173,7 @@ export class CallManager {
     if (!q.ok) return;
     const c = this.calls.get(q.value.callId);
     if (!c || c.info.peer !== peerUser || c.info.state !== 'active' || !c.receiver) return;
-    c.info.stats.framesReceived++;
+    if (c.info.stats.framesReceived++ === 0) c.info.stats.firstFrameAtMs = now;
     c.info.stats.bytesReceived += q.value.frame.length;
     c.receiver.handleFrame(q.value.frame, now);
     this.drainAudio(c);

@@ -46,6 +46,7 @@ export interface CallStats {
   framesLate: number;
   bytesSent: number;
   bytesReceived: number;
+  firstFrameAtMs?: number;           // when the first audio frame arrived (time to first audio)
 }
 
 export interface CallInfo {
