@@ -13,6 +13,7 @@ export interface NodeStatus {
   loginServerKey: string | undefined; // pinned Ed25519 key, base64url
   directAllowed: boolean;
   calls: CallInfo[];
+  nat?: { kind: string; mapping: string; filtering: string; publicAddresses: string[]; needsBirthday: boolean };
 }
 
 export interface LookupResult {

@@ -28,7 +28,9 @@ import type { Message } from '../wire/object-list.ts';
 import { type Result, ok, err } from '../wire/result.ts';
 import { Cmd } from '../wire/commands.ts';
 import { describeFailure, errorBytes } from '../wire/replies.ts';
-import { udpPath, relayPath, parseRelayPath, addressOfUdpPath, forwardPath, parseForwardPath } from '../session/paths.ts';
+import { udpPath, relayPath, parseRelayPath, addressOfUdpPath, forwardPath, parseForwardPath, isDriverPath, tcpPath, addressOfTcpPath } from '../session/paths.ts';
+import { Reachability } from '../nat/reachability.ts';
+import { PunchRequest, PunchOk } from '../nat/protocol.ts';
 import { RegisterRequest, LoginRequest, LoginOk } from '../login/protocol.ts';
 import { normaliseUserName } from '../login/names.ts';
 import { Hello, HelloOk, Publish, Lookup, LookupOk, Relay, Relayed } from '../overlay/protocol.ts';
@@ -72,6 +74,8 @@ interface PathWaiter { deadlineMs: number | undefined; callbacks: PathCallback[]
 export class UserNode {
   readonly rpc: Rpc;
   readonly calls: CallManager;
+  /** NAT behaviour and hole punching (src/nat). */
+  readonly nat: Reachability;
   private loginKey: Uint8Array | undefined;
   private user: string | undefined;
   private certificate: Uint8Array | undefined;
@@ -95,6 +99,7 @@ export class UserNode {
     this.loginPath = udpPath(cfg.login);
     this.ttlMs = cfg.presenceTtlMs ?? 5 * 60_000;
     this.directMs = cfg.directAttemptMs ?? 1500;
+    this.nat = new Reachability({ random: cfg.random, local: cfg.listen });
     this.rpc = new Rpc({
       staticKey: cfg.staticKey,
       random: cfg.random,
@@ -142,6 +147,7 @@ export class UserNode {
       loginServerKey: this.loginKey && toBase64Url(this.loginKey),
       directAllowed: this.cfg.directAllowed,
       calls: this.calls.list(),
+      nat: this.nat.report(),
     };
   }
 
@@ -205,12 +211,13 @@ export class UserNode {
   attach(now: number, cb: (r: Result<void>) => void = () => {}) {
     this.now = now;
     if (this.supernodes.length === 0) this.supernodes = [...this.cfg.bootstrap];
-    const candidates = [...this.supernodes];
+    // UDP first; TCP to the same supernode when UDP gets no answer (UDP blocked, as Skype met it).
+    const candidates = this.supernodes.flatMap((sn) => [{ sn, path: udpPath(sn) }, { sn, path: tcpPath(sn) }]);
     this.attaching = true;
     const tryNext = () => {
-      const sn = candidates.shift();
-      if (!sn) { this.attaching = false; return cb(err('no-supernode', 'no supernode answered')); }
-      const path = udpPath(sn);
+      const next = candidates.shift();
+      if (!next) { this.attaching = false; return cb(err('no-supernode', 'no supernode answered')); }
+      const { sn, path } = next;
       this.rpc.request(path, Hello.toBytes({}), this.now, (r) => {
         if (!r.ok || r.value.message.command !== Cmd.HelloOk) return tryNext();
         const h = HelloOk.decode(r.value.message.body);
@@ -218,7 +225,8 @@ export class UserNode {
         this.attachment = { path, address: sn, observed: h.value.observed, relayToken: h.value.relayToken };
         this.supernodes = mergeAddresses(this.supernodes, h.value.supernodes);
         this.attaching = false;
-        this.log('info', `attached to supernode ${formatAddress(sn)}; public address ${formatAddress(h.value.observed)}`);
+        this.log('info', `attached to supernode ${formatAddress(sn)}${this.overTcp ? ' over TCP (no answer over UDP)' : ''}; public address ${formatAddress(h.value.observed)}`);
+        if (!this.overTcp) { this.nat.addSample(sn, h.value.observed); this.sampleMapping(sn); }
         this.publish(this.now, cb);
       }, { connect: { keepAlive: true }, timeoutMs: 3000 });
     };
@@ -295,13 +303,14 @@ export class UserNode {
 
   handleDatagram(path: string, bytes: Uint8Array, now: number) {
     this.now = now;
-    this.rpc.handleDatagram(path, bytes, now);
+    if (!this.nat.handleDatagram(path, bytes, now)) this.rpc.handleDatagram(path, bytes, now);
     this.drain(now);
   }
 
   handleTimeout(now: number) {
     this.now = now;
     this.rpc.handleTimeout(now);
+    this.nat.handleTimeout(now);
     for (const [path, w] of [...this.waiting]) {
       if (w.deadlineMs !== undefined && now >= w.deadlineMs && w.fallback) {
         // The direct attempt took too long: give it up and go through the relay.
@@ -319,18 +328,20 @@ export class UserNode {
   // ---- outputs ----
 
   pollTransmit(): { path: string; bytes: Uint8Array } | undefined {
+    const punch = this.nat.pollTransmit();
+    if (punch) return punch;
     for (let t = this.rpc.pollTransmit(); t; t = this.rpc.pollTransmit()) {
-      if (t.path.startsWith('udp:')) return t;
+      if (isDriverPath(t.path)) return t;
       const r = parseRelayPath(t.path);
-      if (r) this.rpc.sendDatagram(udpPath(r.supernode), Relay.toBytes({ to: r.token, packet: t.bytes }), this.now, { compress: false });
+      if (r) this.rpc.sendDatagram(this.supernodePath(r.supernode), Relay.toBytes({ to: r.token, packet: t.bytes }), this.now, { compress: false });
       const f = parseForwardPath(t.path);
-      if (f) this.rpc.sendDatagram(udpPath(f.first), Relay.toBytes({ to: f.token, packet: t.bytes, hops: [f.second] }), this.now, { compress: false });
+      if (f) this.rpc.sendDatagram(this.supernodePath(f.first), Relay.toBytes({ to: f.token, packet: t.bytes, hops: [f.second] }), this.now, { compress: false });
     }
     return undefined;
   }
 
   pollTimeout(): number | undefined {
-    const ts = [this.rpc.pollTimeout(), this.nextPublishMs, this.calls.pollTimeout(),
+    const ts = [this.rpc.pollTimeout(), this.nextPublishMs, this.calls.pollTimeout(), this.nat.pollTimeout(),
       ...[...this.waiting.values()].map((w) => w.deadlineMs)];
     const t = ts.filter((x): x is number => x !== undefined);
     return t.length ? Math.min(...t) : undefined;
@@ -344,7 +355,7 @@ export class UserNode {
     const a = this.attachment;
     if (!a || !this.user || !this.certificate) { this.nextPublishMs = undefined; return cb(err('not-logged-in', 'log in first')); }
     this.nextPublishMs = now + this.ttlMs / 2;
-    const addresses = this.cfg.directAllowed ? mergeAddresses([a.observed], isUnspecified(this.cfg.listen) ? [] : [this.cfg.listen]) : [];
+    const addresses = this.cfg.directAllowed && !this.overTcp ? mergeAddresses([a.observed], isUnspecified(this.cfg.listen) ? [] : [this.cfg.listen]) : [];
     const record = signPresence({
       user: this.user, certificate: this.certificate, staticKey: this.cfg.staticKey.publicKey, addresses,
       supernode: a.address, relayToken: a.relayToken, publishedAtMs: now, expiresAtMs: now + this.ttlMs,
@@ -379,10 +390,55 @@ export class UserNode {
         : cbs.forEach((c) => c(err('unreachable', `${user} cannot be reached`)));
       const viaRelay = (cbs: PathCallback[]) => relay ? this.open(relay, user, p.staticKey, forward ? viaForward : undefined, cbs)
         : viaForward(cbs);
-      const direct = this.cfg.directAllowed ? (p.addresses ?? []).filter((a) => udpPath(a) !== udpPath(this.cfg.listen)) : [];
+      const direct = this.cfg.directAllowed && !this.overTcp ? (p.addresses ?? []).filter((a) => udpPath(a) !== udpPath(this.cfg.listen)) : [];
       if (direct.length === 0) return viaRelay([cb]);
+      if (p.supernode && p.relayToken !== undefined && this.attachment) {
+        return this.punch(user, direct, p.supernode, p.relayToken, p.staticKey, viaRelay, cb);
+      }
       this.open(udpPath(direct[0]), user, p.staticKey, viaRelay, [cb]);
     });
+  }
+
+  /**
+   * Punches towards the user through its supernode (src/nat), then opens the session on the path
+   * that worked; the relay when none did.
+   */
+  private punch(user: string, candidates: Address[], supernode: Address, token: number, staticKey: Uint8Array,
+    viaRelay: (cbs: PathCallback[]) => void, cb: PathCallback) {
+    const a = this.attachment!;
+    const own = mergeAddresses([a.observed], isUnspecified(this.cfg.listen) ? [] : [this.cfg.listen]);
+    const { key, birthday } = this.nat.startOutgoing(candidates, this.now, (path) => {
+      if (!path) {
+        this.log('info', `hole punching to ${user} found no path; using the relay`);
+        return viaRelay([cb]);
+      }
+      this.log('info', `hole punching to ${user} found ${path}`);
+      this.open(path, user, staticKey, viaRelay, [cb]);
+    });
+    this.rpc.request(udpPath(supernode), PunchRequest.toBytes({ to: token, key, candidates: own, birthday: birthday || undefined }), this.now, (r) => {
+      if (!r.ok || r.value.message.command !== Cmd.PunchOk) {
+        this.log('warn', `${user}'s supernode did not coordinate punching: ${r.ok ? describeFailure(r.value.message).message : r.error.message}`);
+        return;
+      }
+      const q = PunchOk.decode(r.value.message.body);
+      if (q.ok && q.value.birthday) this.nat.peerIsSymmetric(key, this.now);
+    }, { timeoutMs: 3000 });
+  }
+
+  /** Attached over TCP: UDP did not get through, so every supernode is reached over TCP. */
+  private get overTcp(): boolean { return this.attachment?.path.startsWith('tcp:') ?? false; }
+
+  private supernodePath(a: Address): string { return this.overTcp ? tcpPath(a) : udpPath(a); }
+
+  /** Asks another supernode (on another IP) where it sees us: tells whether our NAT maps per destination. */
+  private sampleMapping(attached: Address) {
+    const other = this.supernodes.find((s) => s.host !== attached.host);
+    if (!other) return;
+    this.rpc.request(udpPath(other), Hello.toBytes({}), this.now, (r) => {
+      if (!r.ok || r.value.message.command !== Cmd.HelloOk) return;
+      const h = HelloOk.decode(r.value.message.body);
+      if (h.ok) { this.nat.addSample(other, h.value.observed); this.events.push({ type: 'status' }); }
+    }, { timeoutMs: 3000 });
   }
 
   /** Opens an end-to-end session on a path; with a fallback, gives the path directAttemptMs to work. */
@@ -435,7 +491,7 @@ export class UserNode {
   }
 
   private consumeRelayed(path: string, m: Message, now: number) {
-    const sn = addressOfUdpPath(path);
+    const sn = addressOfUdpPath(path) ?? addressOfTcpPath(path);
     const r = Relayed.decode(m.body);
     if (!sn || !r.ok) return;
     const from = r.value.via ? forwardPath(sn, r.value.via, r.value.from) : relayPath(sn, r.value.from);
@@ -444,6 +500,12 @@ export class UserNode {
 
   private consumeRequest(path: string, id: number, peerUser: string | undefined, m: Message, now: number) {
     const respond = (bytes: Uint8Array) => this.rpc.respond(path, id, bytes, now);
+    if (m.command === Cmd.PunchNotice) {
+      // Only our own supernode may make us punch (each notice costs us a few hundred probes).
+      if (path !== this.attachment?.path) return respond(errorBytes('not-my-supernode', 'punch notices come from our supernode'));
+      const r = this.nat.consumeNotice(m, now);
+      return respond(r.ok ? r.value : errorBytes(r.error.code, r.error.message));
+    }
     if (!peerUser) return respond(errorBytes('not-a-user', 'only certified users may ask this node'));
     this.userPaths.set(peerUser, path);
     if (m.command === Cmd.Chat) {

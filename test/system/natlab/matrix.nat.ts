@@ -107,7 +107,8 @@ async function callCell(callerHost: Host, callerType: string, calleeType: string
     const out = JSON.parse(call.stdout);
     cell.path = out.pathDetail ?? out.path;
     cell.why = out.pathReason ?? '';
-    cell.firstAudioMs = ended.stats.firstFrameAtMs !== undefined ? ended.stats.firstFrameAtMs - ended.startedAtMs : undefined;
+    // From the moment Alice placed the call to the first frame Bob heard (one clock: one machine).
+    cell.firstAudioMs = ended.stats.firstFrameAtMs !== undefined ? ended.stats.firstFrameAtMs - out.startedAtMs : undefined;
     const rec = decodeWav(fs.readFileSync(record));
     assert.ok(rec.ok, 'the recording is a valid WAV');
     const pcm = toMono48k(rec.value);
