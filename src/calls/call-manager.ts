@@ -264,7 +264,7 @@ export class CallManager {
   }
 }
 
-function snapshot(c: Call): CallInfo { return { ...c.info, stats: { ...c.info.stats } }; }
+function snapshot(c: Call): CallInfo { return { ...c.info, via: c.path, stats: { ...c.info.stats } }; }
 
 function emptyStats(): CallStats {
   return { framesSent: 0, framesReceived: 0, framesConcealed: 0, framesRecoveredFec: 0, framesLate: 0, bytesSent: 0, bytesReceived: 0 };

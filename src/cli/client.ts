@@ -10,7 +10,7 @@ export class ClientError extends Error {
   constructor(message: string, readonly exitCode = 1) { super(message); }
 }
 
-export const clientCommands = ['register', 'login', 'status', 'lookup', 'chat', 'call', 'hangup'];
+export const clientCommands = ['register', 'login', 'status', 'netcheck', 'lookup', 'chat', 'call', 'hangup'];
 
 const flagSpec = {
   api: 'string', json: 'boolean', 'password-file': 'string', invite: 'string', play: 'string', record: 'string', seconds: 'string',
@@ -72,7 +72,26 @@ export async function runClientCommand(cmd: string, argv: string[]): Promise<num
         `public address:  ${st.publicAddress ?? '(unknown)'}`,
         `listening on:    ${st.listen}${st.directAllowed ? '' : ' (direct paths off)'}`,
         `login server:    ${st.loginServer}${st.loginServerKey ? ` key ${st.loginServerKey}` : ''}`,
+        `NAT:             ${st.nat?.kind ?? 'unknown'}`,
         `calls:           ${st.calls.filter((c) => c.state !== 'ended').length} in progress`,
+        ...st.calls.filter((c) => c.state !== 'ended').map((c) => `  ${c.peer}: ${c.route ?? c.path ?? 'connecting'}${c.routeReason ? ` (${c.routeReason})` : ''}`),
+      ].join('\n'));
+      return 0;
+    }
+    case 'netcheck': {
+      noMore(0);
+      const st = await api.req<NodeStatus>('GET', 'status');
+      const n = st.nat;
+      out({ supernode: st.supernode, transport: st.transport, publicAddress: st.publicAddress, nat: n }, [
+        'report:',
+        `  * UDP:             ${st.transport === 'udp' ? 'yes' : st.transport === 'tcp' ? 'no answer: attached over TCP' : 'unknown (not attached)'}`,
+        `  * supernode:       ${st.supernode ?? '(none)'}`,
+        `  * public address:  ${n?.publicAddresses.join(', ') || st.publicAddress || '(unknown)'}`,
+        `  * NAT:             ${n?.kind ?? 'unknown'}`,
+        `  * mapping varies by destination: ${n ? (n.needsBirthday ? 'yes (symmetric: peers need birthday punching)' : n.mapping === 'unknown' ? 'unknown (one supernode answered)' : 'no') : 'unknown'}`,
+        `  * filtering:       ${n?.filtering ?? 'unknown'}`,
+        `  * port mapping (UPnP / NAT-PMP / PCP): not tried (not implemented)`,
+        `  * IPv6:            not tried (not implemented)`,
       ].join('\n'));
       return 0;
     }

@@ -23,6 +23,7 @@ user commands (talk to a running node; --api HOST:PORT, default 127.0.0.1:7780; 
   register USER [--password-file F] [--invite CODE]
   login USER [--password-file F]
   status                                 lookup USER
+  netcheck                               (what this node found about its NAT)
   chat USER TEXT…                        hangup [CALL_ID]
   call USER [--play IN.wav] [--record OUT.wav] [--seconds N]
 `;

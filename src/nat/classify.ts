@@ -9,7 +9,8 @@ import { type Address, formatAddress } from '../wire/address.ts';
 
 export type Mapping = 'none' | 'endpoint-independent' | 'address-dependent' | 'address-and-port-dependent' | 'unknown';
 export type Filtering = 'none' | 'endpoint-independent' | 'address-dependent' | 'address-and-port-dependent' | 'unknown';
-export type NatKind = 'public' | 'full-cone' | 'address-restricted' | 'port-restricted' | 'symmetric' | 'udp-blocked' | 'unknown';
+/** 'cone': one mapping for every destination, filtering not measured. */
+export type NatKind = 'public' | 'cone' | 'full-cone' | 'address-restricted' | 'port-restricted' | 'symmetric' | 'udp-blocked' | 'unknown';
 
 /** One answer: which server (address) saw us at which public address. */
 export interface MappingSample { server: Address; observed: Address }
@@ -74,5 +75,5 @@ function kindOf(m: Mapping, f: Filtering): NatKind {
   if (f === 'endpoint-independent') return 'full-cone';
   if (f === 'address-dependent') return 'address-restricted';
   if (f === 'address-and-port-dependent') return 'port-restricted';
-  return 'unknown';
+  return 'cone';
 }

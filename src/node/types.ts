@@ -13,6 +13,7 @@ export interface NodeStatus {
   loginServerKey: string | undefined; // pinned Ed25519 key, base64url
   directAllowed: boolean;
   calls: CallInfo[];
+  transport?: 'udp' | 'tcp';          // how we reach supernodes (tcp: UDP got no answer)
   nat?: { kind: string; mapping: string; filtering: string; publicAddresses: string[]; needsBirthday: boolean };
 }
 
@@ -56,6 +57,9 @@ export interface CallInfo {
   direction: 'out' | 'in';
   state: CallState;
   path: 'direct' | 'relay' | undefined;
+  via?: string;                       // the session path (session/paths.ts)
+  route?: string;                     // e.g. "direct udp 203.0.113.22:5000", "relay via 203.0.113.11:7001 over tcp"
+  routeReason?: string;               // why this path: what punching found, or why there was none
   endReason: CallEndReason | undefined;
   startedAtMs: number;
   answeredAtMs: number | undefined;

@@ -31,6 +31,7 @@ import { describeFailure, errorBytes } from '../wire/replies.ts';
 import { udpPath, relayPath, parseRelayPath, addressOfUdpPath, forwardPath, parseForwardPath, isDriverPath, tcpPath, addressOfTcpPath } from '../session/paths.ts';
 import { Reachability } from '../nat/reachability.ts';
 import { PunchRequest, PunchOk } from '../nat/protocol.ts';
+import { describeRoute } from '../nat/route.ts';
 import { RegisterRequest, LoginRequest, LoginOk } from '../login/protocol.ts';
 import { normaliseUserName } from '../login/names.ts';
 import { Hello, HelloOk, Publish, Lookup, LookupOk, Relay, Relayed } from '../overlay/protocol.ts';
@@ -86,6 +87,8 @@ export class UserNode {
   private nextPublishMs: number | undefined;
   /** Established end-to-end sessions by user. */
   private readonly userPaths = new Map<string, string>();
+  /** Why we reach each user the way we do (reported with calls). */
+  private readonly routeReasons = new Map<string, string>();
   /** Path attempts in progress: path → waiter. */
   private readonly waiting = new Map<string, PathWaiter>();
   private readonly events: UserNodeEvent[] = [];
@@ -146,12 +149,21 @@ export class UserNode {
       loginServer: formatAddress(this.cfg.login),
       loginServerKey: this.loginKey && toBase64Url(this.loginKey),
       directAllowed: this.cfg.directAllowed,
-      calls: this.calls.list(),
+      calls: this.callList(),
       nat: this.nat.report(),
+      transport: this.attachment ? (this.overTcp ? 'tcp' : 'udp') : undefined,
     };
   }
 
   certificateBytes(): Uint8Array | undefined { return this.certificate; }
+
+  /** Calls with their route in words and the reason for it. */
+  callList(): CallInfo[] {
+    return this.calls.list().map((c) => ({
+      ...c, route: describeRoute(c.via, this.overTcp),
+      routeReason: this.routeReasons.get(c.peer) ?? (c.direction === 'in' ? 'the caller reached us on this path' : undefined),
+    }));
+  }
 
   // ---- commands ----
 
@@ -391,7 +403,12 @@ export class UserNode {
       const viaRelay = (cbs: PathCallback[]) => relay ? this.open(relay, user, p.staticKey, forward ? viaForward : undefined, cbs)
         : viaForward(cbs);
       const direct = this.cfg.directAllowed && !this.overTcp ? (p.addresses ?? []).filter((a) => udpPath(a) !== udpPath(this.cfg.listen)) : [];
-      if (direct.length === 0) return viaRelay([cb]);
+      if (direct.length === 0) {
+        this.routeReasons.set(user, this.overTcp ? 'UDP is blocked here: attached to supernodes over TCP, so relayed'
+          : !this.cfg.directAllowed ? 'direct paths are off here (--no-direct)'
+          : `${user} publishes no direct address (UDP blocked there, or direct paths off)`);
+        return viaRelay([cb]);
+      }
       if (p.supernode && p.relayToken !== undefined && this.attachment) {
         return this.punch(user, direct, p.supernode, p.relayToken, p.staticKey, viaRelay, cb);
       }
@@ -407,11 +424,17 @@ export class UserNode {
     viaRelay: (cbs: PathCallback[]) => void, cb: PathCallback) {
     const a = this.attachment!;
     const own = mergeAddresses([a.observed], isUnspecified(this.cfg.listen) ? [] : [this.cfg.listen]);
+    const started = this.now;
+    let peerSymmetric = false;
     const { key, birthday } = this.nat.startOutgoing(candidates, this.now, (path) => {
       if (!path) {
-        this.log('info', `hole punching to ${user} found no path; using the relay`);
+        const why = birthday && peerSymmetric ? 'both NATs are symmetric (endpoint-dependent mapping): no punching method meets'
+          : `hole punching found no path within its window${birthday || peerSymmetric ? ' (birthday punching included)' : ''}`;
+        this.routeReasons.set(user, `${why}; relayed`);
+        this.log('info', `hole punching to ${user}: ${why}; using the relay`);
         return viaRelay([cb]);
       }
+      this.routeReasons.set(user, `hole punching found this path in ${this.now - started} ms${birthday || peerSymmetric ? ' (birthday punching: a symmetric NAT on the way)' : ''}`);
       this.log('info', `hole punching to ${user} found ${path}`);
       this.open(path, user, staticKey, viaRelay, [cb]);
     });
@@ -421,7 +444,7 @@ export class UserNode {
         return;
       }
       const q = PunchOk.decode(r.value.message.body);
-      if (q.ok && q.value.birthday) this.nat.peerIsSymmetric(key, this.now);
+      if (q.ok && q.value.birthday) { peerSymmetric = true; this.nat.peerIsSymmetric(key, this.now); }
     }, { timeoutMs: 3000 });
   }
 

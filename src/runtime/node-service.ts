@@ -151,7 +151,7 @@ export class NodeService implements NodeControl {
     return out;
   }
 
-  calls(): CallInfo[] { return this.node.calls.list(); }
+  calls(): CallInfo[] { return this.node.callList(); }
 
   subscribe(listener: (event: NodeEvent) => void): () => void {
     this.listeners.add(listener);

@@ -31,6 +31,7 @@ test('one public port for every server, filtering decides the cone type', () => 
   assert.equal(pr.mapping, 'endpoint-independent');
   assert.equal(pr.needsBirthday, false);
   assert.equal(classifyNat(local, m).filtering, 'unknown', 'without filtering samples we do not guess');
+  assert.equal(classifyNat(local, m).kind, 'cone');
 });
 
 test('a port per destination is symmetric and needs birthday punching', () => {
