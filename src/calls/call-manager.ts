@@ -179,6 +179,15 @@ export class CallManager {
     this.drainAudio(c);
   }
 
+  /** A direct session to the peer now works: a live call on a relay moves to it (media follows at once). */
+  moveToDirect(peerUser: string, path: string, _now: number) {
+    for (const c of this.calls.values()) {
+      if (c.info.peer !== peerUser || c.info.state === 'ended' || !c.path || !isRelayedPath(c.path) || isRelayedPath(path)) continue;
+      c.path = path;
+      c.info.path = 'direct';
+    }
+  }
+
   pathClosed(path: string, now: number) {
     for (const c of this.calls.values()) if (c.path === path && c.info.state !== 'ended') this.move(c, 'failure', now);
   }

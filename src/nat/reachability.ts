@@ -19,7 +19,7 @@ export interface ReachabilityConfig {
 }
 
 type OnResult = (path: string | undefined) => void;
-interface Entry { attempt: PunchAttempt; onResult: OnResult | undefined; reported: boolean }
+interface Entry { attempt: PunchAttempt; onResult: OnResult | undefined; reported: boolean; slowAtMs?: number; onSlow?: () => void }
 
 // Implementation constants.
 const attemptsMax = 32;
@@ -46,11 +46,21 @@ export class Reachability {
   // ---- attempts ----
 
   /** Starts punching towards a peer we are about to call; onResult gets the working path or undefined. */
-  startOutgoing(candidates: Address[], now: number, onResult: OnResult): { key: Uint8Array; birthday: boolean } {
+  startOutgoing(candidates: Address[], now: number, onResult: OnResult, slow?: { afterMs: number; then: () => void }): { key: Uint8Array; birthday: boolean } {
     const key = this.cfg.random(16);
     const birthday = this.symmetric;
-    this.add(key, candidates, birthday ? 'open' : undefined, now, onResult);
+    if (this.add(key, candidates, birthday ? 'open' : undefined, now, onResult) && slow) {
+      const e = this.attempts.get(hex(key))!;
+      e.slowAtMs = now + slow.afterMs;
+      e.onSlow = slow.then;
+    }
     return { key, birthday };
+  }
+
+  /** Punching is taking long: run the slow callback now (the peer is symmetric too, or the caller moves on). */
+  hurry(key: Uint8Array) {
+    const e = this.attempts.get(hex(key));
+    if (e?.onSlow && e.slowAtMs !== undefined) { e.slowAtMs = undefined; e.onSlow(); }
   }
 
   /** The callee's supernode said the callee is behind a symmetric NAT. */
@@ -105,6 +115,7 @@ export class Reachability {
     for (const [k, e] of this.attempts) {
       e.attempt.handleTimeout(now);
       this.report_(e);
+      if (!e.reported && e.slowAtMs !== undefined && now >= e.slowAtMs) { e.slowAtMs = undefined; e.onSlow?.(); }
       if (e.attempt.done) {
         this.attempts.delete(k);
         if (!e.reported) { e.reported = true; e.onResult?.(undefined); }
@@ -123,8 +134,7 @@ export class Reachability {
   pollTimeout(): number | undefined {
     let t: number | undefined;
     for (const e of this.attempts.values()) {
-      const x = e.attempt.pollTimeout();
-      if (x !== undefined && (t === undefined || x < t)) t = x;
+      for (const x of [e.attempt.pollTimeout(), e.reported ? undefined : e.slowAtMs]) if (x !== undefined && (t === undefined || x < t)) t = x;
     }
     return t;
   }

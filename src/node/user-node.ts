@@ -28,7 +28,7 @@ import type { Message } from '../wire/object-list.ts';
 import { type Result, ok, err } from '../wire/result.ts';
 import { Cmd } from '../wire/commands.ts';
 import { describeFailure, errorBytes } from '../wire/replies.ts';
-import { udpPath, relayPath, parseRelayPath, addressOfUdpPath, forwardPath, parseForwardPath, isDriverPath, tcpPath, addressOfTcpPath } from '../session/paths.ts';
+import { udpPath, relayPath, parseRelayPath, addressOfUdpPath, forwardPath, parseForwardPath, isDriverPath, tcpPath, addressOfTcpPath, isRelayedPath } from '../session/paths.ts';
 import { Reachability } from '../nat/reachability.ts';
 import { PunchRequest, PunchOk } from '../nat/protocol.ts';
 import { describeRoute } from '../nat/route.ts';
@@ -57,6 +57,7 @@ export interface UserNodeConfig {
   autoAnswer: boolean;
   presenceTtlMs?: number;     // default 5 min
   directAttemptMs?: number;   // how long a direct path may take before we use a relay; default 1500
+  punchGraceMs?: number;      // how long punching runs before the call starts on the relay meanwhile; default 250
 }
 
 export type UserNodeEvent =
@@ -87,6 +88,8 @@ export class UserNode {
   private nextPublishMs: number | undefined;
   /** Established end-to-end sessions by user. */
   private readonly userPaths = new Map<string, string>();
+  /** The latest direct session with each user, so relayed calls can move onto it. */
+  private readonly directPaths = new Map<string, string>();
   /** Why we reach each user the way we do (reported with calls). */
   private readonly routeReasons = new Map<string, string>();
   /** Path attempts in progress: path → waiter. */
@@ -96,12 +99,14 @@ export class UserNode {
   private readonly loginPath: string;
   private readonly ttlMs: number;
   private readonly directMs: number;
+  private readonly punchGraceMs: number;
 
   constructor(private readonly cfg: UserNodeConfig) {
     this.loginKey = cfg.loginKey;
     this.loginPath = udpPath(cfg.login);
     this.ttlMs = cfg.presenceTtlMs ?? 5 * 60_000;
     this.directMs = cfg.directAttemptMs ?? 1500;
+    this.punchGraceMs = cfg.punchGraceMs ?? 250;
     this.nat = new Reachability({ random: cfg.random, local: cfg.listen });
     this.rpc = new Rpc({
       staticKey: cfg.staticKey,
@@ -426,25 +431,44 @@ export class UserNode {
     const own = mergeAddresses([a.observed], isUnspecified(this.cfg.listen) ? [] : [this.cfg.listen]);
     const started = this.now;
     let peerSymmetric = false;
+    let relayed = false;
+    let answered = false;
+    const done: PathCallback = (r) => {
+      if (answered) return;
+      answered = true;
+      const direct = this.directPaths.get(user);
+      cb(r.ok && isRelayedPath(r.value) && direct && this.rpc.endpoint.isEstablished(direct) ? ok(direct) : r);
+    };
+    // Whatever answers first carries the call: when punching is slow (birthday punching takes
+    // hundreds of ms) the call starts on the relay and moves to the direct path once it works.
+    const startRelay = (why: string) => {
+      if (relayed || answered) return;
+      relayed = true;
+      this.routeReasons.set(user, why);
+      viaRelay([done]);
+    };
     const { key, birthday } = this.nat.startOutgoing(candidates, this.now, (path) => {
       if (!path) {
         const why = birthday && peerSymmetric ? 'both NATs are symmetric (endpoint-dependent mapping): no punching method meets'
           : `hole punching found no path within its window${birthday || peerSymmetric ? ' (birthday punching included)' : ''}`;
-        this.routeReasons.set(user, `${why}; relayed`);
         this.log('info', `hole punching to ${user}: ${why}; using the relay`);
-        return viaRelay([cb]);
+        if (relayed) { this.routeReasons.set(user, `${why}; stayed on the relay`); return; }
+        return startRelay(`${why}; relayed`);
       }
-      this.routeReasons.set(user, `hole punching found this path in ${this.now - started} ms${birthday || peerSymmetric ? ' (birthday punching: a symmetric NAT on the way)' : ''}`);
+      const ms = this.now - started;
+      const how = birthday || peerSymmetric ? ' (birthday punching: a symmetric NAT on the way)' : '';
+      this.routeReasons.set(user, relayed ? `started on the relay; hole punching found a direct path after ${ms} ms${how} and the call moved to it`
+        : `hole punching found this path in ${ms} ms${how}`);
       this.log('info', `hole punching to ${user} found ${path}`);
-      this.open(path, user, staticKey, viaRelay, [cb]);
-    });
+      this.open(path, user, staticKey, relayed ? undefined : viaRelay, [done]);
+    }, { afterMs: this.punchGraceMs, then: () => startRelay('hole punching still running: started on the relay') });
     this.rpc.request(udpPath(supernode), PunchRequest.toBytes({ to: token, key, candidates: own, birthday: birthday || undefined }), this.now, (r) => {
       if (!r.ok || r.value.message.command !== Cmd.PunchOk) {
         this.log('warn', `${user}'s supernode did not coordinate punching: ${r.ok ? describeFailure(r.value.message).message : r.error.message}`);
         return;
       }
       const q = PunchOk.decode(r.value.message.body);
-      if (q.ok && q.value.birthday) { peerSymmetric = true; this.nat.peerIsSymmetric(key, this.now); }
+      if (q.ok && q.value.birthday) { peerSymmetric = true; this.nat.peerIsSymmetric(key, this.now); this.nat.hurry(key); }
     }, { timeoutMs: 3000 });
   }
 
@@ -493,6 +517,8 @@ export class UserNode {
     switch (e.type) {
       case 'established':
         if (e.peer.user) this.userPaths.set(e.peer.user, e.path);
+        // A direct session with someone we are talking to over a relay: move the call to it.
+        if (e.peer.user && !isRelayedPath(e.path)) { this.directPaths.set(e.peer.user, e.path); this.calls.moveToDirect(e.peer.user, e.path, now); }
         this.settle(e.path, ok(e.path));
         break;
       case 'failed':
@@ -500,6 +526,7 @@ export class UserNode {
         break;
       case 'closed':
         for (const [u, p] of this.userPaths) if (p === e.path) this.userPaths.delete(u);
+        for (const [u, p] of this.directPaths) if (p === e.path) this.directPaths.delete(u);
         if (this.attachment?.path === e.path) { this.attachment = undefined; this.events.push({ type: 'status' }); this.attach(now); }
         this.calls.pathClosed(e.path, now);
         break;
@@ -539,7 +566,12 @@ export class UserNode {
       } });
       return respond(ChatAck.toBytes({ id: q.value.id, receivedAtMs: now }));
     }
-    if (this.calls.consumeRequest(path, peerUser, m, now, respond)) return;
+    if (this.calls.consumeRequest(path, peerUser, m, now, respond)) {
+      // A call signalled over the relay while a direct session already works: media goes direct.
+      const direct = this.directPaths.get(peerUser);
+      if (direct && isRelayedPath(path) && this.rpc.endpoint.isEstablished(direct)) this.calls.moveToDirect(peerUser, direct, now);
+      return;
+    }
     respond(errorBytes('unknown-command', `nodes do not answer command ${m.command}`));
   }
 
