@@ -17,7 +17,7 @@ import { Hello, HelloOk, Relay, Relayed } from '../src/overlay/protocol.ts';
 import { udpPath } from '../src/session/paths.ts';
 import { printTable, ratio } from './harness.ts';
 
-const steps = [25, 50, 100, 200, 400];
+const steps = (process.env.TINCAN_BENCH_RELAY_STEPS ?? '5,10,15,25,50,100,200,400').split(',').map(Number);
 const secondsPerStep = 4;
 const payloadBytes = 160;
 const pps = 50;
@@ -159,9 +159,17 @@ function xorPeer(a: { host: string; port: number }): Buffer {
   return b;
 }
 
+const turnPorts = { next: 22000 + (process.pid % 50) * 10 };
+
 async function turnLeg(server: { host: string; port: number }) {
+  // Fresh local ports for every leg: coturn remembers a 5-tuple's allocation (437 on reuse).
   const sock = dgram.createSocket('udp4');
-  await new Promise<void>((r) => sock.bind(0, '127.0.0.1', () => r()));
+  for (;;) {
+    const port = turnPorts.next++;
+    const bound = await new Promise<boolean>((r) => { sock.once('error', () => r(false)); sock.bind(port, '127.0.0.1', () => r(true)); });
+    if (bound) break;
+    if (turnPorts.next > 32000) throw new Error('no free local port for a TURN leg');
+  }
   let waiter: ((m: Buffer) => void) | undefined;
   let onPacket: (p: Uint8Array) => void = () => {};
   sock.on('message', (m) => {
@@ -175,7 +183,11 @@ async function turnLeg(server: { host: string; port: number }) {
   });
   const first = await ask(stun(0x0003, [[0x0019, Buffer.from([17, 0, 0, 0])]]));
   const a = attrsOf(first);
-  const nonce = a.get(0x0015)!, realm = a.get(0x0014)!;
+  const nonce = a.get(0x0015), realm = a.get(0x0014);
+  if (!nonce || !realm) {
+    const e = a.get(0x0009);
+    throw new Error(`coturn refused an allocation: ${e ? `${e[2] * 100 + e[3]} ${e.subarray(4).toString()}` : `message 0x${first.readUInt16BE(0).toString(16)}`}`);
+  }
   const key = crypto.createHash('md5').update(`${turn.user}:${realm.toString()}:${turn.pass}`).digest();
   const auth: [number, Buffer][] = [[0x0006, Buffer.from(turn.user)], [0x0014, realm], [0x0015, nonce]];
   const alloc = await ask(stun(0x0003, [[0x0019, Buffer.from([17, 0, 0, 0])], ...auth], key));
@@ -197,7 +209,13 @@ async function turnLeg(server: { host: string; port: number }) {
       sock.send(Buffer.concat([h, p]), server.port, server.host);
     },
     onPacket: (cb: (p: Uint8Array) => void) => { onPacket = cb; },
-    close: () => new Promise<void>((r) => sock.close(() => r())),
+    // Deallocate (Refresh with lifetime 0): a later leg may get this local port again, and coturn
+    // would answer it as the old allocation (437) for the allocation's whole lifetime.
+    close: async () => {
+      const zero = Buffer.alloc(4);
+      await ask(stun(0x0004, [[0x000d, zero], ...auth], key)).catch(() => undefined);
+      await new Promise<void>((r) => sock.close(() => r()));
+    },
   };
 }
 
