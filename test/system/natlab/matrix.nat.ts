@@ -187,9 +187,10 @@ for (const ta of ['public', ...natTypes] as const) {
       if (ta !== 'public') lab.setNat('NA', ta as NatType);
       lab.setNat('NB', tb);
       const cell = await callCell(ta === 'public' ? 'P' : 'A', ta, tb);
-      assert.ok(cell.match !== undefined && cell.match >= 0.9, `windowed cross-correlation ${cell.match?.toFixed(3)} must be ≥ 0.9 (whole-signal ${cell.whole?.toFixed(3)}; ${cell.audio})`);
-      if (mustBeDirect(ta, tb)) assert.match(cell.path, /^direct/, `${ta}↔${tb} must be direct, was ${cell.path}`);
-      if (ta === 'udp-blocked' || tb === 'udp-blocked') assert.equal(cell.path, 'relay-tcp', 'a UDP-blocked side is relayed over TCP');
+      const check = (ok: boolean, message: string) => { if (!ok) cell.error ??= message; assert.ok(ok, message); };
+      if (mustBeDirect(ta, tb)) check(cell.path.startsWith('direct'), `${ta}↔${tb} must be direct, was ${cell.path}`);
+      if (ta === 'udp-blocked' || tb === 'udp-blocked') check(cell.path === 'relay-tcp', `a UDP-blocked side is relayed over TCP, was ${cell.path}`);
+      check(cell.match !== undefined && cell.match >= 0.9, `windowed cross-correlation ${cell.match?.toFixed(3)} must be ≥ 0.9 (whole-signal ${cell.whole?.toFixed(3)}; ${cell.audio})`);
     });
   }
 }
