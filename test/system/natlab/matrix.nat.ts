@@ -180,10 +180,11 @@ after(async () => {
 });
 
 const only = process.env.TINCAN_NAT_CELLS?.split(',');   // e.g. "symmetric:port-restricted" while debugging
+const repeat = Math.max(1, Math.min(50, Number(process.env.TINCAN_NAT_REPEAT ?? 1)));   // tries per cell (success rates)
 for (const ta of ['public', ...natTypes] as const) {
   for (const tb of natTypes) {
     if (only && !only.includes(`${ta}:${tb}`)) continue;
-    test(`${ta} calls ${tb}`, { skip }, async () => {
+    for (let run = 1; run <= repeat; run++) test(`${ta} calls ${tb}${repeat > 1 ? ` (try ${run})` : ''}`, { skip }, async () => {
       if (ta !== 'public') lab.setNat('NA', ta as NatType);
       lab.setNat('NB', tb);
       const cell = await callCell(ta === 'public' ? 'P' : 'A', ta, tb);
@@ -212,6 +213,16 @@ function printMatrix() {
   const ok = cells.filter((c) => c.ok).length;
   lines.push('', `${ok}/${cells.length} cells connected with matching audio`);
   for (const c of cells.filter((k) => !k.ok)) lines.push(`  ${c.caller} → ${c.callee}: ${c.error}`);
+  if (repeat > 1) {
+    lines.push('', `direct paths over ${repeat} tries per cell, and when punching found them (ms after the call was placed):`);
+    const keys = [...new Set(cells.map((c) => `${c.caller} → ${c.callee}`))];
+    for (const k of keys) {
+      const runs = cells.filter((c) => `${c.caller} → ${c.callee}` === k);
+      const ms = runs.filter((c) => c.path.startsWith('direct')).map((c) => Number(/(?:after|in) (\d+) ms/.exec(c.why)?.[1])).filter((x) => x >= 0).sort((a, b) => a - b);
+      lines.push(`  ${k}: direct ${runs.filter((c) => c.path.startsWith('direct')).length}/${runs.length}, within 3 s ${ms.filter((x) => x <= 3000).length}/${runs.length}` +
+        (ms.length ? `, median ${ms[Math.floor(ms.length / 2)]} ms, max ${ms[ms.length - 1]} ms` : ''));
+    }
+  }
   lines.push('', 'routes and reasons (caller route / callee route: why):');
   for (const c of cells) lines.push(`  ${c.caller} → ${c.callee}: ${c.route ?? '-'}: ${c.why}; ${c.audio ?? ''}; whole-signal xcorr ${c.whole?.toFixed(2)}`);
   console.log(lines.join('\n'));
