@@ -142,6 +142,7 @@ export class Reachability {
   private report_(e: Entry) {
     if (e.reported || e.attempt.result === undefined) return;
     e.reported = true;
+    e.slowAtMs = undefined;   // a path was found: no reason to hurry to the relay any more
     e.onResult?.(e.attempt.result);
   }
 }
