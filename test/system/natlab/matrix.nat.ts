@@ -26,7 +26,7 @@ const sn1 = '203.0.113.10:7001';
 const sn2 = '203.0.113.11:7001';
 let loginKey = '';
 
-interface Cell { caller: string; callee: string; path: string; why: string; route?: string; audio?: string; whole?: number; firstAudioMs: number | undefined; match: number | undefined; ok: boolean; error?: string }
+interface Cell { caller: string; callee: string; path: string; why: string; route?: string; audio?: string; whole?: number; nat?: string; firstAudioMs: number | undefined; match: number | undefined; ok: boolean; error?: string }
 const cells: Cell[] = [];
 
 function tincan(host: Host, args: string[], timeoutMs = 60_000) {
@@ -106,6 +106,11 @@ async function callCell(callerHost: Host, callerType: string, calleeType: string
       return c && fs.existsSync(record) && fs.statSync(record).size > 44 ? c : undefined;
     });
     const out = JSON.parse(call.stdout);
+    // What each side learned about its own NAT (netcheck on the caller, status on the callee).
+    const check = await tincan(a.host, ['netcheck', '--api', a.api, '--json']);
+    const bobStatus = await status(b);
+    cell.nat = `${check.code === 0 ? `${JSON.parse(check.stdout).nat?.kind}/${JSON.parse(check.stdout).transport}` : 'netcheck failed'}` +
+      ` vs ${bobStatus?.nat?.kind}/${bobStatus?.transport}`;
     cell.path = short(out.route ?? out.path, ended.route);
     cell.why = out.routeReason ?? '';
     cell.route = `${out.route} / bob: ${ended.route}`;
@@ -224,7 +229,7 @@ function printMatrix() {
     }
   }
   lines.push('', 'routes and reasons (caller route / callee route: why):');
-  for (const c of cells) lines.push(`  ${c.caller} → ${c.callee}: ${c.route ?? '-'}: ${c.why}; ${c.audio ?? ''}; whole-signal xcorr ${c.whole?.toFixed(2)}`);
+  for (const c of cells) lines.push(`  ${c.caller} → ${c.callee}: ${c.route ?? '-'}: ${c.why}; ${c.audio ?? ''}; whole-signal xcorr ${c.whole?.toFixed(2)}; NATs as the nodes classified them: ${c.nat ?? '?'}`);
   console.log(lines.join('\n'));
   fs.writeFileSync(path.resolve(import.meta.dirname, '../../../.natlab-matrix.txt'), lines.join('\n') + '\n');
 }
