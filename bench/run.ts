@@ -1,4 +1,4 @@
-// `npm run bench -- NAME`: runs one benchmark (wire, compress, login, crypto, media).
+// `npm run bench -- NAME`: runs one benchmark (wire, compress, login, crypto, media, relay).
 const name = process.argv[2];
 const benches: Record<string, () => Promise<unknown>> = {
   wire: () => import('./wire.ts'),
@@ -6,6 +6,7 @@ const benches: Record<string, () => Promise<unknown>> = {
   login: () => import('./login.ts'),
   crypto: () => import('./crypto.ts'),
   media: () => import('./media.ts'),
+  relay: () => import('./relay.ts'),
 };
 if (!name || !benches[name]) {
   process.stderr.write(`bench: name one of ${Object.keys(benches).join(', ')}\n`);

@@ -134,6 +134,20 @@ export class CallManager {
     this.drainAudio(c.id, media);
   }
 
+  /**
+   * A direct session to a peer device now works: a live call with it that runs over a relay
+   * moves onto the direct path (media follows at once; signaling keeps working either way).
+   */
+  moveToDirect(device: string, path: string, _now: number) {
+    if (isRelayedPath(path)) return;
+    const current = this.devicePaths.get(device);
+    if (!current || !isRelayedPath(current)) return;
+    const live = this.signaling.live().filter((c) => c.device === device);
+    if (live.length === 0) return;
+    this.devicePaths.set(device, path);
+    for (const c of live) this.pathKinds.set(c.id, 'direct');
+  }
+
   /** A session closed: calls that were using it fail (unless the device has moved on). */
   pathClosed(path: string, now: number) {
     for (const [device, p] of [...this.devicePaths]) {
@@ -270,6 +284,7 @@ export class CallManager {
     const m = this.media.get(c.id);
     return {
       id: c.id, peer: c.peer, direction: c.direction, state: c.state, path: this.pathKinds.get(c.id), endReason: c.endReason,
+      via: c.device ? this.devicePaths.get(c.device) : undefined,
       startedAtMs: c.startedAtMs, answeredAtMs: c.answeredAtMs, endedAtMs: c.endedAtMs, stats: m ? { ...m.stats } : emptyStats(),
     };
   }

@@ -45,7 +45,7 @@ export class CallMedia {
 
   handlePacket(bytes: Uint8Array, now: number) {
     if (!this.session) return;
-    if (isAudioPacket(bytes)) this.stats.framesReceived++;
+    if (isAudioPacket(bytes) && this.stats.framesReceived++ === 0) this.stats.firstFrameAtMs = now;
     this.stats.bytesReceived += bytes.length;
     this.session.handlePacket(bytes, now);
   }

@@ -10,7 +10,7 @@ export class ClientError extends Error {
   constructor(message: string, readonly exitCode = 1) { super(message); }
 }
 
-export const clientCommands = ['register', 'login', 'status', 'lookup', 'chat', 'call', 'hangup', 'answer', 'reject', 'hold', 'resume', 'calls', 'passwd', 'delete-account', 'devices'];
+export const clientCommands = ['register', 'login', 'status', 'netcheck', 'lookup', 'chat', 'call', 'hangup', 'answer', 'reject', 'hold', 'resume', 'calls', 'passwd', 'delete-account', 'devices'];
 
 const flagSpec = {
   api: 'string', json: 'boolean', 'password-file': 'string', invite: 'string', play: 'string', record: 'string', seconds: 'string',
@@ -98,9 +98,27 @@ export async function runClientCommand(cmd: string, argv: string[]): Promise<num
         `public address:  ${st.publicAddress ?? '(unknown)'}`,
         `listening on:    ${st.listen}${st.directAllowed ? '' : ' (direct paths off)'}`,
         `login server:    ${st.loginServer}${st.loginServerKey ? ` key ${st.loginServerKey}` : ''}`,
+        `NAT:             ${st.nat?.kind ?? 'unknown'}`,
         `calls:           ${st.calls.filter((c) => c.state !== 'ended').length} in progress`,
         ...st.calls.slice(-5).map((c) => `  ${describeCall(c)}`),
         ...(st.callSignalsDropped ? [`call signals dropped: ${st.callSignalsDropped} (malformed, unknown call or out of order)`] : []),
+      ].join('\n'));
+      return 0;
+    }
+    case 'netcheck': {
+      noMore(0);
+      const st = await api.req<NodeStatus>('GET', 'status');
+      const n = st.nat;
+      out({ supernode: st.supernode, transport: st.transport, publicAddress: st.publicAddress, nat: n }, [
+        'report:',
+        `  * UDP:             ${st.transport === 'udp' ? 'yes' : st.transport === 'tcp' ? 'no answer: attached over TCP' : 'unknown (not attached)'}`,
+        `  * supernode:       ${st.supernode ?? '(none)'}`,
+        `  * public address:  ${n?.publicAddresses.join(', ') || st.publicAddress || '(unknown)'}`,
+        `  * NAT:             ${n?.kind ?? 'unknown'}`,
+        `  * mapping varies by destination: ${n ? (n.needsBirthday ? 'yes (symmetric: peers need birthday punching)' : n.mapping === 'unknown' ? 'unknown (one supernode answered)' : 'no') : 'unknown'}`,
+        `  * filtering:       ${n?.filtering ?? 'unknown'}`,
+        `  * port mapping (UPnP / NAT-PMP / PCP): not tried (not implemented)`,
+        `  * IPv6:            not tried (not implemented)`,
       ].join('\n'));
       return 0;
     }
@@ -197,7 +215,7 @@ const stateWords: Record<CallInfo['state'], string> = {
 
 function describeCall(c: CallInfo): string {
   const what = c.state === 'ended' ? `call ${c.direction === 'out' ? 'to' : 'from'} ${c.peer} ended: ${c.endReason ?? 'failed'}` : `${stateWords[c.state]} ${c.peer}`;
-  return `${c.id}  ${what}${c.path ? ` (${c.path})` : ''}`;
+  return `${c.id}  ${what}${c.route ?? c.path ? ` (${c.route ?? c.path}${c.routeReason && c.state !== 'ended' ? `: ${c.routeReason}` : ''})` : ''}`;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

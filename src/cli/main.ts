@@ -14,6 +14,7 @@ const usage = `usage: tincan COMMAND [flags]
 network roles
   login-server --listen HOST:PORT --db FILE.sqlite|postgres://USER@HOST:PORT/DB [--registration open|invite|closed] [--invite-codes CODE,…]
   supernode    --listen HOST:PORT --login HOST:PORT [--login-key KEY] [--bootstrap HOST:PORT,…] [--data DIR]
+               [--tcp-listen HOST:PORT,…]   (TCP fallback: always on --listen's address too; e.g. also :443)
   node         --data DIR --login HOST:PORT [--login-key KEY] [--bootstrap HOST:PORT,…] [--api HOST:PORT]
                [--listen HOST:PORT] [--auto-answer] [--play FILE.wav] [--record FILE.wav] [--no-direct]
   demo         [--data DIR]        a whole network on loopback (what npm start runs)
@@ -24,6 +25,7 @@ user commands (talk to a running node; --api HOST:PORT, default 127.0.0.1:7780; 
   passwd [--password-file F] [--new-password-file G]     (piped: current, then new, one per line)
   devices [--password-file F] [--remove DEVICE_ID]        delete-account --yes [--password-file F]
   status                                 lookup USER
+  netcheck                               (what this node found about its NAT)
   chat USER TEXT…                        hangup [CALL_ID]
   call USER [--play IN.wav] [--record OUT.wav] [--seconds N]
   calls                                  answer|reject [CALL_ID]
@@ -32,7 +34,7 @@ user commands (talk to a running node; --api HOST:PORT, default 127.0.0.1:7780; 
 
 const roleFlags: Record<string, FlagSpec> = {
   'login-server': { listen: 'string', db: 'string', registration: 'string', 'invite-codes': 'string' },
-  supernode: { listen: 'string', login: 'string', 'login-key': 'string', bootstrap: 'string', data: 'string' },
+  supernode: { listen: 'string', login: 'string', 'login-key': 'string', bootstrap: 'string', data: 'string', 'tcp-listen': 'string' },
   node: {
     data: 'string', login: 'string', 'login-key': 'string', bootstrap: 'string', api: 'string', listen: 'string',
     'auto-answer': 'boolean', play: 'string', record: 'string', 'no-direct': 'boolean', quiet: 'boolean',
@@ -88,7 +90,7 @@ async function startRole(cmd: string, argv: string[]): Promise<Running> {
     case 'supernode':
       return startSupernode({
         listen: address(flags, 'listen', '127.0.0.1:7710'), login: address(flags, 'login'), loginKey: str('login-key'),
-        bootstrap: addresses(flags, 'bootstrap'), data: str('data'),
+        bootstrap: addresses(flags, 'bootstrap'), data: str('data'), tcpListen: addresses(flags, 'tcp-listen'),
       });
     case 'node':
       return startNode({

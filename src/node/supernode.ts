@@ -20,11 +20,12 @@ import type { Message } from '../wire/object-list.ts';
 import { err } from '../wire/result.ts';
 import { Cmd } from '../wire/commands.ts';
 import { OkReply, errorBytes } from '../wire/replies.ts';
-import { udpPath, addressOfUdpPath } from '../session/paths.ts';
+import { udpPath, addressOfUdpPath, addressOfTcpPath } from '../session/paths.ts';
 import { Directory } from '../overlay/directory.ts';
 import { HelloOk, Publish, Lookup, LookupOk, PeerHello, Store, Sync, SyncOk, Relay, Relayed } from '../overlay/protocol.ts';
 import { SupernodeAnnounce, SupernodeList } from '../login/protocol.ts';
 import { RelayTable } from '../relay/relay-table.ts';
+import { coordinatePunch } from '../nat/coordinator.ts';
 import type { DatagramCore, LogLine } from './core.ts';
 
 export interface SupernodeConfig {
@@ -176,7 +177,7 @@ export class Supernode implements DatagramCore {
     const bad = (message: string) => reply(errorBytes('bad-request', message));
     switch (m.command) {
       case Cmd.Hello: {
-        const observed = addressOfUdpPath(path);
+        const observed = addressOfUdpPath(path) ?? addressOfTcpPath(path);
         if (!observed) return bad('hello is only answered on direct paths');
         return reply(HelloOk.toBytes({ observed, relayToken: this.relay.tokenFor(path), supernodes: this.knownSupernodes() }));
       }
@@ -190,6 +191,7 @@ export class Supernode implements DatagramCore {
         return reply(OkReply.toBytes({}));
       }
       case Cmd.Lookup: return this.consumeLookup(m, reply, now);
+      case Cmd.PunchRequest: return coordinatePunch(this.rpc, this.relay, path, m, reply, now);
       case Cmd.PeerHello: {
         const p = PeerHello.decode(m.body);
         if (!p.ok) return bad(p.error.message);

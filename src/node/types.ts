@@ -15,6 +15,8 @@ export interface NodeStatus {
   calls: CallInfo[];
   /** Call signals from peers that were malformed, unknown or out of place: dropped. */
   callSignalsDropped?: number;
+  transport?: 'udp' | 'tcp';          // how we reach supernodes (tcp: UDP got no answer)
+  nat?: { kind: string; mapping: string; filtering: string; publicAddresses: string[]; needsBirthday: boolean };
 }
 
 /** One of the account's devices, as the login server lists them. */
@@ -65,6 +67,7 @@ export interface CallStats {
   mos: number | undefined;       // estimated by the ITU-T G.107 E-model (1–4.5)
   framesExpanded: number;        // played while waiting for late audio
   framesDropped: number;         // cut to bring the delay down when the network calmed
+  firstFrameAtMs?: number;           // when the first audio frame arrived (time to first audio)
 }
 
 export interface CallInfo {
@@ -73,6 +76,9 @@ export interface CallInfo {
   direction: 'out' | 'in';
   state: CallState;
   path: 'direct' | 'relay' | undefined;
+  via?: string;                       // the session path (session/paths.ts)
+  route?: string;                     // e.g. "direct udp 203.0.113.22:5000", "relay via 203.0.113.11:7001 over tcp"
+  routeReason?: string;               // why this path: what punching found, or why there was none
   endReason: CallEndReason | undefined;
   startedAtMs: number;
   answeredAtMs: number | undefined;

@@ -31,7 +31,10 @@ import type { Message } from '../wire/object-list.ts';
 import { type Result, ok, err } from '../wire/result.ts';
 import { Cmd } from '../wire/commands.ts';
 import { describeFailure, errorBytes } from '../wire/replies.ts';
-import { udpPath, relayPath, parseRelayPath, addressOfUdpPath, forwardPath, parseForwardPath } from '../session/paths.ts';
+import { udpPath, relayPath, parseRelayPath, addressOfUdpPath, forwardPath, parseForwardPath, isDriverPath, tcpPath, addressOfTcpPath, isRelayedPath } from '../session/paths.ts';
+import { Reachability } from '../nat/reachability.ts';
+import { PunchRequest, PunchOk } from '../nat/protocol.ts';
+import { describeRoute } from '../nat/route.ts';
 import { normaliseUserName } from '../login/names.ts';
 import { loginClient, renewAtMs, renewRetryMs, finalRenewalErrors, type DeviceInfo } from '../login/client.ts';
 import { Hello, HelloOk, Publish, Lookup, LookupOk, Relay, Relayed } from '../overlay/protocol.ts';
@@ -57,6 +60,7 @@ export interface UserNodeConfig {
   autoAnswer: boolean;
   presenceTtlMs?: number;     // default 5 min
   directAttemptMs?: number;   // how long a direct path may take before we use a relay; default 1500
+  punchGraceMs?: number;      // how long punching runs before the call starts on the relay meanwhile; default 250
 }
 
 export type UserNodeEvent =
@@ -75,6 +79,8 @@ interface PathWaiter { deadlineMs: number | undefined; callbacks: PathCallback[]
 export class UserNode {
   readonly rpc: Rpc;
   readonly calls: CallManager;
+  /** NAT behaviour and hole punching (src/nat). */
+  readonly nat: Reachability;
   private loginKey: Uint8Array | undefined;
   private user: string | undefined;
   private certificate: Uint8Array | undefined;
@@ -91,6 +97,10 @@ export class UserNode {
   private readonly devicePaths = new Map<string, string>();
   /** The records of devices found by the last look-ups (for calls), by device. */
   private readonly knownDevices = new Map<string, Presence>();
+  /** The latest direct session with each peer device, by its static key (base64url), so relayed calls can move onto it. */
+  private readonly directPaths = new Map<string, string>();
+  /** Why we reach each user the way we do (reported with calls). */
+  private readonly routeReasons = new Map<string, string>();
   /** Path attempts in progress: path → waiter. */
   private readonly waiting = new Map<string, PathWaiter>();
   private readonly events: UserNodeEvent[] = [];
@@ -98,12 +108,15 @@ export class UserNode {
   private readonly loginPath: string;
   private readonly ttlMs: number;
   private readonly directMs: number;
+  private readonly punchGraceMs: number;
 
   constructor(private readonly cfg: UserNodeConfig) {
     this.loginKey = cfg.loginKey;
     this.loginPath = udpPath(cfg.login);
     this.ttlMs = cfg.presenceTtlMs ?? 5 * 60_000;
     this.directMs = cfg.directAttemptMs ?? 1500;
+    this.punchGraceMs = cfg.punchGraceMs ?? 250;
+    this.nat = new Reachability({ random: cfg.random, local: cfg.listen });
     this.rpc = new Rpc({
       staticKey: cfg.staticKey,
       random: cfg.random,
@@ -153,12 +166,22 @@ export class UserNode {
       loginServer: formatAddress(this.cfg.login),
       loginServerKey: this.loginKey && toBase64Url(this.loginKey),
       directAllowed: this.cfg.directAllowed,
-      calls: this.calls.list(),
+      calls: this.callList(),
       callSignalsDropped: this.calls.signalsDropped,
+      nat: this.nat.report(),
+      transport: this.attachment ? (this.overTcp ? 'tcp' : 'udp') : undefined,
     };
   }
 
   certificateBytes(): Uint8Array | undefined { return this.certificate; }
+
+  /** Calls with their route in words and the reason for it. */
+  callList(): CallInfo[] {
+    return this.calls.list().map((c) => ({
+      ...c, route: describeRoute(c.via, this.overTcp),
+      routeReason: this.routeReasons.get(c.peer) ?? (c.direction === 'in' ? 'the caller reached us on this path' : undefined),
+    }));
+  }
 
   // ---- commands ----
 
@@ -270,12 +293,13 @@ export class UserNode {
   attach(now: number, cb: (r: Result<void>) => void = () => {}) {
     this.now = now;
     if (this.supernodes.length === 0) this.supernodes = [...this.cfg.bootstrap];
-    const candidates = [...this.supernodes];
+    // UDP first; TCP to the same supernode when UDP gets no answer (UDP blocked, as Skype met it).
+    const candidates = this.supernodes.flatMap((sn) => [{ sn, path: udpPath(sn) }, { sn, path: tcpPath(sn) }]);
     this.attaching = true;
     const tryNext = () => {
-      const sn = candidates.shift();
-      if (!sn) { this.attaching = false; return cb(err('no-supernode', 'no supernode answered')); }
-      const path = udpPath(sn);
+      const next = candidates.shift();
+      if (!next) { this.attaching = false; return cb(err('no-supernode', 'no supernode answered')); }
+      const { sn, path } = next;
       this.rpc.request(path, Hello.toBytes({}), this.now, (r) => {
         if (!r.ok || r.value.message.command !== Cmd.HelloOk) return tryNext();
         const h = HelloOk.decode(r.value.message.body);
@@ -283,7 +307,8 @@ export class UserNode {
         this.attachment = { path, address: sn, observed: h.value.observed, relayToken: h.value.relayToken };
         this.supernodes = mergeAddresses(this.supernodes, h.value.supernodes);
         this.attaching = false;
-        this.log('info', `attached to supernode ${formatAddress(sn)}; public address ${formatAddress(h.value.observed)}`);
+        this.log('info', `attached to supernode ${formatAddress(sn)}${this.overTcp ? ' over TCP (no answer over UDP)' : ''}; public address ${formatAddress(h.value.observed)}`);
+        if (!this.overTcp) { this.nat.addSample(sn, h.value.observed); this.sampleMapping(sn); }
         this.publish(this.now, cb);
       }, { connect: { keepAlive: true }, timeoutMs: 3000 });
     };
@@ -397,13 +422,14 @@ export class UserNode {
 
   handleDatagram(path: string, bytes: Uint8Array, now: number) {
     this.now = now;
-    this.rpc.handleDatagram(path, bytes, now);
+    if (!this.nat.handleDatagram(path, bytes, now)) this.rpc.handleDatagram(path, bytes, now);
     this.drain(now);
   }
 
   handleTimeout(now: number) {
     this.now = now;
     this.rpc.handleTimeout(now);
+    this.nat.handleTimeout(now);
     for (const [path, w] of [...this.waiting]) {
       if (w.deadlineMs !== undefined && now >= w.deadlineMs && w.fallback) {
         // The direct attempt took too long: give it up and go through the relay.
@@ -422,18 +448,20 @@ export class UserNode {
   // ---- outputs ----
 
   pollTransmit(): { path: string; bytes: Uint8Array } | undefined {
+    const punch = this.nat.pollTransmit();
+    if (punch) return punch;
     for (let t = this.rpc.pollTransmit(); t; t = this.rpc.pollTransmit()) {
-      if (t.path.startsWith('udp:')) return t;
+      if (isDriverPath(t.path)) return t;
       const r = parseRelayPath(t.path);
-      if (r) this.rpc.sendDatagram(udpPath(r.supernode), Relay.toBytes({ to: r.token, packet: t.bytes }), this.now, { compress: false });
+      if (r) this.rpc.sendDatagram(this.supernodePath(r.supernode), Relay.toBytes({ to: r.token, packet: t.bytes }), this.now, { compress: false });
       const f = parseForwardPath(t.path);
-      if (f) this.rpc.sendDatagram(udpPath(f.first), Relay.toBytes({ to: f.token, packet: t.bytes, hops: [f.second] }), this.now, { compress: false });
+      if (f) this.rpc.sendDatagram(this.supernodePath(f.first), Relay.toBytes({ to: f.token, packet: t.bytes, hops: [f.second] }), this.now, { compress: false });
     }
     return undefined;
   }
 
   pollTimeout(): number | undefined {
-    const ts = [this.rpc.pollTimeout(), this.nextPublishMs, this.nextRenewMs, this.calls.pollTimeout(),
+    const ts = [this.rpc.pollTimeout(), this.nextPublishMs, this.nextRenewMs, this.calls.pollTimeout(), this.nat.pollTimeout(),
       ...[...this.waiting.values()].map((w) => w.deadlineMs)];
     const t = ts.filter((x): x is number => x !== undefined);
     return t.length ? Math.min(...t) : undefined;
@@ -447,7 +475,7 @@ export class UserNode {
     const a = this.attachment;
     if (!a || !this.user || !this.certificate) { this.nextPublishMs = undefined; return cb(err('not-logged-in', 'log in first')); }
     this.nextPublishMs = now + this.ttlMs / 2;
-    const addresses = this.cfg.directAllowed ? mergeAddresses([a.observed], isUnspecified(this.cfg.listen) ? [] : [this.cfg.listen]) : [];
+    const addresses = this.cfg.directAllowed && !this.overTcp ? mergeAddresses([a.observed], isUnspecified(this.cfg.listen) ? [] : [this.cfg.listen]) : [];
     const record = signPresence({
       user: this.user, certificate: this.certificate, staticKey: this.cfg.staticKey.publicKey, addresses,
       supernode: a.address, relayToken: a.relayToken, publishedAtMs: now, expiresAtMs: now + this.ttlMs,
@@ -473,7 +501,7 @@ export class UserNode {
     this.lookup(user, now, (l) => l.ok ? this.connectToPresence(l.value.presence, this.now, cb) : cb(l));
   }
 
-  /** Opens a session to the device a record describes: direct, else its relay, else forwarding. */
+  /** Opens a session to the device a record describes: punched direct path, else its relay, else forwarding. */
   private connectToPresence(p: Presence, now: number, cb: PathCallback) {
     this.now = now;
     const user = p.user;
@@ -486,9 +514,84 @@ export class UserNode {
       : cbs.forEach((c) => c(err('unreachable', `${user} cannot be reached`)));
     const viaRelay = (cbs: PathCallback[]) => relay ? this.open(relay, user, p.staticKey, forward ? viaForward : undefined, cbs)
       : viaForward(cbs);
-    const direct = this.cfg.directAllowed ? (p.addresses ?? []).filter((a) => udpPath(a) !== udpPath(this.cfg.listen)) : [];
-    if (direct.length === 0) return viaRelay([cb]);
+    const direct = this.cfg.directAllowed && !this.overTcp ? (p.addresses ?? []).filter((a) => udpPath(a) !== udpPath(this.cfg.listen)) : [];
+    if (direct.length === 0) {
+      this.routeReasons.set(user, this.overTcp ? 'UDP is blocked here: attached to supernodes over TCP, so relayed'
+        : !this.cfg.directAllowed ? 'direct paths are off here (--no-direct)'
+        : `${user} publishes no direct address (UDP blocked there, or direct paths off)`);
+      return viaRelay([cb]);
+    }
+    if (p.supernode && p.relayToken !== undefined && this.attachment) {
+      return this.punch(user, direct, p.supernode, p.relayToken, p.staticKey, viaRelay, cb);
+    }
     this.open(udpPath(direct[0]), user, p.staticKey, viaRelay, [cb]);
+  }
+
+  /**
+   * Punches towards the user through its supernode (src/nat), then opens the session on the path
+   * that worked; the relay when none did.
+   */
+  private punch(user: string, candidates: Address[], supernode: Address, token: number, staticKey: Uint8Array,
+    viaRelay: (cbs: PathCallback[]) => void, cb: PathCallback) {
+    const a = this.attachment!;
+    const own = mergeAddresses([a.observed], isUnspecified(this.cfg.listen) ? [] : [this.cfg.listen]);
+    const started = this.now;
+    let peerSymmetric = false;
+    let relayed = false;
+    let answered = false;
+    const done: PathCallback = (r) => {
+      if (answered) return;
+      answered = true;
+      const direct = this.directPaths.get(toBase64Url(staticKey));
+      cb(r.ok && isRelayedPath(r.value) && direct && this.rpc.endpoint.isEstablished(direct) ? ok(direct) : r);
+    };
+    // Whatever answers first carries the call: when punching is slow (birthday punching takes
+    // hundreds of ms) the call starts on the relay and moves to the direct path once it works.
+    const startRelay = (why: string) => {
+      if (relayed || answered) return;
+      relayed = true;
+      this.routeReasons.set(user, why);
+      viaRelay([done]);
+    };
+    const { key, birthday } = this.nat.startOutgoing(candidates, this.now, (path) => {
+      if (!path) {
+        const why = birthday && peerSymmetric ? 'both NATs are symmetric (endpoint-dependent mapping): no punching method meets'
+          : `hole punching found no path within its window${birthday || peerSymmetric ? ' (birthday punching included)' : ''}`;
+        this.log('info', `hole punching to ${user}: ${why}; using the relay`);
+        if (relayed) { this.routeReasons.set(user, `${why}; stayed on the relay`); return; }
+        return startRelay(`${why}; relayed`);
+      }
+      const ms = this.now - started;
+      const how = birthday || peerSymmetric ? ' (birthday punching: a symmetric NAT on the way)' : '';
+      this.routeReasons.set(user, relayed ? `started on the relay; hole punching found a direct path after ${ms} ms${how} and the call moved to it`
+        : `hole punching found this path in ${ms} ms${how}`);
+      this.log('info', `hole punching to ${user} found ${path}`);
+      this.open(path, user, staticKey, relayed ? undefined : viaRelay, [done]);
+    }, { afterMs: this.punchGraceMs, then: () => startRelay('hole punching still running: started on the relay') });
+    this.rpc.request(udpPath(supernode), PunchRequest.toBytes({ to: token, key, candidates: own, birthday: birthday || undefined }), this.now, (r) => {
+      if (!r.ok || r.value.message.command !== Cmd.PunchOk) {
+        this.log('warn', `${user}'s supernode did not coordinate punching: ${r.ok ? describeFailure(r.value.message).message : r.error.message}`);
+        return;
+      }
+      const q = PunchOk.decode(r.value.message.body);
+      if (q.ok && q.value.birthday) { peerSymmetric = true; this.nat.peerIsSymmetric(key, this.now); this.nat.hurry(key); }
+    }, { timeoutMs: 3000 });
+  }
+
+  /** Attached over TCP: UDP did not get through, so every supernode is reached over TCP. */
+  private get overTcp(): boolean { return this.attachment?.path.startsWith('tcp:') ?? false; }
+
+  private supernodePath(a: Address): string { return this.overTcp ? tcpPath(a) : udpPath(a); }
+
+  /** Asks another supernode (on another IP) where it sees us: tells whether our NAT maps per destination. */
+  private sampleMapping(attached: Address) {
+    const other = this.supernodes.find((s) => s.host !== attached.host);
+    if (!other) return;
+    this.rpc.request(udpPath(other), Hello.toBytes({}), this.now, (r) => {
+      if (!r.ok || r.value.message.command !== Cmd.HelloOk) return;
+      const h = HelloOk.decode(r.value.message.body);
+      if (h.ok) { this.nat.addSample(other, h.value.observed); this.events.push({ type: 'status' }); }
+    }, { timeoutMs: 3000 });
   }
 
   /** Opens an end-to-end session on a path; with a fallback, gives the path directAttemptMs to work. */
@@ -521,6 +624,11 @@ export class UserNode {
       case 'established':
         if (e.peer.user) this.userPaths.set(e.peer.user, e.path);
         if (e.peer.user) this.devicePaths.set(toBase64Url(e.peer.signingKey), e.path);
+        // A direct session with a device we are talking to over a relay: move the call to it.
+        if (e.peer.user && !isRelayedPath(e.path)) {
+          this.directPaths.set(toBase64Url(e.peer.staticKey), e.path);
+          this.calls.moveToDirect(toBase64Url(e.peer.signingKey), e.path, now);
+        }
         this.settle(e.path, ok(e.path));
         break;
       case 'failed':
@@ -529,6 +637,7 @@ export class UserNode {
       case 'closed':
         for (const [u, p] of this.userPaths) if (p === e.path) this.userPaths.delete(u);
         for (const [d, p] of this.devicePaths) if (p === e.path) this.devicePaths.delete(d);
+        for (const [k, p] of this.directPaths) if (p === e.path) this.directPaths.delete(k);
         if (this.attachment?.path === e.path) { this.attachment = undefined; this.events.push({ type: 'status' }); this.attach(now); }
         this.calls.pathClosed(e.path, now);
         break;
@@ -543,7 +652,7 @@ export class UserNode {
   }
 
   private consumeRelayed(path: string, m: Message, now: number) {
-    const sn = addressOfUdpPath(path);
+    const sn = addressOfUdpPath(path) ?? addressOfTcpPath(path);
     const r = Relayed.decode(m.body);
     if (!sn || !r.ok) return;
     const from = r.value.via ? forwardPath(sn, r.value.via, r.value.from) : relayPath(sn, r.value.from);
@@ -553,6 +662,12 @@ export class UserNode {
   private consumeRequest(path: string, id: number, peer: PeerIdentity, m: Message, now: number) {
     const respond = (bytes: Uint8Array) => this.rpc.respond(path, id, bytes, now);
     const peerUser = peer.user;
+    if (m.command === Cmd.PunchNotice) {
+      // Only our own supernode may make us punch (each notice costs us a few hundred probes).
+      if (path !== this.attachment?.path) return respond(errorBytes('not-my-supernode', 'punch notices come from our supernode'));
+      const r = this.nat.consumeNotice(m, now);
+      return respond(r.ok ? r.value : errorBytes(r.error.code, r.error.message));
+    }
     if (!peerUser) return respond(errorBytes('not-a-user', 'only certified users may ask this node'));
     this.userPaths.set(peerUser, path);
     const device = toBase64Url(peer.signingKey);
@@ -565,7 +680,12 @@ export class UserNode {
       } });
       return respond(ChatAck.toBytes({ id: q.value.id, receivedAtMs: now }));
     }
-    if (this.calls.consumeRequest(path, { user: peerUser, device }, m, now, respond)) return;
+    if (this.calls.consumeRequest(path, { user: peerUser, device }, m, now, respond)) {
+      // A call signalled over the relay while a direct session already works: media goes direct.
+      const direct = this.directPaths.get(toBase64Url(peer.staticKey));
+      if (direct && isRelayedPath(path) && this.rpc.endpoint.isEstablished(direct)) this.calls.moveToDirect(device, direct, now);
+      return;
+    }
     respond(errorBytes('unknown-command', `nodes do not answer command ${m.command}`));
   }
 

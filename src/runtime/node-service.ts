@@ -55,6 +55,7 @@ export class NodeService implements NodeControl {
       opts.log?.('warn', 'the --login-key given differs from the key pinned in the data directory; using --login-key');
     }
     const driver = await UdpDriver.bind(opts.listen ?? { host: '127.0.0.1', port: 0 }, (e) => opts.log?.('error', `internal error: ${String(e)}`));
+    driver.enableTcp(true);
     const node = new UserNode({
       staticKey: keys.static, signingKey: keys.signing, random, deviceId: keys.deviceId,
       login: opts.login, loginKey: opts.loginKey ?? pinned, bootstrap: opts.bootstrap, listen: driver.address,
@@ -170,7 +171,7 @@ export class NodeService implements NodeControl {
     return out;
   }
 
-  calls(): CallInfo[] { return this.node.calls.list(); }
+  calls(): CallInfo[] { return this.node.callList(); }
 
   audio(callId: string, sink: (pcm: Int16Array) => void): AudioBridge | undefined {
     if (this.node.calls.get(callId)?.state !== 'active') return undefined;

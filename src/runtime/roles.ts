@@ -17,7 +17,7 @@ import { type Address, formatAddress } from '../wire/address.ts';
 import { startApiServer } from '../api/server.ts';
 
 export interface LoginServerOptions { listen: Address; db: string; quiet?: boolean; registration?: RegistrationPolicy }
-export interface SupernodeOptions { listen: Address; login: Address; loginKey?: string; bootstrap: Address[]; data?: string; quiet?: boolean }
+export interface SupernodeOptions { listen: Address; login: Address; loginKey?: string; bootstrap: Address[]; data?: string; quiet?: boolean; tcpListen?: Address[] }
 export interface NodeOptions {
   data: string; login: Address; loginKey?: string; bootstrap: Address[]; api: Address; listen?: Address;
   autoAnswer: boolean; play?: string; record?: string; noDirect: boolean; quiet?: boolean;
@@ -93,6 +93,13 @@ export async function startSupernode(o: SupernodeOptions): Promise<Running> {
     throw new RoleError(`cannot listen on ${formatAddress(o.listen)}: ${e.message}`);
   });
   log = logger(`supernode ${formatAddress(driver.address)}`, o.quiet);
+  // TCP fallback for nodes whose UDP is blocked: on our UDP address, and wherever else asked (443).
+  const tcp = driver.enableTcp(false);
+  const tcpListen: string[] = [];
+  for (const at of [driver.address, ...(o.tcpListen ?? [])]) {
+    const a = await tcp.listen(at).catch((e: Error) => { void driver.close(); throw new RoleError(`cannot listen on tcp ${formatAddress(at)}: ${e.message}`); });
+    tcpListen.push(formatAddress(a));
+  }
   const sn = new Supernode({
     staticKey: keys.static, signingKey: keys.signing, random, listen: driver.address, login: o.login,
     loginKey: parseKey(o.loginKey, '--login-key') ?? data.loginKey(), bootstrap: o.bootstrap,
@@ -106,7 +113,7 @@ export async function startSupernode(o: SupernodeOptions): Promise<Running> {
   const listen = formatAddress(driver.address);
   log('info', `listening on udp ${listen}`);
   return {
-    describe: () => ({ listen, peers: [...sn.peers.values()].map(formatAddress), records: sn.directory.size }),
+    describe: () => ({ listen, tcpListen, peers: [...sn.peers.values()].map(formatAddress), records: sn.directory.size }),
     stop: () => driver.close(),
   };
 }

@@ -4,18 +4,24 @@
 import dgram from 'node:dgram';
 import type { DatagramCore } from '../node/core.ts';
 import { type Address, parseIPv4 } from '../wire/address.ts';
-import { udpPath, addressOfUdpPath } from '../session/paths.ts';
+import { udpPath, addressOfUdpPath, socketPath, parseSocketPath } from '../session/paths.ts';
 import { now as clockNow } from './clock.ts';
+import { TcpLinks } from './tcp-links.ts';
 
 export interface DriverStats { received: number; sent: number; sendErrors: number; coreErrors: number }
 
 const timerMaxMs = 2 ** 31 - 1;
+// Extra sockets for birthday punching (paths sK/udp:…), opened on first use.
+const extraSocketsMax = 512;
 
 export class UdpDriver {
   private core: DatagramCore | undefined;
   private timer: NodeJS.Timeout | undefined;
   private afterMutation: () => void = () => {};
   private closed = false;
+  private readonly extra = new Map<number, dgram.Socket>();
+  /** TCP fallback links (tcp: paths), when the role has them. */
+  tcp: TcpLinks | undefined;
   readonly stats: DriverStats = { received: 0, sent: 0, sendErrors: 0, coreErrors: 0 };
 
   private constructor(private readonly socket: dgram.Socket, readonly onError: (e: unknown) => void) {}
@@ -74,13 +80,40 @@ export class UdpDriver {
   private sendAll(core: DatagramCore): number {
     let n = 0;
     for (let t = core.pollTransmit(); t; t = core.pollTransmit()) {
-      const to = addressOfUdpPath(t.path);
-      if (!to) continue;
+      if (t.path.startsWith('tcp:')) { n++; this.stats.sent++; this.tcp?.send(t.path, t.bytes); continue; }
+      const extra = parseSocketPath(t.path);
+      const to = extra?.address ?? addressOfUdpPath(t.path);
+      const socket = extra ? this.extraSocket(extra.socket) : this.socket;
+      if (!to || !socket) continue;
       n++;
       this.stats.sent++;
-      this.socket.send(t.bytes, to.port, to.host, (e) => { if (e) this.stats.sendErrors++; });
+      socket.send(t.bytes, to.port, to.host, (e) => { if (e) this.stats.sendErrors++; });
     }
     return n;
+  }
+
+  /** Adds TCP links: datagrams on tcp: paths go through them; listen() on them for a TCP listener. */
+  enableTcp(dialOut: boolean): TcpLinks {
+    this.tcp ??= new TcpLinks((path, bytes) => { this.stats.received++; this.mutate((now) => this.core?.handleDatagram(path, bytes, now)); }, this.onError, dialOut);
+    return this.tcp;
+  }
+
+  /** One of the extra sockets, bound like the main one (any port) the first time it is used. */
+  private extraSocket(k: number): dgram.Socket | undefined {
+    if (k >= extraSocketsMax) return undefined;
+    let s = this.extra.get(k);
+    if (s) return s;
+    const main = this.socket.address();
+    s = dgram.createSocket(main.family === 'IPv6' ? 'udp6' : 'udp4');
+    s.on('error', (e) => this.onError(e));
+    s.on('message', (msg, rinfo) => {
+      this.stats.received++;
+      const host = rinfo.address.replace(/%.*$/, '');
+      this.mutate((now) => this.core?.handleDatagram(socketPath(k, { host, port: rinfo.port }), new Uint8Array(msg.buffer, msg.byteOffset, msg.byteLength), now));
+    });
+    s.bind(0, main.address);
+    this.extra.set(k, s);
+    return s;
   }
 
   private arm(deadline: number | undefined) {
@@ -95,6 +128,8 @@ export class UdpDriver {
     if (this.closed) return Promise.resolve();
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
+    for (const s of this.extra.values()) s.close();
+    this.tcp?.close();
     return new Promise((resolve) => this.socket.close(() => resolve()));
   }
 }

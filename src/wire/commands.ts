@@ -27,6 +27,11 @@ export const Cmd = {
   SyncOk: 28,
   Relay: 29,
   Relayed: 30,
+  // reachability (src/nat): hole punching coordinated by the callee's supernode
+  PunchRequest: 70,
+  PunchOk: 71,
+  PunchNotice: 72,
+  PunchNoticeOk: 73,
   // user ↔ user, end to end
   Chat: 40,
   ChatAck: 41,

@@ -1,0 +1,150 @@
+// A node's reachability state, sans-IO: what its NAT does (from the supernodes' answers) and
+// the hole-punching attempts in flight. The node core feeds it datagrams first (punch packets
+// are consumed here, everything else goes on to the sessions) and drains its transmits.
+import type { RandomBytes } from '../crypto/keys.ts';
+import type { Address } from '../wire/address.ts';
+import { type Result, ok, err } from '../wire/result.ts';
+import type { Message } from '../wire/object-list.ts';
+import { addressOfUdpPath, parseSocketPath } from '../session/paths.ts';
+import { PunchAttempt, punchPacketBytes, type BirthdayRole } from './punch.ts';
+import { classifyNat, type MappingSample, type NatReport } from './classify.ts';
+import { PunchNotice, PunchNoticeOk } from './protocol.ts';
+
+export interface ReachabilityConfig {
+  random: RandomBytes;
+  local: Address;
+  /** How long a plain attempt may take; birthday attempts get birthdayWindowMs. */
+  windowMs?: number;            // default 1500
+  birthdayWindowMs?: number;    // default 3500
+}
+
+type OnResult = (path: string | undefined) => void;
+interface Entry { attempt: PunchAttempt; onResult: OnResult | undefined; reported: boolean; slowAtMs?: number; onSlow?: () => void }
+
+// Implementation constants.
+const attemptsMax = 32;
+const samplesMax = 8;
+
+export class Reachability {
+  private readonly attempts = new Map<string, Entry>();
+  private samples: MappingSample[] = [];
+
+  constructor(private readonly cfg: ReachabilityConfig) {}
+
+  // ---- what our NAT does ----
+
+  addSample(server: Address, observed: Address) {
+    this.samples = [...this.samples.filter((s) => !(s.server.host === server.host && s.server.port === server.port)), { server, observed }]
+      .slice(-samplesMax);
+  }
+
+  report(): NatReport { return classifyNat(this.cfg.local, this.samples); }
+
+  /** Our NAT maps per destination: peers must find our ports by birthday punching. */
+  get symmetric(): boolean { return this.report().needsBirthday; }
+
+  // ---- attempts ----
+
+  /** Starts punching towards a peer we are about to call; onResult gets the working path or undefined. */
+  startOutgoing(candidates: Address[], now: number, onResult: OnResult, slow?: { afterMs: number; then: () => void }): { key: Uint8Array; birthday: boolean } {
+    const key = this.cfg.random(16);
+    const birthday = this.symmetric;
+    if (this.add(key, candidates, birthday ? 'open' : undefined, now, onResult) && slow) {
+      const e = this.attempts.get(hex(key))!;
+      e.slowAtMs = now + slow.afterMs;
+      e.onSlow = slow.then;
+    }
+    return { key, birthday };
+  }
+
+  /** Punching is taking long: run the slow callback now (the peer is symmetric too, or the caller moves on). */
+  hurry(key: Uint8Array) {
+    const e = this.attempts.get(hex(key));
+    if (e?.onSlow && e.slowAtMs !== undefined) { e.slowAtMs = undefined; e.onSlow(); }
+  }
+
+  /** The callee's supernode said the callee is behind a symmetric NAT. */
+  peerIsSymmetric(key: Uint8Array, now: number) {
+    const e = this.attempts.get(hex(key));
+    if (!e) return;
+    // Both sides symmetric: random guessing cannot meet (no peer does it); let the relay carry it.
+    if (this.symmetric) return this.abandon(key);
+    e.attempt.probeRandomPorts(now);
+  }
+
+  abandon(key: Uint8Array) {
+    const e = this.attempts.get(hex(key));
+    if (!e) return;
+    this.attempts.delete(hex(key));
+    if (!e.reported) { e.reported = true; e.onResult?.(undefined); }
+  }
+
+  /** A PunchNotice from our own supernode: punch towards the caller, answer with our NAT's kind. */
+  consumeNotice(m: Message, now: number): Result<Uint8Array> {
+    const q = PunchNotice.decode(m.body);
+    if (!q.ok) return q;
+    const mine = this.symmetric;
+    const role: BirthdayRole = q.value.birthday && !mine ? 'probe' : !q.value.birthday && mine ? 'open' : undefined;
+    if (!this.add(q.value.key, q.value.candidates, role, now, undefined)) return err('busy', 'too many punching attempts');
+    return ok(PunchNoticeOk.toBytes({ birthday: mine || undefined }));
+  }
+
+  private add(key: Uint8Array, candidates: Address[], birthday: BirthdayRole, now: number, onResult: OnResult | undefined): boolean {
+    if (this.attempts.size >= attemptsMax) { onResult?.(undefined); return false; }
+    const windowMs = birthday || this.symmetric ? this.cfg.birthdayWindowMs ?? 3500 : this.cfg.windowMs ?? 1500;
+    const attempt = new PunchAttempt({ key, candidates, random: this.cfg.random, now, birthday, windowMs });
+    this.attempts.set(hex(key), { attempt, onResult, reported: false });
+    attempt.handleTimeout(now);
+    return true;
+  }
+
+  // ---- inputs / outputs ----
+
+  /** True when the datagram was a punch packet of one of our attempts. */
+  handleDatagram(path: string, bytes: Uint8Array, now: number): boolean {
+    if (bytes.length !== punchPacketBytes || this.attempts.size === 0) return false;
+    const from = addressOfUdpPath(path) ?? parseSocketPath(path)?.address;
+    if (!from) return false;
+    for (const e of this.attempts.values()) {
+      if (e.attempt.handlePacket(path, from, bytes, now)) { this.report_(e); return true; }
+    }
+    return false;
+  }
+
+  handleTimeout(now: number) {
+    for (const [k, e] of this.attempts) {
+      e.attempt.handleTimeout(now);
+      this.report_(e);
+      if (!e.reported && e.slowAtMs !== undefined && now >= e.slowAtMs) { e.slowAtMs = undefined; e.onSlow?.(); }
+      if (e.attempt.done) {
+        this.attempts.delete(k);
+        if (!e.reported) { e.reported = true; e.onResult?.(undefined); }
+      }
+    }
+  }
+
+  pollTransmit(): { path: string; bytes: Uint8Array } | undefined {
+    for (const e of this.attempts.values()) {
+      const t = e.attempt.pollTransmit();
+      if (t) return t;
+    }
+    return undefined;
+  }
+
+  pollTimeout(): number | undefined {
+    let t: number | undefined;
+    for (const e of this.attempts.values()) {
+      for (const x of [e.attempt.pollTimeout(), e.reported ? undefined : e.slowAtMs]) if (x !== undefined && (t === undefined || x < t)) t = x;
+    }
+    return t;
+  }
+
+  private report_(e: Entry) {
+    if (e.reported || e.attempt.result === undefined) return;
+    e.reported = true;
+    e.slowAtMs = undefined;   // a path was found: no reason to hurry to the relay any more
+    e.onResult?.(e.attempt.result);
+  }
+}
+
+const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');

@@ -1,0 +1,85 @@
+// A NAT lab for one test run: namespaces named after this process (tcnat-<pid>-), programs
+// started inside them by exec (so the PID we hold is the program's own), and a teardown that
+// runs on success, failure and signals. Leftovers of crashed runs are swept on the way in.
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import path from 'node:path';
+
+export type NatType = 'full-cone' | 'address-restricted' | 'port-restricted' | 'symmetric' | 'udp-blocked';
+export const natTypes: NatType[] = ['full-cone', 'address-restricted', 'port-restricted', 'symmetric', 'udp-blocked'];
+export type Host = 'S' | 'P' | 'A' | 'B' | 'NA' | 'NB';
+
+const script = path.resolve(import.meta.dirname, 'natlab.sh');
+
+/** Why the lab cannot run here, or undefined when it can. */
+export function labUnavailable(): string | undefined {
+  if (process.platform !== 'linux') return 'the NAT lab needs Linux network namespaces';
+  if (process.getuid?.() !== 0) return 'the NAT lab needs root (ip netns)';
+  for (const tool of ['ip', 'nft', 'conntrack']) {
+    try { execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' }); } catch { return `the NAT lab needs ${tool} (apt-get install iproute2 nftables conntrack)`; }
+  }
+  return undefined;
+}
+
+export interface Proc { proc: ChildProcess; out: () => string; err: () => string }
+
+export class NatLab {
+  readonly prefix = `tcnat-${process.pid}-`;
+  private readonly procs: ChildProcess[] = [];
+  private up = false;
+  private readonly onSignal = () => { this.downSync(); process.exit(130); };
+
+  start() {
+    execFileSync(script, ['sweep']);
+    this.downSync();
+    process.once('SIGINT', this.onSignal);
+    process.once('SIGTERM', this.onSignal);
+    process.once('exit', () => this.downSync());
+    this.up = true;
+    execFileSync(script, ['up', this.prefix], { stdio: ['ignore', 'ignore', 'pipe'] });
+  }
+
+  setNat(router: 'NA' | 'NB', type: NatType) { execFileSync(script, ['nat', this.prefix, router, type], { stdio: ['ignore', 'ignore', 'pipe'] }); }
+
+  /** Starts a program inside a host's namespace; `ip netns exec` execs it, so the PID is the program's. */
+  spawn(host: Host, argv: string[]): Proc {
+    const proc = spawn('ip', ['netns', 'exec', this.prefix + host, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.procs.push(proc);
+    let out = '', err = '';
+    proc.stdout!.on('data', (d) => { out += d; });
+    proc.stderr!.on('data', (d) => { err += d; if (process.env.TINCAN_TEST_VERBOSE) process.stderr.write(d); });
+    return { proc, out: () => out, err: () => err };
+  }
+
+  /** Runs a program to completion inside a namespace (bounded in time). */
+  async run(host: Host, argv: string[], timeoutMs = 60_000): Promise<{ code: number; stdout: string; stderr: string }> {
+    const p = this.spawn(host, argv);
+    const timer = setTimeout(() => p.proc.kill('SIGKILL'), timeoutMs);
+    const [code] = await once(p.proc, 'exit') as [number | null];
+    clearTimeout(timer);
+    return { code: code ?? -1, stdout: p.out(), stderr: p.err() };
+  }
+
+  async stop(proc: ChildProcess) {
+    if (proc.exitCode !== null || proc.signalCode !== null) return;
+    const exited = once(proc, 'exit');
+    proc.kill('SIGTERM');
+    const t = setTimeout(() => proc.kill('SIGKILL'), 5000);
+    await exited;
+    clearTimeout(t);
+  }
+
+  async down() {
+    await Promise.all(this.procs.splice(0).map((p) => this.stop(p)));
+    this.downSync();
+    process.off('SIGINT', this.onSignal);
+    process.off('SIGTERM', this.onSignal);
+  }
+
+  private downSync() {
+    for (const p of this.procs) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+    if (!this.up) { try { execFileSync(script, ['down', this.prefix]); } catch { /* nothing to delete */ } return; }
+    execFileSync(script, ['down', this.prefix]);
+    this.up = false;
+  }
+}

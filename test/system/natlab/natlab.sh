@@ -1,0 +1,141 @@
+#!/usr/bin/env bash
+# natlab.sh — real NATs from Linux network namespaces, for the reachability tests.
+#
+#   natlab.sh up PREFIX              build a lab whose namespaces are all named PREFIX<role>
+#   natlab.sh nat PREFIX NA|NB TYPE  (re)configure one NAT router and flush its conntrack state
+#   natlab.sh down PREFIX            delete every namespace named PREFIX<role> (idempotent)
+#   natlab.sh sweep                  delete leftovers of earlier runs whose owner process is gone
+#
+# NAT types: full-cone · address-restricted · port-restricted · symmetric · udp-blocked.
+#
+# Topology (only documentation / shared address space, never the host's network):
+#   PREFIXinet  bridge br0: "the internet", 203.0.113.0/24 (+ 2001:db8::/64), no address of its own
+#   PREFIXS     servers: 203.0.113.10 and .11 (login server, supernodes)
+#   PREFIXP     public host 203.0.113.30 (no NAT)
+#   PREFIXNA    NAT router, wan0 203.0.113.21, lan0 100.64.1.1/24 → PREFIXA 100.64.1.10
+#   PREFIXNB    NAT router, wan0 203.0.113.22, lan0 100.64.2.1/24 → PREFIXB 100.64.2.10
+# Every veth pair is created with both ends inside lab namespaces: nothing touches the root
+# namespace, and no route leaves the lab.
+#
+# Why the rules look the way they do (each found the hard way, see docs/reachability.md):
+#  - Full cone is not in mainline Linux: types full-cone and address-restricted forward inbound
+#    UDP to the one LAN host on ports it has used (DMZ style), filtered per remote address for the
+#    address-restricted type.
+#  - A Linux port-restricted NAT turns symmetric when a peer's punch reaches the router before the
+#    inside host sent anything (the unsolicited packet creates a conntrack entry that clashes with
+#    the host's own later flow, so the host gets a fresh port). Unsolicited new inbound UDP to the
+#    router itself is dropped in the input hook, before conntrack confirms it.
+#  - ip_forward is per namespace and starts at 0.
+set -euo pipefail
+
+x() { local ns=$1; shift; ip netns exec "$PREFIX$ns" "$@"; }
+lan_of() { case $1 in NA) echo 1;; NB) echo 2;; esac; }
+wan_of() { case $1 in NA) echo 203.0.113.21;; NB) echo 203.0.113.22;; esac; }
+ROLES=(inet S P NA NB A B)
+
+check_prefix() {
+  [[ ${1:-} =~ ^tcnat-[0-9]+-$ ]] || { echo "natlab: prefix must look like tcnat-<pid>-, got '${1:-}'" >&2; exit 2; }
+}
+
+rules() { # router type → nft ruleset
+  local r=$1 t=$2 n; n=$(lan_of "$r")
+  local host=100.64.$n.10 dnat="" masq='oifname "wan0" masquerade' inbound="" block=""
+  case $t in
+    full-cone)          dnat="iifname \"wan0\" udp dport @mapped dnat to $host"
+                        inbound='iifname "wan0" ct status dnat accept' ;;
+    address-restricted) dnat="iifname \"wan0\" udp dport @mapped dnat to $host"
+                        inbound='iifname "wan0" ct status dnat ip saddr . udp dport @permit accept' ;;
+    port-restricted)    ;;
+    symmetric)          masq='oifname "wan0" meta l4proto udp masquerade fully-random
+    oifname "wan0" masquerade' ;;
+    udp-blocked)        block='iifname "lan0" meta l4proto udp counter drop' ;;
+    *) echo "natlab: unknown NAT type '$t'" >&2; exit 2 ;;
+  esac
+  cat <<RULES
+table ip natlab {
+  set mapped { type inet_service; flags timeout; timeout 120s; }
+  set permit { type ipv4_addr . inet_service; flags timeout; timeout 120s; }
+  chain nat_pre { type nat hook prerouting priority dstnat; policy accept;
+    $dnat
+  }
+  chain nat_post { type nat hook postrouting priority srcnat; policy accept;
+    $masq
+  }
+  chain filter_fwd { type filter hook forward priority filter; policy drop;
+    $block
+    iifname "lan0" meta l4proto udp update @mapped { udp sport }
+    iifname "lan0" meta l4proto udp update @permit { ip daddr . udp sport }
+    ct state established,related accept
+    iifname "lan0" accept
+    $inbound
+  }
+  chain filter_in { type filter hook input priority filter; policy accept;
+    iifname "wan0" meta l4proto udp ct state new drop
+  }
+}
+RULES
+}
+
+set_nat() { # router type
+  local r=$1 t=$2 text
+  text=$(rules "$r" "$t")
+  x "$r" nft delete table ip natlab 2>/dev/null || true
+  x "$r" nft -f - <<<"$text"
+  x "$r" conntrack -F >/dev/null 2>&1 || true
+}
+
+veth() { ip -n "$PREFIX$1" link add "$2" type veth peer name "$4" netns "$PREFIX$3"; }
+
+up() {
+  for n in "${ROLES[@]}"; do ip netns add "$PREFIX$n"; x "$n" ip link set lo up; done
+  x inet ip link add br0 type bridge
+  x inet ip link set br0 up
+  for h in S P NA NB; do
+    local port; port=$(echo "$h" | tr 'A-Z' 'a-z')0
+    local inner=eth0; [[ $h == N* ]] && inner=wan0
+    veth inet "$port" "$h" "$inner"
+    x inet ip link set "$port" master br0 up
+    x "$h" ip link set "$inner" up
+  done
+  x S ip addr add 203.0.113.10/24 dev eth0
+  x S ip addr add 203.0.113.11/24 dev eth0
+  x S ip -6 addr add 2001:db8::10/64 dev eth0 nodad
+  x P ip addr add 203.0.113.30/24 dev eth0
+  x P ip -6 addr add 2001:db8::30/64 dev eth0 nodad
+  for r in NA NB; do
+    local n c; n=$(lan_of $r); c=${r#N}
+    x "$r" ip addr add "$(wan_of $r)/24" dev wan0
+    veth "$r" lan0 "$c" eth0
+    x "$r" ip addr add 100.64.$n.1/24 dev lan0
+    x "$r" ip link set lan0 up
+    x "$c" ip addr add 100.64.$n.10/24 dev eth0
+    x "$c" ip link set eth0 up
+    x "$c" ip route add default via 100.64.$n.1
+    x "$r" sysctl -qw net.ipv4.ip_forward=1
+    x "$r" sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0
+    set_nat "$r" port-restricted
+  done
+}
+
+down() {
+  local n
+  for n in "${ROLES[@]}"; do ip netns del "$PREFIX$n" 2>/dev/null || true; done
+}
+
+sweep() { # leftovers of runs that crashed: owner pid is part of the prefix
+  local ns pid
+  for ns in $(ip netns list | awk '{print $1}' | grep -E '^tcnat-[0-9]+-' || true); do
+    pid=$(echo "$ns" | cut -d- -f2)
+    if ! kill -0 "$pid" 2>/dev/null; then ip netns del "$ns" 2>/dev/null || true; fi
+  done
+}
+
+cmd=${1:-}; shift || true
+case $cmd in
+  up)    check_prefix "${1:-}"; PREFIX=$1; up ;;
+  nat)   check_prefix "${1:-}"; PREFIX=$1; set_nat "$2" "$3" ;;
+  rules) PREFIX=unused; rules "$1" "$2" ;;
+  down)  check_prefix "${1:-}"; PREFIX=$1; down ;;
+  sweep) sweep ;;
+  *) sed -n '2,9p' "$0"; exit 2 ;;
+esac
