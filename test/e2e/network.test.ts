@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { startRole, cli, stopAll, waitFor, api } from './processes.ts';
 import { speechLikeSignal } from '../helpers/signals.ts';
-import { alignedCorrelation } from '../helpers/xcorr.ts';
+import { windowedCorrelation } from '../helpers/xcorr.ts';
 import { encodeWav, decodeWav } from '../../src/media/wav.ts';
 import { toMono48k } from '../../src/media/resample.ts';
 
@@ -51,14 +51,7 @@ function recordingMatches(file: string) {
   assert.ok(rec.ok, 'the recording is a valid WAV');
   const pcm = toMono48k(rec.value);
   assert.ok(pcm.length > 48_000 * 2, `recording has ${pcm.length} samples`);
-  // The adaptive jitter buffer stretches and cuts the recording by whole frames as real timer
-  // jitter comes and goes, so no single lag fits all of it: each half second of the input is
-  // looked for on its own, and most must be found clearly.
-  const windows: number[] = [];
-  for (let w = 0; w + 24_000 <= input.length; w += 24_000) {
-    windows.push(alignedCorrelation(input.subarray(w, w + 24_000), pcm, 48_000 * 3).correlation);
-  }
-  const median = [...windows].sort((a, b) => a - b)[Math.floor(windows.length / 2)];
+  const { median, windows } = windowedCorrelation(input, pcm, 24_000, 48_000 * 3);
   assert.ok(median >= 0.9, `median normalised cross-correlation of half-second windows ${median.toFixed(3)} must be ≥ 0.9 (${windows.map((c) => c.toFixed(2)).join(' ')})`);
   return median;
 }

@@ -34,6 +34,23 @@ export function alignedCorrelation(reference: ArrayLike<number>, recorded: Array
   return best;
 }
 
+/**
+ * How well a recording carries each piece of the reference: every `windowSamples` piece is
+ * looked for on its own anywhere in the first `maxLagSamples` of the recording, and the median
+ * of their correlations is the figure. An adaptive jitter buffer stretches and cuts a real-time
+ * recording by whole frames as timer jitter comes and goes, so no single lag fits all of it;
+ * per-piece alignment measures what the listener heard rather than when.
+ */
+export function windowedCorrelation(reference: Int16Array | Float32Array, recorded: ArrayLike<number>,
+  windowSamples = 24_000, maxLagSamples = recorded.length): { median: number; windows: number[] } {
+  const windows: number[] = [];
+  for (let w = 0; w + windowSamples <= reference.length; w += windowSamples) {
+    windows.push(alignedCorrelation(reference.subarray(w, w + windowSamples), recorded, maxLagSamples).correlation);
+  }
+  const sorted = [...windows].sort((a, b) => a - b);
+  return { median: sorted.length ? sorted[Math.floor(sorted.length / 2)] : 0, windows };
+}
+
 /** In-place iterative radix-2 FFT (inverse without the 1/n scale). */
 function fft(re: Float64Array, im: Float64Array, inverse: boolean) {
   const n = re.length;
