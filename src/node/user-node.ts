@@ -40,6 +40,8 @@ import { Chat, ChatAck } from '../chat/protocol.ts';
 import { CallManager, type CallEvent } from '../calls/call-manager.ts';
 import type { NodeStatus, ChatMessage, LookupResult, CallInfo } from './types.ts';
 import type { LogLine } from './core.ts';
+import { HostCache } from './host-cache.ts';
+import { SupernodeLink, type Attachment } from './supernode-link.ts';
 
 export interface UserNodeConfig {
   /** Sees every message this core sends, before compression (recording corpora, debugging). */
@@ -57,6 +59,11 @@ export interface UserNodeConfig {
   autoAnswer: boolean;
   presenceTtlMs?: number;     // default 5 min
   directAttemptMs?: number;   // how long a direct path may take before we use a relay; default 1500
+  /** Supernodes known from earlier runs (the runtime restores it from the data directory). */
+  hostCache?: HostCache;
+  /** How often the attached supernode is probed, and how long it may take to answer (supernode-link.ts). */
+  probeMs?: number;
+  probeTimeoutMs?: number;
 }
 
 export type UserNodeEvent =
@@ -67,7 +74,6 @@ export type UserNodeEvent =
   | { type: 'receipt'; id: string; peer: string; deliveredAtMs: number }
   | CallEvent;
 
-interface Attachment { path: string; address: Address; observed: Address; relayToken: number }
 
 type PathCallback = (r: Result<string>) => void;
 interface PathWaiter { deadlineMs: number | undefined; callbacks: PathCallback[]; user: string; fallback: ((cbs: PathCallback[]) => void) | undefined }
@@ -79,9 +85,9 @@ export class UserNode {
   private user: string | undefined;
   private certificate: Uint8Array | undefined;
   private certificateExpiresAtMs: number | undefined;
-  private supernodes: Address[] = [];
-  private attachment: Attachment | undefined;
-  private attaching = false;
+  /** The attachment to a supernode, kept alive and moved on failure; owns the host cache. */
+  readonly link: SupernodeLink;
+  private get attachment(): Attachment | undefined { return this.link.attachment; }
   private nextPublishMs: number | undefined;
   private nextRenewMs: number | undefined;
   private renewing = false;
@@ -104,6 +110,15 @@ export class UserNode {
     this.loginPath = udpPath(cfg.login);
     this.ttlMs = cfg.presenceTtlMs ?? 5 * 60_000;
     this.directMs = cfg.directAttemptMs ?? 1500;
+    const hosts = cfg.hostCache ?? new HostCache();
+    hosts.learn(cfg.bootstrap, 0);
+    this.link = new SupernodeLink({
+      rpc: { request: (...a) => this.rpc.request(...a), close: (...a) => this.rpc.close(...a) },
+      hosts, now: () => this.now, log: (level, message) => this.log(level, message),
+      attached: (_a, now) => this.publish(now, () => {}),
+      detached: () => { this.events.push({ type: 'status' }); },
+      probeMs: cfg.probeMs, probeTimeoutMs: cfg.probeTimeoutMs,
+    });
     this.rpc = new Rpc({
       staticKey: cfg.staticKey,
       random: cfg.random,
@@ -148,6 +163,7 @@ export class UserNode {
       loggedIn: this.user !== undefined && this.certificate !== undefined,
       certificateExpiresAtMs: this.certificateExpiresAtMs,
       supernode: this.attachment && formatAddress(this.attachment.address),
+      hostCacheSize: this.link.hosts.size,
       publicAddress: this.attachment && formatAddress(this.attachment.observed),
       listen: formatAddress(this.cfg.listen),
       loginServer: formatAddress(this.cfg.login),
@@ -174,7 +190,7 @@ export class UserNode {
       if (!r.ok) return cb(r);
       const accepted = this.restore(r.value.certificate, this.now);
       if (!accepted.ok) return cb(accepted);
-      this.supernodes = mergeAddresses(this.cfg.bootstrap, r.value.supernodes);
+      this.link.hosts.learn(r.value.supernodes, this.now);
       this.attach(this.now, (a) => cb(a.ok ? ok(this.status()) : a));
     });
     this.drain(now);
@@ -266,28 +282,10 @@ export class UserNode {
     this.drain(now);
   }
 
-  /** Attaches to a supernode and publishes presence (needs a certificate). */
+  /** Attaches to a supernode and publishes presence (needs a certificate); stays attached from then on. */
   attach(now: number, cb: (r: Result<void>) => void = () => {}) {
     this.now = now;
-    if (this.supernodes.length === 0) this.supernodes = [...this.cfg.bootstrap];
-    const candidates = [...this.supernodes];
-    this.attaching = true;
-    const tryNext = () => {
-      const sn = candidates.shift();
-      if (!sn) { this.attaching = false; return cb(err('no-supernode', 'no supernode answered')); }
-      const path = udpPath(sn);
-      this.rpc.request(path, Hello.toBytes({}), this.now, (r) => {
-        if (!r.ok || r.value.message.command !== Cmd.HelloOk) return tryNext();
-        const h = HelloOk.decode(r.value.message.body);
-        if (!h.ok) return tryNext();
-        this.attachment = { path, address: sn, observed: h.value.observed, relayToken: h.value.relayToken };
-        this.supernodes = mergeAddresses(this.supernodes, h.value.supernodes);
-        this.attaching = false;
-        this.log('info', `attached to supernode ${formatAddress(sn)}; public address ${formatAddress(h.value.observed)}`);
-        this.publish(this.now, cb);
-      }, { connect: { keepAlive: true }, timeoutMs: 3000 });
-    };
-    tryNext();
+    this.link.attach(now, (a) => a.ok ? this.publish(this.now, cb) : cb(a));
     this.drain(now);
   }
 
@@ -308,11 +306,17 @@ export class UserNode {
   }
 
   /** Every online device of the user, newest record first, each record verified here. */
-  private lookupDevices(user: string, now: number, cb: (r: Result<{ device: string; presence: Presence }[]>) => void) {
+  private lookupDevices(user: string, now: number, cb: (r: Result<{ device: string; presence: Presence }[]>) => void, retry = true) {
     const a = this.attachment;
+    // Between supernodes (failover under way): wait for the next one rather than fail.
+    if (!a && this.certificate && retry) return this.link.attach(now, (l) => l.ok ? this.lookupDevices(user, this.now, cb, false) : cb(l));
     if (!a) return cb(err('not-attached', 'not connected to a supernode; log in first'));
     if (!this.loginKey) return cb(err('no-login-key', 'the login server key is not known yet'));
     this.rpc.request(a.path, Lookup.toBytes({ user }), now, (r) => {
+      if (!r.ok && retry && this.attachment === a) {
+        this.link.lost(this.now, r.error.message);
+        return this.lookupDevices(user, this.now, cb, false);
+      }
       if (!r.ok) return cb(err('supernode-unreachable', r.error.message));
       if (r.value.message.command !== Cmd.LookupOk) { const f = describeFailure(r.value.message); return cb(err(f.code, f.message)); }
       const q = LookupOk.decode(r.value.message.body);
@@ -415,6 +419,7 @@ export class UserNode {
     }
     if (this.nextPublishMs !== undefined && now >= this.nextPublishMs) this.publish(now, () => {});
     if (this.nextRenewMs !== undefined && now >= this.nextRenewMs) this.renew(now);
+    this.link.handleTimeout(now);
     this.calls.handleTimeout(now);
     this.drain(now);
   }
@@ -433,7 +438,7 @@ export class UserNode {
   }
 
   pollTimeout(): number | undefined {
-    const ts = [this.rpc.pollTimeout(), this.nextPublishMs, this.nextRenewMs, this.calls.pollTimeout(),
+    const ts = [this.rpc.pollTimeout(), this.nextPublishMs, this.nextRenewMs, this.calls.pollTimeout(), this.link.pollTimeout(),
       ...[...this.waiting.values()].map((w) => w.deadlineMs)];
     const t = ts.filter((x): x is number => x !== undefined);
     return t.length ? Math.min(...t) : undefined;
@@ -455,9 +460,8 @@ export class UserNode {
     this.rpc.request(a.path, Publish.toBytes({ record }), now, (r) => {
       if (!r.ok) {
         this.log('warn', `supernode ${formatAddress(a.address)} did not take our presence: ${r.error.message}`);
-        this.attachment = undefined;
-        if (!this.attaching) this.attach(this.now, cb); else cb(err('supernode-unreachable', r.error.message));
-        return;
+        if (this.attachment === a) this.link.lost(this.now, r.error.message);
+        return this.attach(this.now, cb);
       }
       if (r.value.message.command !== Cmd.Ok) { const f = describeFailure(r.value.message); return cb(err(f.code, f.message)); }
       this.events.push({ type: 'status' });
@@ -529,7 +533,7 @@ export class UserNode {
       case 'closed':
         for (const [u, p] of this.userPaths) if (p === e.path) this.userPaths.delete(u);
         for (const [d, p] of this.devicePaths) if (p === e.path) this.devicePaths.delete(d);
-        if (this.attachment?.path === e.path) { this.attachment = undefined; this.events.push({ type: 'status' }); this.attach(now); }
+        this.link.pathClosed(e.path, now);
         this.calls.pathClosed(e.path, now);
         break;
       case 'datagram':

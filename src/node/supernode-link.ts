@@ -1,0 +1,157 @@
+// The ordinary node's attachment to a supernode, kept alive (docs/host-cache.md), sans-IO.
+//
+// Attaching says Hello to the best supernodes of the host cache in turn; the first HelloOk
+// wins. While attached, a Hello every probeMs is both the liveness check and the refresh of
+// what the supernode tells us (our public address, our relay token, other supernodes): a probe
+// that goes unanswered for probeTimeoutMs means the supernode is gone, and the link moves to
+// the next best one at once. The owner hears `attached` each time the attachment is new or
+// its relay token or public address changed, so it can re-publish presence.
+import type { Address } from '../wire/address.ts';
+import { formatAddress } from '../wire/address.ts';
+import { type Result, ok, err } from '../wire/result.ts';
+import { Cmd } from '../wire/commands.ts';
+import { udpPath } from '../session/paths.ts';
+import type { Rpc } from '../session/rpc.ts';
+import { Hello, HelloOk } from '../overlay/protocol.ts';
+import { HostCache } from './host-cache.ts';
+import type { LogLine } from './core.ts';
+
+export interface Attachment { path: string; address: Address; observed: Address; relayToken: number }
+
+export interface SupernodeLinkConfig {
+  rpc: Pick<Rpc, 'request' | 'close'>;
+  hosts: HostCache;
+  /** The owner's time of the input being handled (rpc callbacks carry none). */
+  now: () => number;
+  log: (level: LogLine['level'], message: string) => void;
+  /** A new attachment nobody was waiting for, or a changed relay token or public address: publish presence again. */
+  attached: (a: Attachment, now: number) => void;
+  /** The attachment was lost (a new one is being looked for). */
+  detached: (now: number) => void;
+  probeMs?: number;          // default 5000
+  probeTimeoutMs?: number;   // default 3000
+  retryMs?: number;          // default 5000: after every candidate failed
+  candidatesMax?: number;    // default 8 per round
+}
+
+export class SupernodeLink {
+  attachment: Attachment | undefined;
+  private attaching = false;
+  private wanted = false;
+  private nextProbeMs: number | undefined;
+  private nextRetryMs: number | undefined;
+  private probing = false;
+  private readonly waiters: ((r: Result<Attachment>) => void)[] = [];
+  private readonly probeMs: number;
+  private readonly probeTimeoutMs: number;
+  private readonly retryMs: number;
+  private readonly candidatesMax: number;
+
+  constructor(private readonly cfg: SupernodeLinkConfig) {
+    this.probeMs = cfg.probeMs ?? 5000;
+    this.probeTimeoutMs = cfg.probeTimeoutMs ?? 3000;
+    this.retryMs = cfg.retryMs ?? 5000;
+    this.candidatesMax = cfg.candidatesMax ?? 8;
+  }
+
+  get hosts(): HostCache { return this.cfg.hosts; }
+
+  /** Attaches (or reports the current attachment); from now on the link keeps itself attached. */
+  attach(now: number, cb?: (r: Result<Attachment>) => void) {
+    this.wanted = true;
+    if (this.attachment) return cb?.(ok(this.attachment));
+    if (cb) this.waiters.push(cb);
+    if (this.attaching) return;
+    this.attaching = true;
+    this.nextRetryMs = undefined;
+    const candidates = this.cfg.hosts.ranked(now).slice(0, this.candidatesMax);
+    const tryNext = (at: number) => {
+      const sn = candidates.shift();
+      if (!sn) {
+        this.attaching = false;
+        this.nextRetryMs = at + this.retryMs;
+        return this.settle(err('no-supernode', 'no supernode answered'));
+      }
+      this.hello(sn, at, (r, t) => {
+        if (!r.ok) return tryNext(t);
+        this.attaching = false;
+        this.attachment = r.value;
+        this.nextProbeMs = t + this.probeMs;
+        this.cfg.log('info', `attached to supernode ${formatAddress(sn)}; public address ${formatAddress(r.value.observed)}`);
+        // Whoever asked publishes presence themselves; a failover nobody asked for is announced.
+        if (this.waiters.length) this.settle(ok(r.value)); else this.cfg.attached(r.value, t);
+      }, 3000);
+    };
+    tryNext(now);
+  }
+
+  private settle(r: Result<Attachment>) {
+    for (const cb of this.waiters.splice(0)) cb(r);
+  }
+
+  /** Stops keeping an attachment (logged out). */
+  stop() { this.wanted = false; this.nextProbeMs = undefined; this.nextRetryMs = undefined; }
+
+  /** Something else found the supernode unresponsive (a request to it timed out). */
+  lost(now: number, why: string) {
+    const a = this.attachment;
+    if (!a) return;
+    this.cfg.hosts.failure(a.address, now);
+    this.cfg.log('warn', `supernode ${formatAddress(a.address)} lost (${why}); moving to the next one`);
+    this.attachment = undefined;
+    this.nextProbeMs = undefined;
+    this.cfg.rpc.close(a.path, now);
+    this.cfg.detached(now);
+    if (this.wanted) this.attach(now);
+  }
+
+  /** The session to a path closed; if it was our supernode's, attach elsewhere. */
+  pathClosed(path: string, now: number) {
+    if (this.attachment?.path === path) this.lost(now, 'session closed');
+  }
+
+  handleTimeout(now: number) {
+    if (this.nextRetryMs !== undefined && now >= this.nextRetryMs && this.wanted && !this.attachment) this.attach(now);
+    if (this.nextProbeMs !== undefined && now >= this.nextProbeMs && this.attachment && !this.probing) this.probe(now);
+  }
+
+  pollTimeout(): number | undefined {
+    const ts = [this.probing ? undefined : this.nextProbeMs, this.nextRetryMs].filter((x): x is number => x !== undefined);
+    return ts.length ? Math.min(...ts) : undefined;
+  }
+
+  private probe(now: number) {
+    const a = this.attachment!;
+    this.probing = true;
+    this.hello(a.address, now, (r, t) => {
+      this.probing = false;
+      if (this.attachment !== a) return;
+      if (!r.ok) return this.lost(t, r.error.message);
+      this.nextProbeMs = t + this.probeMs;
+      if (r.value.relayToken !== a.relayToken || formatAddress(r.value.observed) !== formatAddress(a.observed)) {
+        this.attachment = r.value;
+        this.cfg.log('info', `supernode ${formatAddress(a.address)} now sees us as ${formatAddress(r.value.observed)} (relay token ${r.value.relayToken})`);
+        this.cfg.attached(r.value, t);
+      }
+    }, this.probeTimeoutMs);
+  }
+
+  /** One Hello; the outcome is fed into the host cache. */
+  private hello(sn: Address, now: number, cb: (r: Result<Attachment>, now: number) => void, timeoutMs: number) {
+    const path = udpPath(sn);
+    const sentAt = now;
+    let done = false;
+    this.cfg.rpc.request(path, Hello.toBytes({}), now, (r) => {
+      if (done) return;
+      done = true;
+      const t = this.cfg.now();
+      if (!r.ok) { this.cfg.hosts.failure(sn, t); return cb(err('supernode-unreachable', r.error.message), t); }
+      if (r.value.message.command !== Cmd.HelloOk) { this.cfg.hosts.failure(sn, t); return cb(err('refused', 'supernode refused Hello'), t); }
+      const h = HelloOk.decode(r.value.message.body);
+      if (!h.ok) { this.cfg.hosts.failure(sn, t); return cb(err('bad-reply', h.error.message), t); }
+      this.cfg.hosts.success(sn, t - sentAt, t);
+      this.cfg.hosts.learn(h.value.supernodes, t);
+      cb(ok({ path, address: sn, observed: h.value.observed, relayToken: h.value.relayToken }), t);
+    }, { connect: { keepAlive: true }, timeoutMs });
+  }
+}
