@@ -78,7 +78,7 @@ export class SupernodeLink {
         this.attachment = r.value;
         this.nextProbeMs = t + this.probeMs;
         this.cfg.log('info', `attached to supernode ${formatAddress(sn)}; public address ${formatAddress(r.value.observed)}`);
-        // Whoever asked publishes presence themselves; a failover nobody asked for is announced.
+        // Waiters are UserNode.attach, which publishes presence itself; a failover nobody waited for is announced.
         if (this.waiters.length) this.settle(ok(r.value)); else this.cfg.attached(r.value, t);
       }, 3000);
     };

@@ -309,13 +309,13 @@ export class UserNode {
   private lookupDevices(user: string, now: number, cb: (r: Result<{ device: string; presence: Presence }[]>) => void, retry = true) {
     const a = this.attachment;
     // Between supernodes (failover under way): wait for the next one rather than fail.
-    if (!a && this.certificate && retry) return this.link.attach(now, (l) => l.ok ? this.lookupDevices(user, this.now, cb, false) : cb(l));
+    if (!a && this.certificate && retry) return this.attach(now, (l) => l.ok ? this.lookupDevices(user, this.now, cb, false) : cb(l));
     if (!a) return cb(err('not-attached', 'not connected to a supernode; log in first'));
     if (!this.loginKey) return cb(err('no-login-key', 'the login server key is not known yet'));
     this.rpc.request(a.path, Lookup.toBytes({ user }), now, (r) => {
       if (!r.ok && retry && this.attachment === a) {
         this.link.lost(this.now, r.error.message);
-        return this.lookupDevices(user, this.now, cb, false);
+        return this.attach(this.now, (l) => l.ok ? this.lookupDevices(user, this.now, cb, false) : cb(l));
       }
       if (!r.ok) return cb(err('supernode-unreachable', r.error.message));
       if (r.value.message.command !== Cmd.LookupOk) { const f = describeFailure(r.value.message); return cb(err(f.code, f.message)); }
