@@ -15,14 +15,14 @@ test('host cache file: saved and read back with the same ranking', () => {
     const d = new DataDir(dir);
     const warnings: string[] = [];
     assert.equal(d.hostCache(0, (m) => warnings.push(m)).size, 0, 'no file yet: empty, silently');
-    assert.deepEqual(warnings, []);
+    assert.equal(warnings.length, 0);
     const c = new HostCache();
     c.learn([{ host: '127.0.0.1', port: 7001 }, { host: '127.0.0.1', port: 7002 }], 0);
     c.success({ host: '127.0.0.1', port: 7002 }, 3, 10);
     d.saveHostCache(c.snapshot());
     const back = d.hostCache(20, (m) => warnings.push(m));
     assert.deepEqual(back.ranked(20), c.ranked(20));
-    assert.deepEqual(warnings, []);
+    assert.equal(warnings.length, 0);
   } finally { fs.rmSync(dir, { recursive: true, force: true }); }
 });
 
