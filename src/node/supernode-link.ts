@@ -41,6 +41,7 @@ export class SupernodeLink {
   private nextProbeMs: number | undefined;
   private nextRetryMs: number | undefined;
   private probing = false;
+  private lastHeardMs = -Infinity;
   private readonly waiters: ((r: Result<Attachment>) => void)[] = [];
   private readonly probeMs: number;
   private readonly probeTimeoutMs: number;
@@ -89,6 +90,9 @@ export class SupernodeLink {
     for (const cb of this.waiters.splice(0)) cb(r);
   }
 
+  /** A datagram came from the attached supernode: it is alive, whatever the probe says. */
+  heard(now: number) { this.lastHeardMs = now; }
+
   /** Stops keeping an attachment (logged out). */
   stop() { this.wanted = false; this.nextProbeMs = undefined; this.nextRetryMs = undefined; }
 
@@ -126,8 +130,10 @@ export class SupernodeLink {
     this.hello(a.address, now, (r, t) => {
       this.probing = false;
       if (this.attachment !== a) return;
-      if (!r.ok) return this.lost(t, r.error.message);
+      // A busy supernode may drop a Hello yet still relay our calls: only silence is death.
+      if (!r.ok && this.lastHeardMs < now) return this.lost(t, r.error.message);
       this.nextProbeMs = t + this.probeMs;
+      if (!r.ok) return;
       if (r.value.relayToken !== a.relayToken || formatAddress(r.value.observed) !== formatAddress(a.observed)) {
         this.attachment = r.value;
         this.cfg.log('info', `supernode ${formatAddress(a.address)} now sees us as ${formatAddress(r.value.observed)} (relay token ${r.value.relayToken})`);

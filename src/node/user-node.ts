@@ -401,6 +401,7 @@ export class UserNode {
 
   handleDatagram(path: string, bytes: Uint8Array, now: number) {
     this.now = now;
+    if (path === this.attachment?.path) this.link.heard(now);
     this.rpc.handleDatagram(path, bytes, now);
     this.drain(now);
   }
