@@ -27,7 +27,7 @@ export interface SupernodeLinkConfig {
   /** A new attachment nobody was waiting for, or a changed relay token or public address: publish presence again. */
   attached: (a: Attachment, now: number) => void;
   /** The attachment was lost (a new one is being looked for). */
-  detached: (now: number) => void;
+  detached: (now: number, lost: Attachment) => void;
   probeMs?: number;          // default 5000
   probeTimeoutMs?: number;   // default 3000
   retryMs?: number;          // default 5000: after every candidate failed
@@ -105,7 +105,7 @@ export class SupernodeLink {
     this.attachment = undefined;
     this.nextProbeMs = undefined;
     this.cfg.rpc.close(a.path, now);
-    this.cfg.detached(now);
+    this.cfg.detached(now, a);
     if (this.wanted) this.attach(now);
   }
 

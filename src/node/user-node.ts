@@ -116,7 +116,7 @@ export class UserNode {
       rpc: { request: (...a) => this.rpc.request(...a), close: (...a) => this.rpc.close(...a) },
       hosts, now: () => this.now, log: (level, message) => this.log(level, message),
       attached: (_a, now) => this.publish(now, () => {}),
-      detached: () => { this.events.push({ type: 'status' }); },
+      detached: (now, lost) => { this.closePathsVia(lost.address, now); this.events.push({ type: 'status' }); },
       probeMs: cfg.probeMs, probeTimeoutMs: cfg.probeTimeoutMs,
     });
     this.rpc = new Rpc({
@@ -503,6 +503,19 @@ export class UserNode {
     if (w) { w.callbacks.push(...cbs); return; }
     this.waiting.set(path, { deadlineMs: fallback ? this.now + this.directMs : undefined, callbacks: cbs, user, fallback });
     this.rpc.connect(path, this.now, { remoteStatic: staticKey });
+  }
+
+  /**
+   * Our supernode died: end-to-end sessions that peers opened through its relay are dead too.
+   * Closing them makes the next chat or call look the peer up again instead of timing out.
+   */
+  private closePathsVia(supernode: Address, now: number) {
+    const dead = formatAddress(supernode);
+    const via = (p: string) => {
+      const r = parseRelayPath(p), f = parseForwardPath(p);
+      return (r && formatAddress(r.supernode) === dead) || (f && formatAddress(f.first) === dead);
+    };
+    for (const p of new Set([...this.userPaths.values(), ...this.devicePaths.values()])) if (via(p)) this.rpc.close(p, now);
   }
 
   private settle(path: string, r: Result<string>) {

@@ -20,6 +20,9 @@ for (const direct of [true, false]) {
     await w.signUp(b, 'bob');
     assert.equal(a.node.status().supernode, formatAddress(SN[0]));
     assert.equal(a.node.status().hostCacheSize, 3, 'learned the other supernodes from HelloOk');
+    // A conversation before the failure: relayed, it runs through alice's supernode.
+    const hello = await w.settle(b, (now, cb) => b.node.chat('alice', 'hello', now, cb));
+    assert.ok(hello.ok, JSON.stringify(hello));
 
     // Supernode 0 dies: its host vanishes from the network.
     w.net.remove(SN[0]);
@@ -29,6 +32,11 @@ for (const direct of [true, false]) {
     const tookMs = w.net.now - diedAt;
     assert.ok(tookMs <= 5000 + 3000 + 3000, `noticed and moved within one probe, its timeout and one Hello (took ${tookMs} ms)`);
     assert.ok(a.events.some((e) => e.type === 'log' && /lost/.test(e.line.message)), 'the loss is logged');
+
+    // Alice writes first: her session to bob through her dead supernode is gone, so she looks
+    // him up again through her new supernode instead of timing out on the old path.
+    const back = await w.settle(a, (now, cb) => a.node.chat('bob', 'I moved', now, cb));
+    assert.ok(back.ok, JSON.stringify(back));
 
     // Bob finds alice's new record (new supernode, new relay token) and reaches her.
     let found: any;
@@ -44,10 +52,6 @@ for (const direct of [true, false]) {
     const sent = await w.settle(b, (now, cb) => b.node.chat('alice', 'still there?', now, cb));
     assert.ok(sent.ok, JSON.stringify(sent));
     assert.ok(a.events.some((e) => e.type === 'chat' && e.message.text === 'still there?'));
-
-    // And alice looks bob up and writes back through her new supernode.
-    const back = await w.settle(a, (now, cb) => a.node.chat('bob', 'yes', now, cb));
-    assert.ok(back.ok, JSON.stringify(back));
 
     // The dead supernode is ranked last in her host cache now; the snapshot says so too.
     const hosts = HostCache.restore(JSON.parse(JSON.stringify(a.node.link.hosts.snapshot())), w.net.now);
