@@ -96,10 +96,13 @@ export class SupernodeLink {
   /** Stops keeping an attachment (logged out). */
   stop() { this.wanted = false; this.nextProbeMs = undefined; this.nextRetryMs = undefined; }
 
-  /** Something else found the supernode unresponsive (a request to it timed out). */
-  lost(now: number, why: string) {
+  /**
+   * Something else found the supernode unresponsive (a request sent at `since` timed out). If
+   * anything came from it after `since`, it is busy rather than gone, and stays.
+   */
+  lost(now: number, why: string, since = now) {
     const a = this.attachment;
-    if (!a) return;
+    if (!a || this.lastHeardMs >= since) return;
     this.cfg.hosts.failure(a.address, now);
     this.cfg.log('warn', `supernode ${formatAddress(a.address)} lost (${why}); moving to the next one`);
     this.attachment = undefined;
@@ -111,7 +114,7 @@ export class SupernodeLink {
 
   /** The session to a path closed; if it was our supernode's, attach elsewhere. */
   pathClosed(path: string, now: number) {
-    if (this.attachment?.path === path) this.lost(now, 'session closed');
+    if (this.attachment?.path === path) this.lost(now, 'session closed', Infinity);
   }
 
   handleTimeout(now: number) {
@@ -131,7 +134,7 @@ export class SupernodeLink {
       this.probing = false;
       if (this.attachment !== a) return;
       // A busy supernode may drop a Hello yet still relay our calls: only silence is death.
-      if (!r.ok && this.lastHeardMs < now) return this.lost(t, r.error.message);
+      if (!r.ok && this.lastHeardMs < now) return this.lost(t, r.error.message, now);
       this.nextProbeMs = t + this.probeMs;
       if (!r.ok) return;
       if (r.value.relayToken !== a.relayToken || formatAddress(r.value.observed) !== formatAddress(a.observed)) {

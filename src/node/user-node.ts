@@ -3,7 +3,7 @@
 // Theory of operation.
 //  1. login: a request to the login server inside a Noise session to its pinned key returns a
 //     certificate for our device key and a list of supernodes.
-//  2. attach: Hello to a supernode (bootstrap list first, then the login server's list) tells
+//  2. attach: Hello to the best supernode of the host cache (supernode-link.ts, docs/host-cache.md) tells
 //     us our public address and our relay token there; we then publish a presence record
 //     signed by our device key, and re-publish it at half its lifetime.
 //  3. reaching a user: look the user up (verifying the record ourselves: supernodes are not
@@ -34,7 +34,7 @@ import { describeFailure, errorBytes } from '../wire/replies.ts';
 import { udpPath, relayPath, parseRelayPath, addressOfUdpPath, forwardPath, parseForwardPath } from '../session/paths.ts';
 import { normaliseUserName } from '../login/names.ts';
 import { loginClient, renewAtMs, renewRetryMs, finalRenewalErrors, type DeviceInfo } from '../login/client.ts';
-import { Hello, HelloOk, Publish, Lookup, LookupOk, Relay, Relayed } from '../overlay/protocol.ts';
+import { Publish, Lookup, LookupOk, Relay, Relayed } from '../overlay/protocol.ts';
 import { signPresence, verifyPresence, type Presence } from '../overlay/presence.ts';
 import { Chat, ChatAck } from '../chat/protocol.ts';
 import { CallManager, type CallEvent } from '../calls/call-manager.ts';
@@ -314,7 +314,7 @@ export class UserNode {
     if (!this.loginKey) return cb(err('no-login-key', 'the login server key is not known yet'));
     this.rpc.request(a.path, Lookup.toBytes({ user }), now, (r) => {
       if (!r.ok && retry && this.attachment === a) {
-        this.link.lost(this.now, r.error.message);
+        this.link.lost(this.now, r.error.message, now);
         return this.attach(this.now, (l) => l.ok ? this.lookupDevices(user, this.now, cb, false) : cb(l));
       }
       if (!r.ok) return cb(err('supernode-unreachable', r.error.message));
@@ -461,7 +461,7 @@ export class UserNode {
     this.rpc.request(a.path, Publish.toBytes({ record }), now, (r) => {
       if (!r.ok) {
         this.log('warn', `supernode ${formatAddress(a.address)} did not take our presence: ${r.error.message}`);
-        if (this.attachment === a) this.link.lost(this.now, r.error.message);
+        if (this.attachment === a) this.link.lost(this.now, r.error.message, now);
         return this.attach(this.now, cb);
       }
       if (r.value.message.command !== Cmd.Ok) { const f = describeFailure(r.value.message); return cb(err(f.code, f.message)); }

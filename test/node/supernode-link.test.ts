@@ -111,3 +111,18 @@ test('supernode link: when no supernode answers, the round is retried after retr
   r.link.stop();
   assert.equal(r.link.pollTimeout(), undefined);
 });
+
+test('supernode link: a timed-out request loses the supernode only if nothing came from it after the request', () => {
+  const r = rig();
+  r.link.attach(0, () => {});
+  r.answer(1, 10);
+  r.link.heard(100);
+  r.link.lost(6100, 'lookup timed out', 50);
+  assert.equal(r.detached, 0, 'heard from it after the request was sent');
+  r.link.lost(6200, 'lookup timed out', 200);
+  assert.equal(r.detached, 1);
+  r.answer(1, 6210);
+  r.link.heard(7000);
+  r.link.pathClosed(r.link.attachment!.path, 7000);
+  assert.equal(r.detached, 2, 'a closed session is final');
+});
