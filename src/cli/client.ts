@@ -95,6 +95,7 @@ export async function runClientCommand(cmd: string, argv: string[]): Promise<num
       out(st, [
         `user:            ${st.user ?? '(not logged in)'}`,
         `supernode:       ${st.supernode ?? '(none)'}`,
+        ...(st.hostCacheSize !== undefined ? [`host cache:      ${st.hostCacheSize} supernode${st.hostCacheSize === 1 ? '' : 's'}`] : []),
         `public address:  ${st.publicAddress ?? '(unknown)'}`,
         `listening on:    ${st.listen}${st.directAllowed ? '' : ' (direct paths off)'}`,
         `login server:    ${st.loginServer}${st.loginServerKey ? ` key ${st.loginServerKey}` : ''}`,

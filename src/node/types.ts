@@ -7,6 +7,7 @@ export interface NodeStatus {
   loggedIn: boolean;
   certificateExpiresAtMs: number | undefined;
   supernode: string | undefined;      // HOST:PORT of the supernode this node is attached to
+  hostCacheSize?: number;             // supernodes in the host cache (docs/host-cache.md)
   publicAddress: string | undefined;  // as observed by the supernode
   listen: string;                     // this node's UDP address
   loginServer: string;

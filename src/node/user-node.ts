@@ -3,7 +3,7 @@
 // Theory of operation.
 //  1. login: a request to the login server inside a Noise session to its pinned key returns a
 //     certificate for our device key and a list of supernodes.
-//  2. attach: Hello to a supernode (bootstrap list first, then the login server's list) tells
+//  2. attach: Hello to the best supernode of the host cache (supernode-link.ts, docs/host-cache.md) tells
 //     us our public address and our relay token there; we then publish a presence record
 //     signed by our device key, and re-publish it at half its lifetime.
 //  3. reaching a user: look the user up (verifying the record ourselves: supernodes are not
@@ -43,6 +43,8 @@ import { Chat, ChatAck } from '../chat/protocol.ts';
 import { CallManager, type CallEvent } from '../calls/call-manager.ts';
 import type { NodeStatus, ChatMessage, LookupResult, CallInfo } from './types.ts';
 import type { LogLine } from './core.ts';
+import { HostCache } from './host-cache.ts';
+import { SupernodeLink, type Attachment } from './supernode-link.ts';
 
 export interface UserNodeConfig {
   /** Sees every message this core sends, before compression (recording corpora, debugging). */
@@ -61,6 +63,11 @@ export interface UserNodeConfig {
   presenceTtlMs?: number;     // default 5 min
   directAttemptMs?: number;   // how long a direct path may take before we use a relay; default 1500
   punchGraceMs?: number;      // how long punching runs before the call starts on the relay meanwhile; default 250
+  /** Supernodes known from earlier runs (the runtime restores it from the data directory). */
+  hostCache?: HostCache;
+  /** How often the attached supernode is probed, and how long it may take to answer (supernode-link.ts). */
+  probeMs?: number;
+  probeTimeoutMs?: number;
 }
 
 export type UserNodeEvent =
@@ -71,7 +78,6 @@ export type UserNodeEvent =
   | { type: 'receipt'; id: string; peer: string; deliveredAtMs: number }
   | CallEvent;
 
-interface Attachment { path: string; address: Address; observed: Address; relayToken: number }
 
 type PathCallback = (r: Result<string>) => void;
 interface PathWaiter { deadlineMs: number | undefined; callbacks: PathCallback[]; user: string; fallback: ((cbs: PathCallback[]) => void) | undefined }
@@ -85,9 +91,9 @@ export class UserNode {
   private user: string | undefined;
   private certificate: Uint8Array | undefined;
   private certificateExpiresAtMs: number | undefined;
-  private supernodes: Address[] = [];
-  private attachment: Attachment | undefined;
-  private attaching = false;
+  /** The attachment to a supernode, kept alive and moved on failure; owns the host cache. */
+  readonly link: SupernodeLink;
+  private get attachment(): Attachment | undefined { return this.link.attachment; }
   private nextPublishMs: number | undefined;
   private nextRenewMs: number | undefined;
   private renewing = false;
@@ -117,6 +123,15 @@ export class UserNode {
     this.directMs = cfg.directAttemptMs ?? 1500;
     this.punchGraceMs = cfg.punchGraceMs ?? 250;
     this.nat = new Reachability({ random: cfg.random, local: cfg.listen });
+    const hosts = cfg.hostCache ?? new HostCache();
+    hosts.learn(cfg.bootstrap, 0);
+    this.link = new SupernodeLink({
+      rpc: { request: (...a) => this.rpc.request(...a), close: (...a) => this.rpc.close(...a) },
+      hosts, now: () => this.now, log: (level, message) => this.log(level, message),
+      attached: (a, now) => { this.sampleNat(a); this.publish(now, () => {}); },
+      detached: (now, lost) => { this.closePathsVia(lost.address, now); this.events.push({ type: 'status' }); },
+      probeMs: cfg.probeMs, probeTimeoutMs: cfg.probeTimeoutMs,
+    });
     this.rpc = new Rpc({
       staticKey: cfg.staticKey,
       random: cfg.random,
@@ -161,6 +176,7 @@ export class UserNode {
       loggedIn: this.user !== undefined && this.certificate !== undefined,
       certificateExpiresAtMs: this.certificateExpiresAtMs,
       supernode: this.attachment && formatAddress(this.attachment.address),
+      hostCacheSize: this.link.hosts.size,
       publicAddress: this.attachment && formatAddress(this.attachment.observed),
       listen: formatAddress(this.cfg.listen),
       loginServer: formatAddress(this.cfg.login),
@@ -197,7 +213,7 @@ export class UserNode {
       if (!r.ok) return cb(r);
       const accepted = this.restore(r.value.certificate, this.now);
       if (!accepted.ok) return cb(accepted);
-      this.supernodes = mergeAddresses(this.cfg.bootstrap, r.value.supernodes);
+      this.link.hosts.learn(r.value.supernodes, this.now);
       this.attach(this.now, (a) => cb(a.ok ? ok(this.status()) : a));
     });
     this.drain(now);
@@ -289,30 +305,14 @@ export class UserNode {
     this.drain(now);
   }
 
-  /** Attaches to a supernode and publishes presence (needs a certificate). */
+  /** Attaches to a supernode and publishes presence (needs a certificate); stays attached from then on. */
   attach(now: number, cb: (r: Result<void>) => void = () => {}) {
     this.now = now;
-    if (this.supernodes.length === 0) this.supernodes = [...this.cfg.bootstrap];
-    // UDP first; TCP to the same supernode when UDP gets no answer (UDP blocked, as Skype met it).
-    const candidates = this.supernodes.flatMap((sn) => [{ sn, path: udpPath(sn) }, { sn, path: tcpPath(sn) }]);
-    this.attaching = true;
-    const tryNext = () => {
-      const next = candidates.shift();
-      if (!next) { this.attaching = false; return cb(err('no-supernode', 'no supernode answered')); }
-      const { sn, path } = next;
-      this.rpc.request(path, Hello.toBytes({}), this.now, (r) => {
-        if (!r.ok || r.value.message.command !== Cmd.HelloOk) return tryNext();
-        const h = HelloOk.decode(r.value.message.body);
-        if (!h.ok) return tryNext();
-        this.attachment = { path, address: sn, observed: h.value.observed, relayToken: h.value.relayToken };
-        this.supernodes = mergeAddresses(this.supernodes, h.value.supernodes);
-        this.attaching = false;
-        this.log('info', `attached to supernode ${formatAddress(sn)}${this.overTcp ? ' over TCP (no answer over UDP)' : ''}; public address ${formatAddress(h.value.observed)}`);
-        if (!this.overTcp) { this.nat.addSample(sn, h.value.observed); this.sampleMapping(sn); }
-        this.publish(this.now, cb);
-      }, { connect: { keepAlive: true }, timeoutMs: 3000 });
-    };
-    tryNext();
+    this.link.attach(now, (a) => {
+      if (!a.ok) return cb(a);
+      this.sampleNat(a.value);
+      this.publish(this.now, cb);
+    });
     this.drain(now);
   }
 
@@ -333,11 +333,17 @@ export class UserNode {
   }
 
   /** Every online device of the user, newest record first, each record verified here. */
-  private lookupDevices(user: string, now: number, cb: (r: Result<{ device: string; presence: Presence }[]>) => void) {
+  private lookupDevices(user: string, now: number, cb: (r: Result<{ device: string; presence: Presence }[]>) => void, retry = true) {
     const a = this.attachment;
+    // Between supernodes (failover under way): wait for the next one rather than fail.
+    if (!a && this.certificate && retry) return this.attach(now, (l) => l.ok ? this.lookupDevices(user, this.now, cb, false) : cb(l));
     if (!a) return cb(err('not-attached', 'not connected to a supernode; log in first'));
     if (!this.loginKey) return cb(err('no-login-key', 'the login server key is not known yet'));
     this.rpc.request(a.path, Lookup.toBytes({ user }), now, (r) => {
+      if (!r.ok && retry && this.attachment === a) {
+        this.link.lost(this.now, r.error.message, now);
+        return this.attach(this.now, (l) => l.ok ? this.lookupDevices(user, this.now, cb, false) : cb(l));
+      }
       if (!r.ok) return cb(err('supernode-unreachable', r.error.message));
       if (r.value.message.command !== Cmd.LookupOk) { const f = describeFailure(r.value.message); return cb(err(f.code, f.message)); }
       const q = LookupOk.decode(r.value.message.body);
@@ -422,6 +428,7 @@ export class UserNode {
 
   handleDatagram(path: string, bytes: Uint8Array, now: number) {
     this.now = now;
+    if (path === this.attachment?.path) this.link.heard(now);
     if (!this.nat.handleDatagram(path, bytes, now)) this.rpc.handleDatagram(path, bytes, now);
     this.drain(now);
   }
@@ -441,6 +448,7 @@ export class UserNode {
     }
     if (this.nextPublishMs !== undefined && now >= this.nextPublishMs) this.publish(now, () => {});
     if (this.nextRenewMs !== undefined && now >= this.nextRenewMs) this.renew(now);
+    this.link.handleTimeout(now);
     this.calls.handleTimeout(now);
     this.drain(now);
   }
@@ -461,7 +469,7 @@ export class UserNode {
   }
 
   pollTimeout(): number | undefined {
-    const ts = [this.rpc.pollTimeout(), this.nextPublishMs, this.nextRenewMs, this.calls.pollTimeout(), this.nat.pollTimeout(),
+    const ts = [this.rpc.pollTimeout(), this.nextPublishMs, this.nextRenewMs, this.calls.pollTimeout(), this.nat.pollTimeout(), this.link.pollTimeout(),
       ...[...this.waiting.values()].map((w) => w.deadlineMs)];
     const t = ts.filter((x): x is number => x !== undefined);
     return t.length ? Math.min(...t) : undefined;
@@ -483,9 +491,8 @@ export class UserNode {
     this.rpc.request(a.path, Publish.toBytes({ record }), now, (r) => {
       if (!r.ok) {
         this.log('warn', `supernode ${formatAddress(a.address)} did not take our presence: ${r.error.message}`);
-        this.attachment = undefined;
-        if (!this.attaching) this.attach(this.now, cb); else cb(err('supernode-unreachable', r.error.message));
-        return;
+        if (this.attachment === a) this.link.lost(this.now, r.error.message, now);
+        return this.attach(this.now, cb);
       }
       if (r.value.message.command !== Cmd.Ok) { const f = describeFailure(r.value.message); return cb(err(f.code, f.message)); }
       this.events.push({ type: 'status' });
@@ -583,9 +590,16 @@ export class UserNode {
 
   private supernodePath(a: Address): string { return this.overTcp ? tcpPath(a) : udpPath(a); }
 
+  /** A new attachment over UDP is a sample of how our NAT maps; a second supernode gives another. */
+  private sampleNat(a: Attachment) {
+    if (a.path.startsWith('tcp:')) return;
+    this.nat.addSample(a.address, a.observed);
+    this.sampleMapping(a.address);
+  }
+
   /** Asks another supernode (on another IP) where it sees us: tells whether our NAT maps per destination. */
   private sampleMapping(attached: Address) {
-    const other = this.supernodes.find((s) => s.host !== attached.host);
+    const other = this.link.hosts.ranked(this.now).find((s) => s.host !== attached.host);
     if (!other) return;
     this.rpc.request(udpPath(other), Hello.toBytes({}), this.now, (r) => {
       if (!r.ok || r.value.message.command !== Cmd.HelloOk) return;
@@ -601,6 +615,19 @@ export class UserNode {
     if (w) { w.callbacks.push(...cbs); return; }
     this.waiting.set(path, { deadlineMs: fallback ? this.now + this.directMs : undefined, callbacks: cbs, user, fallback });
     this.rpc.connect(path, this.now, { remoteStatic: staticKey });
+  }
+
+  /**
+   * Our supernode died: end-to-end sessions that peers opened through its relay are dead too.
+   * Closing them makes the next chat or call look the peer up again instead of timing out.
+   */
+  private closePathsVia(supernode: Address, now: number) {
+    const dead = formatAddress(supernode);
+    const via = (p: string) => {
+      const r = parseRelayPath(p), f = parseForwardPath(p);
+      return (r && formatAddress(r.supernode) === dead) || (f && formatAddress(f.first) === dead);
+    };
+    for (const p of new Set([...this.userPaths.values(), ...this.devicePaths.values()])) if (via(p)) this.rpc.close(p, now);
   }
 
   private settle(path: string, r: Result<string>) {
@@ -638,7 +665,7 @@ export class UserNode {
         for (const [u, p] of this.userPaths) if (p === e.path) this.userPaths.delete(u);
         for (const [d, p] of this.devicePaths) if (p === e.path) this.devicePaths.delete(d);
         for (const [k, p] of this.directPaths) if (p === e.path) this.directPaths.delete(k);
-        if (this.attachment?.path === e.path) { this.attachment = undefined; this.events.push({ type: 'status' }); this.attach(now); }
+        this.link.pathClosed(e.path, now);
         this.calls.pathClosed(e.path, now);
         break;
       case 'datagram':

@@ -6,6 +6,11 @@ import path from 'node:path';
 import { ed25519FromSeed, x25519FromPrivate, type KeyPair } from '../crypto/keys.ts';
 import { toBase64Url, fromBase64Url } from '../crypto/bytes.ts';
 import { random } from './clock.ts';
+import { HostCache, type HostCacheSnapshot } from '../node/host-cache.ts';
+
+const hostCacheFile = 'host-cache.json';
+// A snapshot of 200 entries is about 30 KB; a file far larger is not ours.
+const hostCacheBytesMax = 1 << 20;
 
 export interface NodeKeys { signing: KeyPair; static: KeyPair; deviceId: string }
 
@@ -46,4 +51,24 @@ export class DataDir {
   }
 
   pinLoginKey(key: Uint8Array, server: string) { this.writeJson('login-key.json', { key: toBase64Url(key), server }); }
+
+  /** The host cache from the last run; a damaged file is set aside with a warning, never fatal. */
+  hostCache(now: number, warn: (message: string) => void): HostCache {
+    let text: string;
+    try {
+      if (fs.statSync(this.file(hostCacheFile)).size > hostCacheBytesMax) throw new Error('too large');
+      text = fs.readFileSync(this.file(hostCacheFile), 'utf8');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') warn(`ignoring ${hostCacheFile}: ${(e as Error).message}`);
+      return new HostCache();
+    }
+    let raw: unknown;
+    try { raw = JSON.parse(text); } catch { warn(`ignoring ${hostCacheFile}: not valid JSON`); return new HostCache(); }
+    const r = HostCache.restore(raw, now);
+    if (!r.ok) { warn(`ignoring ${hostCacheFile}: ${r.error.message}`); return new HostCache(); }
+    if (r.value.skipped) warn(`${hostCacheFile}: skipped ${r.value.skipped} entries that did not check out`);
+    return r.value.cache;
+  }
+
+  saveHostCache(s: HostCacheSnapshot) { this.writeJson(hostCacheFile, s); }
 }

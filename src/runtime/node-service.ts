@@ -43,6 +43,7 @@ export class NodeService implements NodeControl {
   private readonly historyList: ChatMessage[] = [];
   private contactTimer: NodeJS.Timeout | undefined;
   private savedCertificate: Uint8Array | undefined;
+  private savedHostCache = '';
 
   private constructor(private readonly node: UserNode, private readonly driver: UdpDriver,
     private readonly data: DataDir, private readonly opts: NodeServiceOptions) {}
@@ -60,6 +61,7 @@ export class NodeService implements NodeControl {
       staticKey: keys.static, signingKey: keys.signing, random, deviceId: keys.deviceId,
       login: opts.login, loginKey: opts.loginKey ?? pinned, bootstrap: opts.bootstrap, listen: driver.address,
       directAllowed: !opts.noDirect, autoAnswer: opts.autoAnswer,
+      hostCache: data.hostCache(clockNow(), (m) => opts.log?.('warn', m)),
     });
     const svc = new NodeService(node, driver, data, opts);
     svc.loadState();
@@ -75,6 +77,7 @@ export class NodeService implements NodeControl {
     if (this.contactTimer) clearInterval(this.contactTimer);
     await this.hangup().catch(() => {});
     for (const p of this.players.values()) p.stop();
+    this.saveHostCache();
     await this.driver.close();
   }
 
@@ -218,6 +221,7 @@ export class NodeService implements NodeControl {
         case 'status':
           // A renewal replaces the certificate by itself: keep the new one for the next start.
           if (this.node.certificateBytes() && this.node.certificateBytes() !== this.savedCertificate) this.saveCertificate();
+          this.saveHostCache();
           this.emit({ type: 'status', status: this.status() });
           break;
         case 'chat': this.remember(e.message); this.emit({ type: 'chat', message: e.message }); break;
@@ -284,6 +288,14 @@ export class NodeService implements NodeControl {
     const cert = this.node.certificateBytes();
     if (cert) this.data.writeJson('certificate.json', { user: st.user, certificate: toBase64Url(cert) });
     this.savedCertificate = cert;
+  }
+
+  /** Written when the attachment changes (status events) and at exit, if anything changed. */
+  private saveHostCache() {
+    const s = this.node.link.hosts.snapshot();
+    const text = JSON.stringify(s);
+    if (text === this.savedHostCache) return;
+    try { this.data.saveHostCache(s); this.savedHostCache = text; } catch (e) { this.opts.log?.('warn', `cannot save the host cache: ${(e as Error).message}`); }
   }
 
   private saveContacts() { this.data.writeJson('contacts.json', [...this.contactList.keys()]); }

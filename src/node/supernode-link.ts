@@ -1,0 +1,176 @@
+// The ordinary node's attachment to a supernode, kept alive (docs/host-cache.md), sans-IO.
+//
+// Attaching says Hello to the best supernodes of the host cache in turn; the first HelloOk
+// wins. While attached, a Hello every probeMs is both the liveness check and the refresh of
+// what the supernode tells us (our public address, our relay token, other supernodes): a probe
+// that goes unanswered for probeTimeoutMs means the supernode is gone, and the link moves to
+// the next best one at once. The owner hears `attached` each time the attachment is new or
+// its relay token or public address changed, so it can re-publish presence.
+import type { Address } from '../wire/address.ts';
+import { formatAddress } from '../wire/address.ts';
+import { type Result, ok, err } from '../wire/result.ts';
+import { Cmd } from '../wire/commands.ts';
+import { udpPath, tcpPath } from '../session/paths.ts';
+import type { Rpc } from '../session/rpc.ts';
+import { Hello, HelloOk } from '../overlay/protocol.ts';
+import { HostCache } from './host-cache.ts';
+import type { LogLine } from './core.ts';
+
+export interface Attachment { path: string; address: Address; observed: Address; relayToken: number }
+
+export interface SupernodeLinkConfig {
+  rpc: Pick<Rpc, 'request' | 'close'>;
+  hosts: HostCache;
+  /** The owner's time of the input being handled (rpc callbacks carry none). */
+  now: () => number;
+  log: (level: LogLine['level'], message: string) => void;
+  /** A new attachment nobody was waiting for, or a changed relay token or public address: publish presence again. */
+  attached: (a: Attachment, now: number) => void;
+  /** The attachment was lost (a new one is being looked for). */
+  detached: (now: number, lost: Attachment) => void;
+  probeMs?: number;          // default 5000
+  probeTimeoutMs?: number;   // default 3000
+  retryMs?: number;          // default 5000: after every candidate failed
+  candidatesMax?: number;    // default 8 per round
+}
+
+export class SupernodeLink {
+  attachment: Attachment | undefined;
+  private attaching = false;
+  /** The last attachment went over TCP: UDP is blocked here, so try TCP first. */
+  private viaTcp = false;
+  private wanted = false;
+  private nextProbeMs: number | undefined;
+  private nextRetryMs: number | undefined;
+  private probing = false;
+  private lastHeardMs = -Infinity;
+  private readonly waiters: ((r: Result<Attachment>) => void)[] = [];
+  private readonly probeMs: number;
+  private readonly probeTimeoutMs: number;
+  private readonly retryMs: number;
+  private readonly candidatesMax: number;
+
+  constructor(private readonly cfg: SupernodeLinkConfig) {
+    this.probeMs = cfg.probeMs ?? 5000;
+    this.probeTimeoutMs = cfg.probeTimeoutMs ?? 3000;
+    this.retryMs = cfg.retryMs ?? 5000;
+    this.candidatesMax = cfg.candidatesMax ?? 8;
+  }
+
+  get hosts(): HostCache { return this.cfg.hosts; }
+
+  /** Attaches (or reports the current attachment); from now on the link keeps itself attached. */
+  attach(now: number, cb?: (r: Result<Attachment>) => void) {
+    this.wanted = true;
+    if (this.attachment) return cb?.(ok(this.attachment));
+    if (cb) this.waiters.push(cb);
+    if (this.attaching) return;
+    this.attaching = true;
+    this.nextRetryMs = undefined;
+    // UDP first; TCP to the same supernode when UDP gets no answer (UDP blocked, as Skype met
+    // it) — TCP first once we have learned that UDP does not get through. Only a supernode that
+    // answers on neither counts as failed in the host cache.
+    const order = (sn: Address) => this.viaTcp ? [tcpPath(sn), udpPath(sn)] : [udpPath(sn), tcpPath(sn)];
+    const candidates = this.cfg.hosts.ranked(now).slice(0, this.candidatesMax)
+      .flatMap((sn) => order(sn).map((path, i) => ({ sn, path, last: i === 1 })));
+    const tryNext = (at: number) => {
+      const next = candidates.shift();
+      if (!next) {
+        this.attaching = false;
+        this.nextRetryMs = at + this.retryMs;
+        return this.settle(err('no-supernode', 'no supernode answered'));
+      }
+      const { sn, path, last } = next;
+      this.hello(sn, path, at, (r, t) => {
+        if (!r.ok) return tryNext(t);
+        this.viaTcp = path.startsWith('tcp:');
+        this.attaching = false;
+        this.attachment = r.value;
+        this.nextProbeMs = t + this.probeMs;
+        this.cfg.log('info', `attached to supernode ${formatAddress(sn)}${this.viaTcp ? ' over TCP (no answer over UDP)' : ''}; public address ${formatAddress(r.value.observed)}`);
+        // Waiters are UserNode.attach, which publishes presence itself; a failover nobody waited for is announced.
+        if (this.waiters.length) this.settle(ok(r.value)); else this.cfg.attached(r.value, t);
+      }, 3000, last);
+    };
+    tryNext(now);
+  }
+
+  private settle(r: Result<Attachment>) {
+    for (const cb of this.waiters.splice(0)) cb(r);
+  }
+
+  /** A datagram came from the attached supernode: it is alive, whatever the probe says. */
+  heard(now: number) { this.lastHeardMs = now; }
+
+  /** Stops keeping an attachment (logged out). */
+  stop() { this.wanted = false; this.nextProbeMs = undefined; this.nextRetryMs = undefined; }
+
+  /**
+   * Something else found the supernode unresponsive (a request sent at `since` timed out). If
+   * anything came from it after `since`, it is busy rather than gone, and stays.
+   */
+  lost(now: number, why: string, since = now) {
+    const a = this.attachment;
+    if (!a || this.lastHeardMs >= since) return;
+    this.cfg.hosts.failure(a.address, now);
+    this.cfg.log('warn', `supernode ${formatAddress(a.address)} lost (${why}); moving to the next one`);
+    this.attachment = undefined;
+    this.nextProbeMs = undefined;
+    this.cfg.rpc.close(a.path, now);
+    this.cfg.detached(now, a);
+    if (this.wanted) this.attach(now);
+  }
+
+  /** The session to a path closed; if it was our supernode's, attach elsewhere. */
+  pathClosed(path: string, now: number) {
+    if (this.attachment?.path === path) this.lost(now, 'session closed', Infinity);
+  }
+
+  handleTimeout(now: number) {
+    if (this.nextRetryMs !== undefined && now >= this.nextRetryMs && this.wanted && !this.attachment) this.attach(now);
+    if (this.nextProbeMs !== undefined && now >= this.nextProbeMs && this.attachment && !this.probing) this.probe(now);
+  }
+
+  pollTimeout(): number | undefined {
+    const ts = [this.probing ? undefined : this.nextProbeMs, this.nextRetryMs].filter((x): x is number => x !== undefined);
+    return ts.length ? Math.min(...ts) : undefined;
+  }
+
+  private probe(now: number) {
+    const a = this.attachment!;
+    this.probing = true;
+    this.hello(a.address, a.path, now, (r, t) => {
+      this.probing = false;
+      if (this.attachment !== a) return;
+      // A busy supernode may drop a Hello yet still relay our calls: only silence is death.
+      if (!r.ok && this.lastHeardMs < now) return this.lost(t, r.error.message, now);
+      this.nextProbeMs = t + this.probeMs;
+      if (!r.ok) return;
+      if (r.value.relayToken !== a.relayToken || formatAddress(r.value.observed) !== formatAddress(a.observed)) {
+        this.attachment = r.value;
+        this.cfg.log('info', `supernode ${formatAddress(a.address)} now sees us as ${formatAddress(r.value.observed)} (relay token ${r.value.relayToken})`);
+        this.cfg.attached(r.value, t);
+      }
+    }, this.probeTimeoutMs, true);
+  }
+
+  /** One Hello on a path to the supernode; successes, and failures when `countFailure`, go into the host cache. */
+  private hello(sn: Address, path: string, now: number, cb: (r: Result<Attachment>, now: number) => void, timeoutMs: number,
+    countFailure: boolean) {
+    const sentAt = now;
+    const failure = (t: number) => { if (countFailure) this.cfg.hosts.failure(sn, t); };
+    let done = false;
+    this.cfg.rpc.request(path, Hello.toBytes({}), now, (r) => {
+      if (done) return;
+      done = true;
+      const t = this.cfg.now();
+      if (!r.ok) { failure(t); return cb(err('supernode-unreachable', r.error.message), t); }
+      if (r.value.message.command !== Cmd.HelloOk) { failure(t); return cb(err('refused', 'supernode refused Hello'), t); }
+      const h = HelloOk.decode(r.value.message.body);
+      if (!h.ok) { failure(t); return cb(err('bad-reply', h.error.message), t); }
+      this.cfg.hosts.success(sn, t - sentAt, t);
+      this.cfg.hosts.learn(h.value.supernodes, t);
+      cb(ok({ path, address: sn, observed: h.value.observed, relayToken: h.value.relayToken }), t);
+    }, { connect: { keepAlive: true }, timeoutMs });
+  }
+}
