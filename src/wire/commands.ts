@@ -30,4 +30,21 @@ export const Cmd = {
   CallAnswer: 52,
   CallHangup: 53,
   Media: 54,
+  // the overlay (src/overlay/messages.ts)
+  OvJoin: 100,
+  OvMembers: 101,
+  OvEvents: 102,
+  OvPing: 103,
+  OvPong: 104,
+  OvMemberDigest: 105,
+  OvRoute: 106,
+  OvAnswer: 107,
+  OvReplicate: 108,
+  OvSlotDigest: 109,
+  ClRequest: 110,
+  ClAnswer: 111,
+  // the Kademlia baseline the simulator compares against (src/sim/kademlia.ts); never on the real network
+  KadFind: 120,
+  KadFound: 121,
+  KadStore: 122,
 } as const;
