@@ -70,6 +70,7 @@ export class Membership {
       const have = this.incs.get(id);
       if (have !== undefined && have >= inc) return 'known';
       if (have === undefined) this.insertLocal(id, inc); else this.incs.set(id, inc);
+      this.digestCache = undefined;
       return 'new';
     }
     const at = blockOfId(id, this.p) * this.contactsPerBlock;
@@ -151,10 +152,16 @@ export class Membership {
     return n > 1 && (this.whole || i + 1 < n) ? this.local[(i + 1) % n] : 0;
   }
 
+  private digestCache: number | undefined;
+
+  /** A newer incarnation of ourselves (refuting news of our death). */
+  bumpInc(inc: number) { this.selfInc = inc; this.digestCache = undefined; }
+
   localDigest(): number {
+    if (this.digestCache !== undefined) return this.digestCache;
     let h = 0;
     for (const id of this.local) h = (h ^ mix32(id ^ (this.incs.get(id) ?? this.selfInc))) >>> 0;
-    return h;
+    return this.digestCache = h;
   }
 
   incOf(id: number): number { return id === this.self ? this.selfInc : this.incs.get(id) ?? 0; }
@@ -172,6 +179,7 @@ export class Membership {
   }
 
   private insertLocal(id: number, inc: number) {
+    this.digestCache = undefined;
     const off = (id - this.base) >>> 0;
     const i = lowerBound(this.offsets, off);
     this.offsets.splice(i, 0, off);
@@ -180,6 +188,7 @@ export class Membership {
   }
 
   private removeLocal(id: number) {
+    this.digestCache = undefined;
     const i = lowerBound(this.offsets, (id - this.base) >>> 0);
     if (this.local[i] !== id) return;
     this.offsets.splice(i, 1);

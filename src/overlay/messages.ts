@@ -35,10 +35,11 @@ export const enum Status { Ok = 0, NotFound = 1, Rejected = 2, Failed = 3 }
 /** Items for a slot's co-replicas: presence records, mails, and acknowledged mail ids. */
 export const OvReplicate = command(Cmd.OvReplicate, {
   slot: f.uint(1, 0xffffffff), records: items(2).opt(), mails: items(3).opt(), tombs: f.strings(4, 1024, 64).opt(),
-  /** Anti-entropy: the receiver answers with what it holds for the slot. */
-  wantBack: f.bool(5).opt(),
+  /** Anti-entropy: digest buckets (bit mask) the receiver should answer with what it holds in. */
+  wantBack: f.uint(5, 0xffff).opt(),
 });
-export const OvSlotDigest = command(Cmd.OvSlotDigest, { slot: f.uint(1, 0xffffffff), hash: f.uint(2, 0xffffffff), count: f.uint(3) });
+/** A replica's per-bucket item hashes for a slot (see SlotStore.buckets). */
+export const OvSlotDigest = command(Cmd.OvSlotDigest, { slot: f.uint(1, 0xffffffff), hashes: f.uints(2, 16) });
 
 // ---- node ↔ supernode ----
 export const ClRequest = command(Cmd.ClRequest, {

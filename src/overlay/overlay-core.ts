@@ -11,7 +11,7 @@ import { decodeMessage } from '../wire/object-list.ts';
 import { Cmd } from '../wire/commands.ts';
 import { type RingParams, slotOfUser, blockOfSlot } from './ring.ts';
 import { Membership, type Rand } from './membership.ts';
-import { SlotStore, type RecordMeta } from './slot-store.ts';
+import { SlotStore, type RecordMeta, bucketOf, tombHash } from './slot-store.ts';
 import {
   OvJoin, OvMembers, OvEvents, OvPing, OvPong, OvMemberDigest, OvRoute, OvAnswer, OvReplicate, OvSlotDigest,
   ClRequest, ClAnswer, MailItem, Op, Status,
@@ -48,12 +48,12 @@ interface Pending {
 // Implementation constants (docs/overlay.md explains the figures).
 const tickMs = 1000;
 const gossipFanout = 4;
-const pingEveryTicks = 5;
-const pingMissesDead = 3;
+const pingEveryTicks = 2;
+const pingMissesDead = 2;
 const slotDigestEveryTicks = 10;
 const memberDigestEveryTicks = 15;
 const sweepGridMs = 30_000;
-const triesMax = 3;
+const triesMax = 4;
 const hopsMax = 6;
 const chunkItems = 64;
 const recentEventMs = 120_000;
@@ -86,7 +86,7 @@ export class OverlayCore {
     this.members = new Membership(cfg.id, cfg.inc, cfg.params);
     if (cfg.addr) this.members.addrs.set(cfg.id, cfg.addr);
     this.retentionMs = cfg.mailRetentionMs ?? 30 * 86_400_000;
-    this.timeoutMs = cfg.requestTimeoutMs ?? 2000;
+    this.timeoutMs = cfg.requestTimeoutMs ?? 1000;
   }
 
   get id() { return this.cfg.id; }
@@ -228,9 +228,10 @@ export class OverlayCore {
         const d = OvSlotDigest.decode(body);
         if (!d.ok) break;
         const s = this.stores.get(d.value.slot);
-        if (s && (s.digest !== d.value.hash || s.count !== d.value.count)) {
+        const mask = s ? s.differingBuckets(d.value.hashes) : 0;
+        if (s && mask) {
           this.stats.antiEntropyRepairs++;
-          this.pushState(from, d.value.slot, s, true);
+          this.pushState(from, d.value.slot, s, mask, mask);
         }
         return;
       }
@@ -247,7 +248,7 @@ export class OverlayCore {
     this.recent.set(key, now + recentEventMs);
     if (id === this.cfg.id) {
       // Someone thinks we died: refute with a newer incarnation (SWIM).
-      if (!alive && inc >= this.members.selfInc) { this.members.selfInc = inc + 1; this.event(id, inc + 1, 1, this.cfg.addr ?? '', now); }
+      if (!alive && inc >= this.members.selfInc) { this.members.bumpInc(inc + 1); this.event(id, inc + 1, 1, this.cfg.addr ?? '', now); }
       return;
     }
     const changed = alive ? this.members.alive(id, inc, now, addr || undefined) === 'new' : this.members.died(id, inc, now);
@@ -309,7 +310,10 @@ export class OverlayCore {
   private dispatch(req: number, p: Pending, now: number) {
     p.tries++;
     p.deadline = now + this.timeoutMs;
-    p.firstHop = this.route({ op: p.op, slot: p.slot, origin: this.cfg.id, req, hops: 0, user: p.user, item: p.item, ids: p.ids }, now);
+    const r = { op: p.op, slot: p.slot, origin: this.cfg.id, req, hops: 0, user: p.user, item: p.item, ids: p.ids };
+    p.firstHop = this.route(r, now);
+    // A retry goes two ways at once: after a mass failure one random route is often dead.
+    if (p.tries > 1 && p.firstHop) this.route(r, now);
   }
 
   private retry(req: number, p: Pending, now: number) {
@@ -386,7 +390,7 @@ export class OverlayCore {
     const p = this.pending.get(req);
     if (!p) return;
     // A replica that has not caught up says not-found; another replica may know.
-    if ((status === Status.NotFound || status === Status.Failed) && p.tries < 2 && p.op === Op.Lookup) return this.dispatch(req, p, now);
+    if ((status === Status.NotFound || status === Status.Failed) && p.tries < 3 && p.op === Op.Lookup) return this.dispatch(req, p, now);
     this.pending.delete(req);
     if (status === Status.Failed) this.stats.failed++;
     if (p.done) return p.done(status, hops, items);
@@ -406,7 +410,7 @@ export class OverlayCore {
     this.stats.replicatedItems += items * to.length;
   }
 
-  private merge(from: number, r: { slot: number; records?: Uint8Array[]; mails?: Uint8Array[]; tombs?: string[]; wantBack?: boolean }, now: number) {
+  private merge(from: number, r: { slot: number; records?: Uint8Array[]; mails?: Uint8Array[]; tombs?: string[]; wantBack?: number }, now: number) {
     if (!this.members.knowsGroupOf(r.slot)) return;
     const g = this.members.group(r.slot);
     if (!g.includes(this.cfg.id)) return;
@@ -418,20 +422,21 @@ export class OverlayCore {
       const m = l.ok ? MailItem.decode(l.value) : undefined;
       if (m?.ok && m.value.expiresAtMs > now && slotOfUser(m.value.to, this.cfg.params) === r.slot) s.putMail(m.value.id, m.value.to, m.value.expiresAtMs, b);
     }
-    if (r.wantBack) this.pushState(from, r.slot, s, false);
+    if (r.wantBack) this.pushState(from, r.slot, s, r.wantBack, 0);
   }
 
-  /** Everything we hold for a slot, in chunks; `wantBack` asks the receiver for its side. */
-  private pushState(to: number, slot: number, s: SlotStore, wantBack: boolean) {
-    const records = [...s.records.values()].map((r) => r.bytes);
-    const mails = s.allMails().map((m) => m.bytes);
-    const tombs = [...s.tombs.keys()];
+  /** What we hold for a slot in the digest buckets of `mask`, in chunks; `wantBack` asks the receiver for its side. */
+  private pushState(to: number, slot: number, s: SlotStore, mask: number, wantBack: number) {
+    const inMask = (h: number) => (mask >>> bucketOf(h)) & 1;
+    const records = [...s.records.values()].filter((r) => inMask(r.h)).map((r) => r.bytes);
+    const mails = s.allMails().filter((m) => inMask(m.h)).map((m) => m.bytes);
+    const tombs = [...s.tombs.keys()].filter((id) => inMask(tombHash(id)));
     const n = Math.max(1, Math.ceil(Math.max(records.length, mails.length, tombs.length / 16) / chunkItems));
     for (let i = 0; i < n; i++) {
       const rs = records.slice(i * chunkItems, (i + 1) * chunkItems);
       const ms = mails.slice(i * chunkItems, (i + 1) * chunkItems);
       const ts = tombs.slice(i * chunkItems * 16, (i + 1) * chunkItems * 16);
-      this.send(to, OvReplicate.toBytes({ slot, records: rs.length ? rs : undefined, mails: ms.length ? ms : undefined, tombs: ts.length ? ts : undefined, wantBack: wantBack && i === n - 1 ? true : undefined }));
+      this.send(to, OvReplicate.toBytes({ slot, records: rs.length ? rs : undefined, mails: ms.length ? ms : undefined, tombs: ts.length ? ts : undefined, wantBack: wantBack && i === n - 1 ? wantBack : undefined }));
       this.stats.replicatedItems += rs.length + ms.length + ts.length;
     }
   }
@@ -443,7 +448,7 @@ export class OverlayCore {
     const others = (this.groups.get(slot) ?? []).filter((x) => x !== this.cfg.id);
     if (others.length === 0) return;
     const s = this.stores.get(slot)!;
-    this.send(others[this.cfg.rand() % others.length], OvSlotDigest.toBytes({ slot, hash: s.digest, count: s.count }));
+    this.send(others[this.cfg.rand() % others.length], OvSlotDigest.toBytes({ slot, hashes: [...s.buckets] }));
   }
 
   /**
@@ -471,7 +476,7 @@ export class OverlayCore {
       const prev = this.groups.get(slot) ?? [];
       if (!inG) { this.stores.delete(slot); this.groups.delete(slot); continue; }
       const kept = g.filter((x) => prev.includes(x));
-      if (kept[0] === this.cfg.id) for (const x of g) if (!prev.includes(x)) this.pushState(x, slot, s, false);
+      if (kept[0] === this.cfg.id) for (const x of g) if (!prev.includes(x)) this.pushState(x, slot, s, 0xffff, 0);
       this.groups.set(slot, g);
     }
   }

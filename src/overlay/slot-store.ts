@@ -9,6 +9,9 @@ export interface StoredRecord extends RecordMeta { bytes: Uint8Array; h: number 
 export interface StoredMail { id: string; to: string; expiresAtMs: number; bytes: Uint8Array; h: number }
 
 const tombTag = 0x9e3779b9;
+export const digestBuckets = 16;
+export const bucketOf = (h: number) => h & (digestBuckets - 1);
+export const tombHash = (id: string) => mix32(hash32(id) ^ tombTag);
 
 export class SlotStore {
   readonly records = new Map<string, StoredRecord>();
@@ -17,7 +20,8 @@ export class SlotStore {
   /** Acknowledged mail id → when the tombstone may go (the mail's own expiry). */
   readonly tombs = new Map<string, number>();
   private readonly mailOwner = new Map<string, string>();
-  digest = 0;
+  /** Xor of item hashes per bucket (hash & 15): anti-entropy repairs only the buckets that differ. */
+  readonly buckets = new Uint32Array(digestBuckets);
   count = 0;
 
   /** Stores the record when it is newer than what we hold; true when something changed. */
@@ -64,7 +68,7 @@ export class SlotStore {
         box!.delete(id); this.mailOwner.delete(id); this.forget(m.h);
         if (box!.size === 0) this.mails.delete(m.to);
       }
-      if (!this.tombs.has(id)) { this.tombs.set(id, m ? Math.max(m.expiresAtMs, tombUntilMs) : tombUntilMs); this.add(mix32(hash32(id) ^ tombTag)); changed = true; }
+      if (!this.tombs.has(id)) { this.tombs.set(id, m ? Math.max(m.expiresAtMs, tombUntilMs) : tombUntilMs); this.add(tombHash(id)); changed = true; }
     }
     return changed;
   }
@@ -76,7 +80,7 @@ export class SlotStore {
       for (const [id, m] of box) if (m.expiresAtMs <= now) { box.delete(id); this.mailOwner.delete(id); this.forget(m.h); }
       if (box.size === 0) this.mails.delete(u);
     }
-    for (const [id, t] of this.tombs) if (t <= now) { this.tombs.delete(id); this.forget(mix32(hash32(id) ^ tombTag)); }
+    for (const [id, t] of this.tombs) if (t <= now) { this.tombs.delete(id); this.forget(tombHash(id)); }
   }
 
   allMails(): StoredMail[] {
@@ -85,6 +89,13 @@ export class SlotStore {
     return out;
   }
 
-  private add(h: number) { this.digest = (this.digest ^ h) >>> 0; this.count++; }
-  private forget(h: number) { this.digest = (this.digest ^ h) >>> 0; this.count--; }
+  /** Buckets whose hashes differ from `other`'s, as a bit mask. */
+  differingBuckets(other: number[]): number {
+    let mask = 0;
+    for (let i = 0; i < digestBuckets; i++) if ((other[i] ?? 0) !== this.buckets[i]) mask |= 1 << i;
+    return mask;
+  }
+
+  private add(h: number) { this.buckets[bucketOf(h)] ^= h; this.count++; }
+  private forget(h: number) { this.buckets[bucketOf(h)] ^= h; this.count--; }
 }

@@ -189,8 +189,10 @@ export function runScenario(o: ScenarioOptions): Metrics {
     if (!a?.ok) return;
     const r = reqs.get(a.value.req);
     if (!r) return;
-    reqs.delete(a.value.req);
     const st = a.value.status as Status;
+    // The supernode could not reach the slot: the node asks again through another one (its host cache).
+    if (st === Status.Failed && r.tries < 3 && online[u] && r.gen === gen[u]) { retryReq(a.value.req, r, true); return; }
+    reqs.delete(a.value.req);
     switch (r.op) {
       case Op.Publish: if (st === Status.Ok && r.gen === gen[u] && publishedAt[u] === 0) publishedAt[u] = now; return;
       case Op.Lookup: {
@@ -214,6 +216,14 @@ export function runScenario(o: ScenarioOptions): Metrics {
       }
       default: return;
     }
+  };
+
+  // No answer, or a failure: the node asks again, through another supernode from its host cache when needed.
+  const retryReq = (req: number, r: UserReq, moveOn: boolean) => {
+    r.tries++;
+    if (moveOn || !nodes[home[r.user]].alive || r.tries === 3) attach(r.user);
+    toHome(r.user, r.bytes);
+    push(now + userTimeoutMs, K.UserTimeout, req);
   };
 
   const failover = (u: number, g: number) => {
@@ -248,7 +258,7 @@ export function runScenario(o: ScenarioOptions): Metrics {
       case K.Timer: { const n = nodes[e.a]; if (!n.alive || n.timerAt !== e.t) break; n.timerAt = -1; n.core.handleTimeout(now); flush(n); break; }
       case K.Answer: onAnswer(e.a, e.bytes!); break;
       case K.Login: login(e.a); break;
-      case K.Logout: if (gen[e.a] === e.b) logout(e.a); break;
+      case K.Logout: if (gen[e.a] === e.b && !draining) logout(e.a); break;
       case K.Republish: {
         const u = e.a;
         if (!online[u] || gen[u] !== e.b) break;
@@ -265,11 +275,7 @@ export function runScenario(o: ScenarioOptions): Metrics {
           if (r.op === Op.Lookup) metrics.lookup(r.at, now, false, 0);
           break;
         }
-        // No answer: the node moves to another supernode from its host cache and asks again.
-        r.tries++;
-        if (!nodes[home[r.user]].alive || r.tries === 3) attach(r.user);
-        toHome(r.user, r.bytes);
-        push(now + userTimeoutMs, K.UserTimeout, e.a);
+        retryReq(e.a, r, false);
         break;
       }
       case K.Failover: failover(e.a, e.b); break;
@@ -286,7 +292,8 @@ export function runScenario(o: ScenarioOptions): Metrics {
         break;
       }
       case K.Mail: {
-        if (!draining) push(now + rng.load.exp(1 / mailRate), K.Mail);
+        if (draining) break;
+        push(now + rng.load.exp(1 / mailRate), K.Mail);
         if (onlineList.length === 0 || offlineList.length === 0) break;
         const from = onlineList[rng.load.int(onlineList.length)];
         const to = offlineList[rng.load.int(offlineList.length)];
@@ -326,7 +333,7 @@ export function runScenario(o: ScenarioOptions): Metrics {
   }
   metrics.finish(events, performance.now() - wallStart, o.minutes * 60_000 + drainMs, live.length, nodes.length);
   let lost = 0, dup = 0;
-  for (const id of mailAccepted.keys()) { const d = mailDelivered.get(id) ?? 0; if (d === 0) lost++; else if (d > 1) dup++; }
+  for (const id of mailAccepted.keys()) { const d = mailDelivered.get(id) ?? 0; if (d === 0) { lost++; if (process.env.SIM_DEBUG) console.error("lost", id, mailAccepted.get(id), online[mailAccepted.get(id)!]); } else if (d > 1) dup++; }
   metrics.mail(mailAccepted.size, lost, dup);
   return metrics;
 }
