@@ -91,12 +91,20 @@ export class OverlayCore {
 
   get id() { return this.cfg.id; }
 
+  /** Presence records held here, over all slots we replicate. */
+  recordCount(): number { let n = 0; for (const s of this.stores.values()) n += s.records.size; return n; }
+
   // ---- commands ----
 
   start(now: number, bootstrap: number[]) {
     this.nextTick = now + tickMs;
     this.ticks = this.cfg.rand() % 60;
-    for (const b of bootstrap.slice(0, 3)) if (b !== this.cfg.id) this.send(b, OvJoin.toBytes({ id: this.cfg.id, inc: this.members.selfInc, addr: this.cfg.addr }));
+    this.join(now, bootstrap.slice(0, 3));
+  }
+
+  /** Asks members to let us in (and tell us whom they know). */
+  join(now: number, ids: number[]) {
+    for (const b of ids) if (b !== this.cfg.id) this.send(b, OvJoin.toBytes({ id: this.cfg.id, inc: this.members.selfInc, addr: this.cfg.addr }));
     this.reconcile(now);
   }
 
@@ -311,9 +319,11 @@ export class OverlayCore {
     p.tries++;
     p.deadline = now + this.timeoutMs;
     const r = { op: p.op, slot: p.slot, origin: this.cfg.id, req, hops: 0, user: p.user, item: p.item, ids: p.ids };
-    p.firstHop = this.route(r, now);
+    // A look-up that found nothing here asks other replicas: ours may not have caught up.
+    const elsewhere = p.tries > 1 && p.op === Op.Lookup;
+    p.firstHop = this.route(r, now, elsewhere);
     // A retry goes two ways at once: after a mass failure one random route is often dead.
-    if (p.tries > 1 && p.firstHop) this.route(r, now);
+    if (p.tries > 1 && p.firstHop) this.route(r, now, elsewhere);
   }
 
   private retry(req: number, p: Pending, now: number) {
@@ -323,12 +333,14 @@ export class OverlayCore {
   }
 
   /** Forwards a request one hop closer to its slot, or serves it; the next hop's id (0: served here). */
-  private route(r: RouteFields, now: number): number {
+  private route(r: RouteFields, now: number, elsewhere = false): number {
     if (r.hops > hopsMax) { this.answer(r, Status.Failed, []); return 0; }
     let next: number;
     if (this.members.knowsGroupOf(r.slot)) {
       const g = this.members.group(r.slot);
-      if (g.includes(this.cfg.id) || g.length === 0) { this.serve(r, g, now); return 0; }
+      const others = elsewhere ? g.filter((x) => x !== this.cfg.id) : g;
+      if (others.length === 0 || (!elsewhere && g.includes(this.cfg.id))) { this.serve(r, g, now); return 0; }
+      if (elsewhere) { next = others[this.cfg.rand() % others.length]; this.stats.routed++; this.send(next, OvRoute.toBytes({ ...r, hops: r.hops + 1 })); return next; }
       // Any member serves (writes are passed on to the rest): load spreads, and a retry likely avoids a dead one.
       next = g[this.cfg.rand() % g.length];
     } else {
