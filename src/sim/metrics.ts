@@ -75,7 +75,6 @@ export class Metrics {
     let worst = 1;
     const ws = [...this.windows].sort((a, b) => a[0] - b[0]);
     for (const [, [ok, n]] of ws) if (n >= 20) worst = Math.min(worst, ok / n);
-    if (process.env.SIM_DEBUG) console.error(ws.map(([w, [ok, n]]) => `${w * 10}s:${ok}/${n}`).join(' '));
     if (this.killedAt !== undefined) {
       recovered = null;
       const after = ws.filter(([w]) => w * 10_000 >= this.killedAt!);

@@ -333,7 +333,7 @@ export function runScenario(o: ScenarioOptions): Metrics {
   }
   metrics.finish(events, performance.now() - wallStart, o.minutes * 60_000 + drainMs, live.length, nodes.length);
   let lost = 0, dup = 0;
-  for (const id of mailAccepted.keys()) { const d = mailDelivered.get(id) ?? 0; if (d === 0) { lost++; if (process.env.SIM_DEBUG) console.error("lost", id, mailAccepted.get(id), online[mailAccepted.get(id)!]); } else if (d > 1) dup++; }
+  for (const id of mailAccepted.keys()) { const d = mailDelivered.get(id) ?? 0; if (d === 0) lost++; else if (d > 1) dup++; }
   metrics.mail(mailAccepted.size, lost, dup);
   return metrics;
 }
