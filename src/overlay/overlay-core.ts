@@ -90,6 +90,7 @@ export class OverlayCore {
   }
 
   get id() { return this.cfg.id; }
+  private get slots() { return 2 ** this.cfg.params.slotBits; }
 
   /** Presence records held here, over all slots we replicate. */
   recordCount(): number { let n = 0; for (const s of this.stores.values()) n += s.records.size; return n; }
@@ -219,7 +220,7 @@ export class OverlayCore {
       }
       case Cmd.OvRoute: {
         const r = OvRoute.decode(body);
-        if (!r.ok) break;
+        if (!r.ok || r.value.slot >= this.slots || r.value.slot !== slotOfUser(r.value.user, this.cfg.params)) break;
         return this.route(r.value, now);
       }
       case Cmd.OvAnswer: {
@@ -229,7 +230,7 @@ export class OverlayCore {
       }
       case Cmd.OvReplicate: {
         const r = OvReplicate.decode(body);
-        if (!r.ok) break;
+        if (!r.ok || r.value.slot >= this.slots) break;
         return this.merge(from, r.value, now);
       }
       case Cmd.OvSlotDigest: {

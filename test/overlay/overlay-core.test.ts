@@ -4,7 +4,7 @@ import { OverlayCore } from '../../src/overlay/overlay-core.ts';
 import { Membership } from '../../src/overlay/membership.ts';
 import { slotOfUser, slotBitsFor, blockOfSlot } from '../../src/overlay/ring.ts';
 import { SlotStore } from '../../src/overlay/slot-store.ts';
-import { Op, Status, ClRequest, ClAnswer } from '../../src/overlay/messages.ts';
+import { Op, Status, ClRequest, ClAnswer, OvRoute } from '../../src/overlay/messages.ts';
 import { decodeMessage } from '../../src/wire/object-list.ts';
 import { simRecord, verifySimRecord } from '../../src/sim/sim-record.ts';
 import { Rng } from '../../src/sim/rng.ts';
@@ -91,7 +91,10 @@ test('garbage from a peer or a node is counted and dropped', () => {
   c.handlePeer(ids[1], new Uint8Array([106, 3, 0xff, 0xff]), now);
   c.handleClient('x', new Uint8Array([1, 2, 3]), now);
   c.handlePeer(ids[1], new Uint8Array(0), now);
-  assert.equal(c.stats.malformed, 3);
+  // A request claiming a slot that is not its user's, or beyond the ring, is refused too.
+  c.handlePeer(ids[1], OvRoute.toBytes({ op: Op.Lookup, slot: 2 ** 20, origin: ids[1], req: 1, hops: 0, user: 'alice' }), now);
+  c.handlePeer(ids[1], OvRoute.toBytes({ op: Op.Lookup, slot: (slotOfUser('alice', params) + 1) % 256, origin: ids[1], req: 1, hops: 0, user: 'alice' }), now);
+  assert.equal(c.stats.malformed, 5);
 });
 
 test('slot store digests agree whatever order items arrive in, and tombstones stop resurrection', () => {
