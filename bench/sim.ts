@@ -32,6 +32,7 @@ const figures = [
   ['look-up latency p99 ms', ours.latencyP99Ms, kad.latencyP99Ms],
   ['upkeep B/s per supernode', ours.upkeepBytesPerSupernodeS, kad.upkeepBytesPerSupernodeS],
   ['simulator events/s', ours.eventsPerS, kad.eventsPerS],
+  ['simulator events/CPU s', ours.eventsPerCpuS, kad.eventsPerCpuS],
 ] as const;
 printTable(`simulator: ${supernodes} supernodes, ${users} users, churn skype, ${minutes} min, seed ${seed} (reference: Kademlia, k=20, α=3)`,
   figures.map(([name, o, k]) => ({ name, overlay: o, kademlia: k, ratio: ratio(o, k) })));

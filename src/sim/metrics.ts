@@ -11,11 +11,14 @@ export interface Report {
   upkeepBytesPerSupernodeS: number; upkeepByCommand: Record<string, number>;
   mailsAccepted: number; mailsLost: number; mailsDuplicated: number;
   killed?: number; recoveredAfterS?: number | null; worstWindowSuccess: number;
-  churnDeaths: number; events: number; eventsPerS: number; wallS: number; peakRssMiB: number; heapPerSupernodeKiB: number;
+  churnDeaths: number; events: number; eventsPerS: number;
+  /** Per second of CPU time the run got: the machine may be shared. */
+  eventsPerCpuS: number; wallS: number; peakRssMiB: number; heapPerSupernodeKiB: number;
 }
 
 export class Metrics {
   lost = 0;
+  cpuMs = 1;
   churnDeaths = 0;
   killed = 0;
   killedAt: number | undefined;
@@ -89,7 +92,7 @@ export class Metrics {
       upkeepBytesPerSupernodeS: perNode(total), upkeepByCommand: byCmd,
       mailsAccepted: this.mails.accepted, mailsLost: this.mails.lost, mailsDuplicated: this.mails.dup,
       killed: this.killedAt !== undefined ? this.killed : undefined, recoveredAfterS: recovered, worstWindowSuccess: worst,
-      churnDeaths: this.churnDeaths, events: this.fin.events, eventsPerS: Math.round(this.fin.events / (this.fin.wallMs / 1000)),
+      churnDeaths: this.churnDeaths, events: this.fin.events, eventsPerS: Math.round(this.fin.events / (this.fin.wallMs / 1000)), eventsPerCpuS: Math.round(this.fin.events / (this.cpuMs / 1000)),
       wallS: Math.round(this.fin.wallMs / 100) / 10, peakRssMiB: Math.round(this.peakRss / 2 ** 20),
       heapPerSupernodeKiB: Math.round((this.heapAfterSetup - this.heapBase) / Math.max(1, this.setupNodes) / 102.4) / 10,
     };

@@ -245,6 +245,7 @@ export function runScenario(o: ScenarioOptions): Metrics {
 
   // ---- the run ----
   const wallStart = performance.now();
+  const cpuStart = process.cpuUsage();
   let events = 0;
   let nextProgress = t0;
   const stopAt = end + drainMs;
@@ -331,6 +332,8 @@ export function runScenario(o: ScenarioOptions): Metrics {
       }
     }
   }
+  const cpu = process.cpuUsage(cpuStart);
+  metrics.cpuMs = (cpu.user + cpu.system) / 1000;
   metrics.finish(events, performance.now() - wallStart, o.minutes * 60_000 + drainMs, live.length, nodes.length);
   let lost = 0, dup = 0;
   for (const id of mailAccepted.keys()) { const d = mailDelivered.get(id) ?? 0; if (d === 0) lost++; else if (d > 1) dup++; }

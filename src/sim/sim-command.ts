@@ -67,7 +67,7 @@ export function formatReport(r: Report, o: ScenarioOptions): string {
   ];
   if (r.killed !== undefined) lines.push(`kill               ${r.killed} supernodes at once; back to ≥ 99.9 % ${r.recoveredAfterS === null ? 'never' : `after ${r.recoveredAfterS} s`}`);
   lines.push(`churn              ${r.churnDeaths} supernode deaths (replaced by joiners)`);
-  lines.push(`simulator          ${r.events} events in ${r.wallS} s = ${r.eventsPerS} events/s, peak RSS ${r.peakRssMiB} MiB, heap ${r.heapPerSupernodeKiB} KiB per supernode after setup`);
+  lines.push(`simulator          ${r.events} events in ${r.wallS} s = ${r.eventsPerS} events/s (${r.eventsPerCpuS} per CPU second), peak RSS ${r.peakRssMiB} MiB, heap ${r.heapPerSupernodeKiB} KiB per supernode after setup`);
   return lines.join('\n');
 }
 
