@@ -1,4 +1,4 @@
-// `npm run bench -- NAME`: runs one benchmark (wire, compress, login, crypto, media, relay).
+// `npm run bench -- NAME`: runs one benchmark (wire, compress, login, crypto, media, relay, sim).
 const name = process.argv[2];
 const benches: Record<string, () => Promise<unknown>> = {
   wire: () => import('./wire.ts'),
@@ -7,6 +7,7 @@ const benches: Record<string, () => Promise<unknown>> = {
   crypto: () => import('./crypto.ts'),
   media: () => import('./media.ts'),
   relay: () => import('./relay.ts'),
+  sim: () => import('./sim.ts'),
 };
 if (!name || !benches[name]) {
   process.stderr.write(`bench: name one of ${Object.keys(benches).join(', ')}\n`);

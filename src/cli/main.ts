@@ -8,6 +8,7 @@ import { parseHostPort, type Address } from '../wire/address.ts';
 import { startLoginServer, startSupernode, startNode, runDemo, RoleError, type Running } from '../runtime/roles.ts';
 import type { RegistrationPolicy } from '../login/server.ts';
 import { runClientCommand, clientCommands, ClientError } from './client.ts';
+import { runSimCommand, simUsage } from '../sim/sim-command.ts';
 
 const usage = `usage: tincan COMMAND [flags]
 
@@ -18,6 +19,9 @@ network roles
   node         --data DIR --login HOST:PORT [--login-key KEY] [--bootstrap HOST:PORT,…] [--api HOST:PORT]
                [--listen HOST:PORT] [--auto-answer] [--play FILE.wav] [--record FILE.wav] [--no-direct]
   demo         [--data DIR]        a whole network on loopback (what npm start runs)
+
+simulation (docs/overlay.md)
+${simUsage}
 
 user commands (talk to a running node; --api HOST:PORT, default 127.0.0.1:7780; --json for JSON)
   register USER [--password-file F] [--invite CODE]
@@ -130,6 +134,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     if (cmd in roleFlags) { await runDaemon(cmd, rest); return -1; }
     if (clientCommands.includes(cmd)) return await runClientCommand(cmd, rest);
+    if (cmd === 'sim') return runSimCommand(rest);
     throw new UsageError(`unknown command "${cmd}"`);
   } catch (e) {
     if (e instanceof UsageError) { process.stderr.write(`tincan: ${e.message} (see tincan help)\n`); return 2; }

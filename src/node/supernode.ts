@@ -2,11 +2,10 @@
 //
 // Theory of operation. On start() the supernode announces itself to the login server (which
 // hands the list of supernodes to nodes) and says PeerHello to every supernode it knows of;
-// each peer answers with the supernodes it knows, so membership spreads until everyone knows
-// everyone. The directory is fully replicated in this first version: a publish is verified,
-// stored and pushed to every peer (Store); a joining supernode pulls all records (Sync); a
-// look-up that misses locally asks the peers once (localOnly) before answering not-found.
-// The real overlay (slots, blocks, one-hop routing) replaces this replication scheme later.
+// each peer answers with the supernodes it knows (the relay's forwarding peers). The directory
+// is the overlay (docs/overlay.md): every supernode we hear of is introduced to the overlay core,
+// which keeps membership by gossip and routes publishes, look-ups and offline mail to the
+// user's slot; its messages ride as datagrams in our sessions (src/overlay/overlay-link.ts).
 //
 //   inputs:  handleDatagram(path, bytes, now), handleTimeout(now)
 //   command: start(now)
@@ -21,9 +20,11 @@ import { err } from '../wire/result.ts';
 import { Cmd } from '../wire/commands.ts';
 import { OkReply, errorBytes } from '../wire/replies.ts';
 import { udpPath, addressOfUdpPath, addressOfTcpPath } from '../session/paths.ts';
-import { Directory } from '../overlay/directory.ts';
-import { HelloOk, Publish, Lookup, LookupOk, PeerHello, Store, Sync, SyncOk, Relay, Relayed } from '../overlay/protocol.ts';
+import { HelloOk, Publish, Lookup, LookupOk, PeerHello, Relay, Relayed } from '../overlay/protocol.ts';
+import { OverlayLink, isOverlayCommand } from '../overlay/overlay-link.ts';
+import { ClRequest, ClAnswer, Op, Status } from '../overlay/messages.ts';
 import { SupernodeAnnounce, SupernodeList } from '../login/protocol.ts';
+import { verifyPresence } from '../overlay/presence.ts';
 import { RelayTable } from '../relay/relay-table.ts';
 import { coordinatePunch } from '../nat/coordinator.ts';
 import type { DatagramCore, LogLine } from './core.ts';
@@ -41,16 +42,17 @@ export interface SupernodeConfig {
   loginKey?: Uint8Array;
   bootstrap: Address[];
   announceEveryMs?: number;   // default 60 s
+  /** Overlay network constant (docs/overlay.md); default 3. */
+  slotBits?: number;
 }
 
 // Implementation constants.
-const syncRecordsMax = 1024;
 const peersMax = 256;
 
 export class Supernode implements DatagramCore {
   readonly rpc: Rpc;
   loginKey: Uint8Array | undefined;
-  readonly directory = new Directory();
+  readonly overlay: OverlayLink;
   readonly relay: RelayTable;
   /** Supernodes we have a working PeerHello with: path → their listen address. */
   readonly peers = new Map<string, Address>();
@@ -67,6 +69,7 @@ export class Supernode implements DatagramCore {
     this.loginPath = udpPath(cfg.login);
     this.announceEveryMs = cfg.announceEveryMs ?? 60_000;
     this.relay = new RelayTable(cfg.random);
+    this.overlay = undefined as unknown as OverlayLink;
     this.rpc = new Rpc({
       staticKey: cfg.staticKey,
       random: cfg.random,
@@ -88,9 +91,11 @@ export class Supernode implements DatagramCore {
         return proof;
       },
     });
+    this.overlay = new OverlayLink(this.rpc, { listen: cfg.listen, random: cfg.random, loginKey: () => this.loginKey, slotBits: cfg.slotBits });
   }
 
   start(now: number) {
+    this.overlay.start(now);
     this.announce(now);
     for (const b of this.cfg.bootstrap) this.join(b, now);
     this.drain(now);
@@ -106,7 +111,7 @@ export class Supernode implements DatagramCore {
   handleTimeout(now: number) {
     this.rpc.handleTimeout(now);
     if (this.nextAnnounceMs !== undefined && now >= this.nextAnnounceMs) this.announce(now);
-    this.directory.sweep(now);
+    this.overlay.handleTimeout(now);
     this.drain(now);
   }
 
@@ -114,7 +119,7 @@ export class Supernode implements DatagramCore {
 
   pollTransmit() { return this.rpc.pollTransmit(); }
   pollTimeout(): number | undefined {
-    const t = [this.rpc.pollTimeout(), this.nextAnnounceMs, this.directory.nextExpiryMs()].filter((x): x is number => x !== undefined);
+    const t = [this.rpc.pollTimeout(), this.nextAnnounceMs, this.overlay.core.pollTimeout()].filter((x): x is number => x !== undefined);
     return t.length ? Math.min(...t) : undefined;
   }
   pollLog(): LogLine | undefined { return this.logs.shift(); }
@@ -150,11 +155,7 @@ export class Supernode implements DatagramCore {
     if (this.peers.has(path)) return;
     this.peers.set(path, addr);
     this.log('info', `peer supernode ${formatAddress(addr)} joined (${this.peers.size} peers)`);
-    this.rpc.request(path, Sync.toBytes({}), now, (r) => {
-      if (!r.ok || r.value.message.command !== Cmd.SyncOk) return;
-      const s = SyncOk.decode(r.value.message.body);
-      if (s.ok && this.loginKey) for (const rec of s.value.records) this.directory.put(rec, this.loginKey, now);
-    });
+    this.overlay.join(addr, now);
   }
 
   // ---- requests ----
@@ -166,7 +167,10 @@ export class Supernode implements DatagramCore {
   private consume(e: RpcEvent, now: number) {
     switch (e.type) {
       case 'request': this.consumeRequest(e.path, e.id, e.message, now); break;
-      case 'datagram': if (e.message.command === Cmd.Relay) this.consumeRelay(e.path, e.message, now); break;
+      case 'datagram':
+        if (e.message.command === Cmd.Relay) this.consumeRelay(e.path, e.message, now);
+        else if (isOverlayCommand(e.message.command)) this.overlay.handle(e.path, e.message, now);
+        break;
       case 'closed': this.relay.forget(e.path); this.peers.delete(e.path); break;
       default: break;
     }
@@ -185,10 +189,22 @@ export class Supernode implements DatagramCore {
         const p = Publish.decode(m.body);
         if (!p.ok) return bad(p.error.message);
         if (!this.loginKey) return reply(errorBytes('not-ready', 'supernode has not reached the login server yet'));
-        const put = this.directory.put(p.value.record, this.loginKey, now);
-        if (!put.ok) return reply(errorBytes(put.error.code, put.error.message));
-        if (put.value === 'stored') this.replicate([p.value.record], now);
-        return reply(OkReply.toBytes({}));
+        const v = verifyPresence(p.value.record, this.loginKey, now);
+        if (!v.ok) return reply(errorBytes(v.error.code, v.error.message));
+        this.overlay.core.request(Op.Publish, v.value.presence.user, now, (status) => {
+          reply(status === Status.Ok ? OkReply.toBytes({}) : errorBytes('not-stored', 'the directory did not take the record'));
+        }, p.value.record);
+        return this.overlay.flush(now);
+      }
+      case Cmd.ClRequest: {
+        const q = ClRequest.decode(m.body);
+        if (!q.ok) return bad(q.error.message);
+        const { op, req, user, item, ids } = q.value;
+        if (op === Op.Publish || op === Op.Lookup) return bad('use Publish and Lookup');
+        this.overlay.core.request(op as Op, user, now, (status, hops, items) => {
+          reply(ClAnswer.toBytes({ req, status, hops, items: items.length ? items : undefined }));
+        }, item, ids);
+        return this.overlay.flush(now);
       }
       case Cmd.Lookup: return this.consumeLookup(m, reply, now);
       case Cmd.PunchRequest: return coordinatePunch(this.rpc, this.relay, path, m, reply, now);
@@ -200,14 +216,6 @@ export class Supernode implements DatagramCore {
         if (udpPath(p.value.listen) === path) this.addPeer(path, p.value.listen, now);
         return;
       }
-      case Cmd.Store: {
-        const s = Store.decode(m.body);
-        if (!s.ok) return bad(s.error.message);
-        if (this.loginKey) for (const rec of s.value.records) this.directory.put(rec, this.loginKey, now);
-        return reply(OkReply.toBytes({}));
-      }
-      case Cmd.Sync:
-        return reply(SyncOk.toBytes({ records: this.directory.list(now, syncRecordsMax) }));
       default:
         return reply(errorBytes('unknown-command', `supernodes do not answer command ${m.command}`));
     }
@@ -217,31 +225,12 @@ export class Supernode implements DatagramCore {
     const q = Lookup.decode(m.body);
     if (!q.ok) return reply(errorBytes('bad-request', q.error.message));
     const user = q.value.user;
-    const local = this.directory.getAll(user, now);
-    if (local.length) return reply(lookupOk(local.map((r) => r.bytes)));
-    const peers = [...this.peers.keys()];
-    if (q.value.localOnly || peers.length === 0) return reply(errorBytes('not-found', `${user} is not online`));
-    let waiting = peers.length;
-    let answered = false;
-    for (const p of peers) {
-      this.rpc.request(p, Lookup.toBytes({ user, localOnly: true }), now, (r) => {
-        waiting--;
-        if (answered) return;
-        if (r.ok && r.value.message.command === Cmd.LookupOk) {
-          const ok = LookupOk.decode(r.value.message.body);
-          if (ok.ok && this.loginKey && this.directory.put(ok.value.record, this.loginKey, now).ok) {
-            for (const rec of ok.value.others ?? []) this.directory.put(rec, this.loginKey, now);
-            answered = true;
-            return reply(lookupOk(this.directory.getAll(user, now).map((r) => r.bytes)));
-          }
-        }
-        if (waiting === 0) { answered = true; reply(errorBytes('not-found', `${user} is not online`)); }
-      }, { timeoutMs: 2000 });
-    }
-  }
-
-  private replicate(records: Uint8Array[], now: number) {
-    for (const p of this.peers.keys()) this.rpc.request(p, Store.toBytes({ records }), now, () => {});
+    this.overlay.core.request(Op.Lookup, user, now, (status, _hops, items) => {
+      // Every device the user is online on: calls ring on all of them.
+      if (status === Status.Ok && items.length >= 1) return reply(lookupOk(items));
+      reply(errorBytes('not-found', `${user} is not online`));
+    });
+    this.overlay.flush(now);
   }
 
   private consumeRelay(path: string, m: Message, now: number) {

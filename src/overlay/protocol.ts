@@ -17,9 +17,6 @@ export const LookupOk = command(Cmd.LookupOk, { record: f.bytes(1, 4096), others
 
 /** A supernode joining another: it says where it listens and learns who else is there. */
 export const PeerHello = command(Cmd.PeerHello, { listen: f.address(1) });
-export const Store = command(Cmd.Store, { records: f.bytesList(1, 256, 4096) });
-export const Sync = command(Cmd.Sync, {});
-export const SyncOk = command(Cmd.SyncOk, { records: f.bytesList(1, 1024, 4096) });
 
 /**
  * Relay and forwarding (docs/relay.md): a node hands a sealed end-to-end packet to a supernode

@@ -113,7 +113,7 @@ export async function startSupernode(o: SupernodeOptions): Promise<Running> {
   const listen = formatAddress(driver.address);
   log('info', `listening on udp ${listen}`);
   return {
-    describe: () => ({ listen, tcpListen, peers: [...sn.peers.values()].map(formatAddress), records: sn.directory.size }),
+    describe: () => ({ listen, tcpListen, peers: [...sn.peers.values()].map(formatAddress), records: sn.overlay.core.recordCount(), overlayMembers: sn.overlay.core.members.local.length }),
     stop: () => driver.close(),
   };
 }

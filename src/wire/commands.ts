@@ -22,9 +22,7 @@ export const Cmd = {
   Lookup: 23,
   LookupOk: 24,
   PeerHello: 25,
-  Store: 26,
-  Sync: 27,
-  SyncOk: 28,
+  // 26–28 were Store, Sync and SyncOk of the first, fully replicated directory: retired, not reused.
   Relay: 29,
   Relayed: 30,
   // reachability (src/nat): hole punching coordinated by the callee's supernode
@@ -41,4 +39,21 @@ export const Cmd = {
   CallHangup: 53,
   Media: 54,
   CallHold: 59,
+  // the overlay (src/overlay/messages.ts)
+  OvJoin: 100,
+  OvMembers: 101,
+  OvEvents: 102,
+  OvPing: 103,
+  OvPong: 104,
+  OvMemberDigest: 105,
+  OvRoute: 106,
+  OvAnswer: 107,
+  OvReplicate: 108,
+  OvSlotDigest: 109,
+  ClRequest: 110,
+  ClAnswer: 111,
+  // the Kademlia baseline the simulator compares against (src/sim/kademlia.ts); never on the real network
+  KadFind: 120,
+  KadFound: 121,
+  KadStore: 122,
 } as const;

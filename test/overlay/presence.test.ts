@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { signPresence, verifyPresence, type Presence } from '../../src/overlay/presence.ts';
-import { Directory, devicesPerUserMax } from '../../src/overlay/directory.ts';
+import { SlotStore, devicesPerUserMax } from '../../src/overlay/slot-store.ts';
+import { toBase64Url } from '../../src/crypto/bytes.ts';
 import { testIdentity, testCertificate } from '../helpers/identities.ts';
 import { prng } from '../helpers/prng.ts';
 
@@ -59,34 +60,40 @@ test('a tampered record is rejected, and hostile bytes never throw', () => {
   }
 });
 
-test('the directory keeps the newest valid record and refuses forgeries', () => {
-  const dir = new Directory();
-  assert.deepEqual(dir.put(record(), login.signing.publicKey, now + 1), { ok: true, value: 'stored' });
+/** What a supernode's overlay stores for a record (overlay-link.ts verifies, the slot store keeps). */
+function meta(bytes: Uint8Array, at: number) {
+  const v = verifyPresence(bytes, login.signing.publicKey, at);
+  assert.ok(v.ok);
+  const p = v.value.presence;
+  return { user: p.user, device: toBase64Url(v.value.certificate.deviceKey), publishedAtMs: p.publishedAtMs, expiresAtMs: p.expiresAtMs };
+}
+
+test('a slot keeps the newest record of each device', () => {
+  const store = new SlotStore();
+  assert.equal(store.putRecord(meta(record(), now + 1), record()), true);
   const newer = record({ publishedAtMs: now + 10, expiresAtMs: now + 60_000 });
-  assert.deepEqual(dir.put(newer, login.signing.publicKey, now + 11), { ok: true, value: 'stored' });
-  assert.deepEqual(dir.put(record(), login.signing.publicKey, now + 12), { ok: true, value: 'stale' });
-  assert.equal(dir.put(record({ publishedAtMs: now + 20 }, mallory.signing), login.signing.publicKey, now + 21).ok, false);
-  assert.equal(dir.get('alice', now + 30)!.presence.publishedAtMs, now + 10);
-  assert.equal(dir.get('alice', now + 70_000), undefined, 'expired records are gone');
+  assert.equal(store.putRecord(meta(newer, now + 11), newer), true);
+  assert.equal(store.putRecord(meta(record(), now + 12), record()), false, 'an older record is stale');
+  assert.equal(store.getRecords('alice', now + 30)[0].publishedAtMs, now + 10);
+  assert.deepEqual(store.getRecords('alice', now + 70_000), [], 'expired records are not served');
 });
 
-test('the directory keeps one record per device of a user, newest first, at most devicesPerUserMax', () => {
-  const dir = new Directory();
+test('a slot keeps one record per device of a user, newest first, at most devicesPerUserMax', () => {
+  const store = new SlotStore();
   const devices = Array.from({ length: devicesPerUserMax + 2 }, (_, i) => testIdentity(500 + i));
   devices.forEach((d, i) => {
     const r = record({ publishedAtMs: now + i, expiresAtMs: now + 60_000 }, d.signing, d.signing);
-    assert.deepEqual(dir.put(r, login.signing.publicKey, now + 20), { ok: true, value: 'stored' });
+    assert.equal(store.putRecord(meta(r, now + 20), r), true);
   });
-  const all = dir.getAll('alice', now + 30);
+  const all = store.getRecords('alice', now + 30);
   assert.equal(all.length, devicesPerUserMax, 'the oldest devices gave way');
-  assert.deepEqual(all.map((v) => v.presence.publishedAtMs), Array.from({ length: devicesPerUserMax }, (_, i) => now + devicesPerUserMax + 1 - i));
-  assert.equal(dir.get('alice', now + 30)!.presence.publishedAtMs, now + devicesPerUserMax + 1);
+  assert.deepEqual(all.map((v) => v.publishedAtMs), Array.from({ length: devicesPerUserMax }, (_, i) => now + devicesPerUserMax + 1 - i));
   // A device re-publishing replaces its own record only.
   const again = record({ publishedAtMs: now + 40, expiresAtMs: now + 60_000 }, devices[5].signing, devices[5].signing);
-  assert.deepEqual(dir.put(again, login.signing.publicKey, now + 41), { ok: true, value: 'stored' });
-  assert.equal(dir.getAll('alice', now + 42).length, devicesPerUserMax);
-  assert.equal(dir.size, devicesPerUserMax);
-  dir.sweep(now + 70_000);
-  assert.equal(dir.size, 0);
-  assert.deepEqual(dir.getAll('alice', now + 70_000), []);
+  assert.equal(store.putRecord(meta(again, now + 41), again), true);
+  assert.equal(store.getRecords('alice', now + 42).length, devicesPerUserMax);
+  assert.equal(store.records.size, devicesPerUserMax);
+  store.sweep(now + 70_000);
+  assert.equal(store.records.size, 0);
+  assert.equal(store.count, 0, 'the digest forgot them too');
 });

@@ -37,3 +37,12 @@ test('unknown ids are skipped for forward compatibility', () => {
   assert.ok(d.ok);
   assert.equal(d.value.user, 'bob');
 });
+
+test('no two commands share a number', async () => {
+  const { Cmd } = await import('../../src/wire/commands.ts');
+  const seen = new Map<number, string>();
+  for (const [name, n] of Object.entries(Cmd)) {
+    assert.ok(!seen.has(n), `${name} and ${seen.get(n)} both use command ${n}`);
+    seen.set(n, name);
+  }
+});

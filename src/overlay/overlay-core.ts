@@ -1,0 +1,502 @@
+// The overlay core, sans-IO: membership, routing into slots, presence records, replication,
+// anti-entropy and offline mailboxes. Its inputs are (peer, message bytes, now) and timeouts;
+// its outputs are messages for peers (by supernode id), answers for the nodes attached to us
+// (by client reference), and a deadline. The supernode composes it over Noise sessions; the
+// simulator drives it directly with the same bytes (docs/decisions/0014, docs/overlay.md).
+//
+//   inputs:  handlePeer(fromId, bytes, now), handleClient(client, bytes, now), handleTimeout(now)
+//   command: start(now, bootstrapIds), seedMembers(ids, incs, now)
+//   outputs: pollSend(), pollAnswer(), pollTimeout()
+import { decodeMessage } from '../wire/object-list.ts';
+import { Cmd } from '../wire/commands.ts';
+import { type RingParams, slotOfUser, blockOfSlot } from './ring.ts';
+import { Membership, type Rand } from './membership.ts';
+import { SlotStore, type RecordMeta, bucketOf, tombHash } from './slot-store.ts';
+import {
+  OvJoin, OvMembers, OvEvents, OvPing, OvPong, OvMemberDigest, OvRoute, OvAnswer, OvReplicate, OvSlotDigest,
+  ClRequest, ClAnswer, MailItem, Op, Status,
+} from './messages.ts';
+import { decodeObjectList } from '../wire/object-list.ts';
+
+export type ClientRef = string | number;
+
+export interface OverlayConfig {
+  id: number;
+  /** Incarnation: grows with each life of the same id (a restart), so news of an old death loses. */
+  inc: number;
+  addr?: string;
+  params: RingParams;
+  rand: Rand;
+  /** Checks a presence record (the real network: the user's signature under a login certificate). */
+  verifyRecord(bytes: Uint8Array, now: number): RecordMeta | undefined;
+  /** The longest an offline mail is kept. */
+  mailRetentionMs?: number;
+  requestTimeoutMs?: number;
+}
+
+export interface OverlayStats {
+  malformed: number; routed: number; answered: number; failed: number; eventsSpread: number;
+  declaredDead: number; replicatedItems: number; antiEntropyRepairs: number;
+}
+
+interface Pending {
+  client: ClientRef | undefined; clientReq: number; op: Op; user: string; slot: number;
+  item?: Uint8Array; ids?: string[]; deadline: number; tries: number; firstHop: number;
+  done?: (status: Status, hops: number, items: Uint8Array[]) => void;
+}
+
+// Implementation constants (docs/overlay.md explains the figures).
+const tickMs = 1000;
+const gossipFanout = 4;
+const pingEveryTicks = 2;
+const pingMissesDead = 2;
+const slotDigestEveryTicks = 10;
+const memberDigestEveryTicks = 15;
+const sweepGridMs = 30_000;
+const triesMax = 4;
+const hopsMax = 6;
+const chunkItems = 64;
+const recentEventMs = 120_000;
+
+export class OverlayCore {
+  readonly members: Membership;
+  readonly stores = new Map<number, SlotStore>();
+  readonly stats: OverlayStats = { malformed: 0, routed: 0, answered: 0, failed: 0, eventsSpread: 0, declaredDead: 0, replicatedItems: 0, antiEntropyRepairs: 0 };
+  private readonly groups = new Map<number, number[]>();
+  private readonly sends: { to: number; bytes: Uint8Array }[] = [];
+  private sendAt = 0;
+  private readonly answers: { client: ClientRef; bytes: Uint8Array }[] = [];
+  private answerAt = 0;
+  private readonly pending = new Map<number, Pending>();
+  private nextReq = 1;
+  private nextTick: number | undefined;
+  private ticks = 0;
+  private readonly recent = new Map<string, number>();
+  private outEvents: { id: number; inc: number; alive: number; addr: string }[] = [];
+  private watched = 0;
+  private misses = 0;
+  private nonce = 0;
+  private sweptGrid = 0;
+  private digestCursor = 0;
+  private dirty = false;
+  private readonly retentionMs: number;
+  private readonly timeoutMs: number;
+
+  constructor(private readonly cfg: OverlayConfig) {
+    this.members = new Membership(cfg.id, cfg.inc, cfg.params);
+    if (cfg.addr) this.members.addrs.set(cfg.id, cfg.addr);
+    this.retentionMs = cfg.mailRetentionMs ?? 30 * 86_400_000;
+    this.timeoutMs = cfg.requestTimeoutMs ?? 1000;
+  }
+
+  get id() { return this.cfg.id; }
+  private get slots() { return 2 ** this.cfg.params.slotBits; }
+
+  /** Presence records held here, over all slots we replicate. */
+  recordCount(): number { let n = 0; for (const s of this.stores.values()) n += s.records.size; return n; }
+
+  // ---- commands ----
+
+  start(now: number, bootstrap: number[]) {
+    this.nextTick = now + tickMs;
+    this.ticks = this.cfg.rand() % 60;
+    this.join(now, bootstrap.slice(0, 3));
+  }
+
+  /** Asks members to let us in (and tell us whom they know). */
+  join(now: number, ids: number[]) {
+    for (const b of ids) if (b !== this.cfg.id) this.send(b, OvJoin.toBytes({ id: this.cfg.id, inc: this.members.selfInc, addr: this.cfg.addr }));
+    this.reconcile(now);
+  }
+
+  /** A warm start from a known membership (the simulator's pre-formed network, a restart's cache). */
+  seedMembers(ids: number[], incs: number[], now: number) {
+    for (let i = 0; i < ids.length; i++) this.members.alive(ids[i], incs[i], now);
+    this.dirty = true;
+    this.reconcile(now);
+  }
+
+  /** Local requests (the supernode's own users, tests): the answer comes to `done`. */
+  request(op: Op, user: string, now: number, done: Pending['done'], item?: Uint8Array, ids?: string[]) {
+    this.begin({ client: undefined, clientReq: 0, op, user, slot: slotOfUser(user, this.cfg.params), item, ids, deadline: 0, tries: 0, firstHop: 0, done }, now);
+    this.reconcile(now);
+  }
+
+  // ---- inputs ----
+
+  handleTimeout(now: number) {
+    if (this.nextTick === undefined || now < this.nextTick) return;
+    this.nextTick = now + tickMs;
+    this.ticks++;
+    this.flushEvents();
+    if (this.ticks % pingEveryTicks === 0) this.watchSuccessor(now);
+    if (this.ticks % slotDigestEveryTicks === 0) this.sendSlotDigest();
+    if (this.ticks % memberDigestEveryTicks === 0) this.sendMemberDigest();
+    const grid = Math.floor(now / sweepGridMs);
+    if (grid !== this.sweptGrid) {
+      this.sweptGrid = grid;
+      for (const s of this.stores.values()) s.sweep(grid * sweepGridMs);
+      for (const [k, t] of this.recent) if (t <= now) this.recent.delete(k);
+      this.members.forgetOldDeaths(now);
+    }
+    for (const [req, p] of this.pending) if (p.deadline <= now) this.retry(req, p, now);
+    this.reconcile(now);
+  }
+
+  pollTimeout(): number | undefined { return this.nextTick; }
+
+  pollSend(): { to: number; bytes: Uint8Array } | undefined {
+    if (this.sendAt < this.sends.length) return this.sends[this.sendAt++];
+    if (this.sendAt) { this.sends.length = 0; this.sendAt = 0; }
+    return undefined;
+  }
+
+  pollAnswer(): { client: ClientRef; bytes: Uint8Array } | undefined {
+    if (this.answerAt < this.answers.length) return this.answers[this.answerAt++];
+    if (this.answerAt) { this.answers.length = 0; this.answerAt = 0; }
+    return undefined;
+  }
+
+  handleClient(client: ClientRef, bytes: Uint8Array, now: number) {
+    this.client(client, bytes, now);
+    this.reconcile(now);
+  }
+
+  handlePeer(from: number, bytes: Uint8Array, now: number) {
+    this.peer(from, bytes, now);
+    this.reconcile(now);
+  }
+
+  private client(client: ClientRef, bytes: Uint8Array, now: number) {
+    const m = decodeMessage(bytes);
+    if (!m.ok || m.value.command !== Cmd.ClRequest) { this.stats.malformed++; return; }
+    const r = ClRequest.decode(m.value.body);
+    if (!r.ok) { this.stats.malformed++; return; }
+    const q = r.value;
+    this.begin({ client, clientReq: q.req, op: q.op as Op, user: q.user, slot: slotOfUser(q.user, this.cfg.params), item: q.item, ids: q.ids, deadline: 0, tries: 0, firstHop: 0 }, now);
+  }
+
+  private peer(from: number, bytes: Uint8Array, now: number) {
+    const m = decodeMessage(bytes);
+    if (!m.ok) { this.stats.malformed++; return; }
+    this.members.heardFrom(from);
+    const body = m.value.body;
+    switch (m.value.command) {
+      case Cmd.OvJoin: {
+        const j = OvJoin.decode(body);
+        if (!j.ok || j.value.id !== from) break;
+        this.event(j.value.id, j.value.inc, 1, j.value.addr ?? '', now);
+        this.sendMembers(from, this.members.knownIds(), true);
+        return this.reconcile(now);
+      }
+      case Cmd.OvMembers: {
+        const ms = OvMembers.decode(body);
+        if (!ms.ok || ms.value.incs.length !== ms.value.ids.length) break;
+        const { ids, incs, addrs } = ms.value;
+        for (let i = 0; i < ids.length; i++) if (this.members.alive(ids[i], incs[i], now, addrs?.[i]) === 'new') this.dirty = true;
+        // A joiner now asks a member of its own block for the full neighbourhood.
+        if (ms.value.reply) { const b = this.members.memberIn(this.members.block, this.cfg.rand); if (b) this.send(b, OvMemberDigest.toBytes({ hash: 0, count: 0 })); }
+        return this.reconcile(now);
+      }
+      case Cmd.OvEvents: {
+        const e = OvEvents.decode(body);
+        if (!e.ok) break;
+        const { ids, incs, alive, addrs } = e.value;
+        if (incs.length !== ids.length || alive.length !== ids.length) break;
+        for (let i = 0; i < ids.length; i++) this.event(ids[i], incs[i], alive[i] ? 1 : 0, addrs?.[i] ?? '', now);
+        return this.reconcile(now);
+      }
+      case Cmd.OvPing: {
+        const p = OvPing.decode(body);
+        if (p.ok) this.send(from, OvPong.toBytes({ nonce: p.value.nonce }));
+        return;
+      }
+      case Cmd.OvPong: if (from === this.watched) this.misses = 0; return;
+      case Cmd.OvMemberDigest: {
+        const d = OvMemberDigest.decode(body);
+        if (!d.ok) break;
+        if (d.value.hash !== this.members.localDigest()) this.sendMembers(from, this.members.local, false);
+        return;
+      }
+      case Cmd.OvRoute: {
+        const r = OvRoute.decode(body);
+        if (!r.ok || r.value.slot >= this.slots || r.value.slot !== slotOfUser(r.value.user, this.cfg.params)) break;
+        return this.route(r.value, now);
+      }
+      case Cmd.OvAnswer: {
+        const a = OvAnswer.decode(body);
+        if (!a.ok) break;
+        return this.finish(a.value.req, a.value.status as Status, a.value.hops, a.value.items ?? [], now);
+      }
+      case Cmd.OvReplicate: {
+        const r = OvReplicate.decode(body);
+        if (!r.ok || r.value.slot >= this.slots) break;
+        return this.merge(from, r.value, now);
+      }
+      case Cmd.OvSlotDigest: {
+        const d = OvSlotDigest.decode(body);
+        if (!d.ok) break;
+        const s = this.stores.get(d.value.slot);
+        const mask = s ? s.differingBuckets(d.value.hashes) : 0;
+        if (s && mask) {
+          this.stats.antiEntropyRepairs++;
+          this.pushState(from, d.value.slot, s, mask, mask);
+        }
+        return;
+      }
+      default: break;
+    }
+    this.stats.malformed++;
+  }
+
+  // ---- membership ----
+
+  private event(id: number, inc: number, alive: number, addr: string, now: number) {
+    const key = `${id}:${inc}:${alive}`;
+    if (this.recent.has(key)) return;
+    this.recent.set(key, now + recentEventMs);
+    if (id === this.cfg.id) {
+      // Someone thinks we died: refute with a newer incarnation (SWIM).
+      if (!alive && inc >= this.members.selfInc) { this.members.bumpInc(inc + 1); this.event(id, inc + 1, 1, this.cfg.addr ?? '', now); }
+      return;
+    }
+    const changed = alive ? this.members.alive(id, inc, now, addr || undefined) === 'new' : this.members.died(id, inc, now);
+    if (changed && this.members.inNeighbourhood(id)) this.dirty = true;
+    this.outEvents.push({ id, inc, alive, addr });
+    this.stats.eventsSpread++;
+  }
+
+  private flushEvents() {
+    if (this.outEvents.length === 0) return;
+    const batch = this.outEvents.splice(0, 1000);
+    const withAddrs = batch.some((e) => e.addr);
+    const bytes = OvEvents.toBytes({
+      ids: batch.map((e) => e.id), incs: batch.map((e) => e.inc), alive: batch.map((e) => e.alive),
+      addrs: withAddrs ? batch.map((e) => e.addr) : undefined,
+    });
+    const sent = new Set<number>();
+    for (let k = 0; k < gossipFanout * 2 && sent.size < gossipFanout; k++) {
+      const to = this.members.randomMember(this.cfg.rand);
+      if (to && !sent.has(to)) { sent.add(to); this.send(to, bytes); }
+    }
+  }
+
+  private sendMembers(to: number, ids: number[], reply: boolean) {
+    for (let i = 0; i < ids.length; i += 1024) {
+      const part = ids.slice(i, i + 1024);
+      const addrs = part.map((id) => this.members.addrs.get(id) ?? '');
+      this.send(to, OvMembers.toBytes({ ids: part, incs: part.map((id) => this.members.incOf(id)), addrs: addrs.some(Boolean) ? addrs : undefined, reply: reply && i === 0 ? true : undefined }));
+    }
+  }
+
+  private watchSuccessor(now: number) {
+    const succ = this.members.successor();
+    if (succ !== this.watched) { this.watched = succ; this.misses = 0; }
+    if (!succ) return;
+    if (this.misses >= pingMissesDead) {
+      this.stats.declaredDead++;
+      this.event(succ, this.members.incOf(succ), 0, '', now);
+      this.watched = 0;
+      return;
+    }
+    this.misses++;
+    this.send(succ, OvPing.toBytes({ nonce: this.nonce = (this.nonce + 1) >>> 0 }));
+  }
+
+  private sendMemberDigest() {
+    const to = this.members.memberIn(this.members.block, this.cfg.rand);
+    if (to) this.send(to, OvMemberDigest.toBytes({ hash: this.members.localDigest(), count: this.members.local.length }));
+  }
+
+  // ---- requests ----
+
+  private begin(p: Pending, now: number) {
+    const req = this.nextReq = (this.nextReq + 1) >>> 0 || 1;
+    this.pending.set(req, p);
+    this.dispatch(req, p, now);
+  }
+
+  private dispatch(req: number, p: Pending, now: number) {
+    p.tries++;
+    p.deadline = now + this.timeoutMs;
+    const r = { op: p.op, slot: p.slot, origin: this.cfg.id, req, hops: 0, user: p.user, item: p.item, ids: p.ids };
+    // A look-up that found nothing here asks other replicas: ours may not have caught up.
+    const elsewhere = p.tries > 1 && p.op === Op.Lookup;
+    p.firstHop = this.route(r, now, elsewhere);
+    // A retry goes two ways at once: after a mass failure one random route is often dead.
+    if (p.tries > 1 && p.firstHop) this.route(r, now, elsewhere);
+  }
+
+  private retry(req: number, p: Pending, now: number) {
+    if (p.firstHop && !this.members.inNeighbourhood(p.firstHop)) this.members.dropContact(p.firstHop);
+    if (p.tries < triesMax) return this.dispatch(req, p, now);
+    this.finish(req, Status.Failed, 0, [], now);
+  }
+
+  /** Forwards a request one hop closer to its slot, or serves it; the next hop's id (0: served here). */
+  private route(r: RouteFields, now: number, elsewhere = false): number {
+    if (r.hops > hopsMax) { this.answer(r, Status.Failed, []); return 0; }
+    let next: number;
+    if (this.members.knowsGroupOf(r.slot)) {
+      const g = this.members.group(r.slot);
+      const others = elsewhere ? g.filter((x) => x !== this.cfg.id) : g;
+      if (others.length === 0 || (!elsewhere && g.includes(this.cfg.id))) { this.serve(r, g, now); return 0; }
+      if (elsewhere) { next = others[this.cfg.rand() % others.length]; this.stats.routed++; this.send(next, OvRoute.toBytes({ ...r, hops: r.hops + 1 })); return next; }
+      // Any member serves (writes are passed on to the rest): load spreads, and a retry likely avoids a dead one.
+      next = g[this.cfg.rand() % g.length];
+    } else {
+      next = this.members.memberIn(blockOfSlot(r.slot, this.cfg.params), this.cfg.rand) || this.members.randomMember(this.cfg.rand);
+    }
+    if (!next) { this.answer(r, Status.Failed, []); return 0; }
+    this.stats.routed++;
+    this.send(next, OvRoute.toBytes({ ...r, hops: r.hops + 1 }));
+    return next;
+  }
+
+  private serve(r: RouteFields, g: number[], now: number) {
+    const store = this.storeFor(r.slot, g);
+    const others = g.filter((x) => x !== this.cfg.id);
+    switch (r.op) {
+      case Op.Publish: {
+        const meta = r.item && this.cfg.verifyRecord(r.item, now);
+        if (!meta || meta.user !== r.user || slotOfUser(meta.user, this.cfg.params) !== r.slot) return this.answer(r, Status.Rejected, []);
+        if (store.putRecord(meta, r.item!)) this.replicate(others, OvReplicate.toBytes({ slot: r.slot, records: [r.item!] }), 1);
+        return this.answer(r, Status.Ok, []);
+      }
+      case Op.Lookup: {
+        const recs = store.getRecords(r.user, now);
+        return this.answer(r, recs.length ? Status.Ok : Status.NotFound, recs.map((x) => x.bytes));
+      }
+      case Op.MailPut: {
+        const m = r.item && this.acceptMail(r.item, r.user, now);
+        if (!m) return this.answer(r, Status.Rejected, []);
+        if (store.putMail(m.id, m.to, m.expiresAtMs, r.item!)) this.replicate(others, OvReplicate.toBytes({ slot: r.slot, mails: [r.item!] }), 1);
+        return this.answer(r, Status.Ok, []);
+      }
+      case Op.MailFetch:
+        return this.answer(r, Status.Ok, store.mailsFor(r.user, now).slice(0, chunkItems).map((m) => m.bytes));
+      case Op.MailAck: {
+        const ids = r.ids ?? [];
+        if (store.ack(ids, now + this.retentionMs)) this.replicate(others, OvReplicate.toBytes({ slot: r.slot, tombs: ids }), ids.length);
+        return this.answer(r, Status.Ok, []);
+      }
+    }
+  }
+
+  private acceptMail(item: Uint8Array, user: string, now: number) {
+    const l = decodeObjectList(item);
+    if (!l.ok) return undefined;
+    const m = MailItem.decode(l.value);
+    if (!m.ok || m.value.to !== user || m.value.expiresAtMs <= now || m.value.expiresAtMs > now + this.retentionMs) return undefined;
+    return m.value;
+  }
+
+  private answer(r: RouteFields, status: Status, items: Uint8Array[]) {
+    this.stats.answered++;
+    if (r.origin === this.cfg.id) { this.deferredFinish.push({ req: r.req, status, hops: r.hops, items }); return; }
+    this.send(r.origin, OvAnswer.toBytes({ req: r.req, status, hops: r.hops, items: items.length ? items : undefined }));
+  }
+
+  private readonly deferredFinish: { req: number; status: Status; hops: number; items: Uint8Array[] }[] = [];
+
+  private finish(req: number, status: Status, hops: number, items: Uint8Array[], now: number) {
+    const p = this.pending.get(req);
+    if (!p) return;
+    // A replica that has not caught up says not-found; another replica may know.
+    if ((status === Status.NotFound || status === Status.Failed) && p.tries < 3 && p.op === Op.Lookup) return this.dispatch(req, p, now);
+    this.pending.delete(req);
+    if (status === Status.Failed) this.stats.failed++;
+    if (p.done) return p.done(status, hops, items);
+    if (p.client !== undefined) this.answers.push({ client: p.client, bytes: ClAnswer.toBytes({ req: p.clientReq, status, hops, items: items.length ? items : undefined }) });
+  }
+
+  // ---- replication ----
+
+  private storeFor(slot: number, g: number[]): SlotStore {
+    let s = this.stores.get(slot);
+    if (!s) { s = new SlotStore(); this.stores.set(slot, s); this.groups.set(slot, g); }
+    return s;
+  }
+
+  private replicate(to: number[], bytes: Uint8Array, items: number) {
+    for (const t of to) this.send(t, bytes);
+    this.stats.replicatedItems += items * to.length;
+  }
+
+  private merge(from: number, r: { slot: number; records?: Uint8Array[]; mails?: Uint8Array[]; tombs?: string[]; wantBack?: number }, now: number) {
+    if (!this.members.knowsGroupOf(r.slot)) return;
+    const g = this.members.group(r.slot);
+    if (!g.includes(this.cfg.id)) return;
+    const s = this.storeFor(r.slot, g);
+    for (const b of r.records ?? []) { const meta = this.cfg.verifyRecord(b, now); if (meta && slotOfUser(meta.user, this.cfg.params) === r.slot) s.putRecord(meta, b); }
+    if (r.tombs?.length) s.ack(r.tombs, now + this.retentionMs);
+    for (const b of r.mails ?? []) {
+      const l = decodeObjectList(b);
+      const m = l.ok ? MailItem.decode(l.value) : undefined;
+      if (m?.ok && m.value.expiresAtMs > now && slotOfUser(m.value.to, this.cfg.params) === r.slot) s.putMail(m.value.id, m.value.to, m.value.expiresAtMs, b);
+    }
+    if (r.wantBack) this.pushState(from, r.slot, s, r.wantBack, 0);
+  }
+
+  /** What we hold for a slot in the digest buckets of `mask`, in chunks; `wantBack` asks the receiver for its side. */
+  private pushState(to: number, slot: number, s: SlotStore, mask: number, wantBack: number) {
+    const inMask = (h: number) => (mask >>> bucketOf(h)) & 1;
+    const records = [...s.records.values()].filter((r) => inMask(r.h)).map((r) => r.bytes);
+    const mails = s.allMails().filter((m) => inMask(m.h)).map((m) => m.bytes);
+    const tombs = [...s.tombs.keys()].filter((id) => inMask(tombHash(id)));
+    const n = Math.max(1, Math.ceil(Math.max(records.length, mails.length, tombs.length / 16) / chunkItems));
+    for (let i = 0; i < n; i++) {
+      const rs = records.slice(i * chunkItems, (i + 1) * chunkItems);
+      const ms = mails.slice(i * chunkItems, (i + 1) * chunkItems);
+      const ts = tombs.slice(i * chunkItems * 16, (i + 1) * chunkItems * 16);
+      this.send(to, OvReplicate.toBytes({ slot, records: rs.length ? rs : undefined, mails: ms.length ? ms : undefined, tombs: ts.length ? ts : undefined, wantBack: wantBack && i === n - 1 ? wantBack : undefined }));
+      this.stats.replicatedItems += rs.length + ms.length + ts.length;
+    }
+  }
+
+  private sendSlotDigest() {
+    const slots = [...this.stores.keys()];
+    if (slots.length === 0) return;
+    const slot = slots[this.digestCursor++ % slots.length];
+    const others = (this.groups.get(slot) ?? []).filter((x) => x !== this.cfg.id);
+    if (others.length === 0) return;
+    const s = this.stores.get(slot)!;
+    this.send(others[this.cfg.rand() % others.length], OvSlotDigest.toBytes({ slot, hashes: [...s.buckets] }));
+  }
+
+  /**
+   * After the neighbourhood changed: the slots we now replicate, and for each group that gained
+   * members, a full copy for the newcomers from the first old member still in it.
+   */
+  private reconcile(now: number) {
+    if (this.deferredFinish.length) {
+      const fs = this.deferredFinish.splice(0);
+      for (const f of fs) this.finish(f.req, f.status, f.hops, f.items, now);
+    }
+    if (!this.dirty) return;
+    this.dirty = false;
+    const p = this.cfg.params;
+    const slots = 2 ** p.slotBits;
+    const mine = this.members.blocks <= 3 ? range(0, slots) : [
+      ...range(this.members.block * 8, this.members.block * 8 + 8),
+      ...range(((this.members.block - 1 + this.members.blocks) % this.members.blocks) * 8, ((this.members.block - 1 + this.members.blocks) % this.members.blocks) * 8 + 8),
+    ];
+    for (const slot of mine) {
+      const g = this.members.group(slot);
+      const inG = g.includes(this.cfg.id);
+      const s = this.stores.get(slot);
+      if (!s) { if (inG) this.storeFor(slot, g); continue; }
+      const prev = this.groups.get(slot) ?? [];
+      if (!inG) { this.stores.delete(slot); this.groups.delete(slot); continue; }
+      const kept = g.filter((x) => prev.includes(x));
+      if (kept[0] === this.cfg.id) for (const x of g) if (!prev.includes(x)) this.pushState(x, slot, s, 0xffff, 0);
+      this.groups.set(slot, g);
+    }
+  }
+
+  private send(to: number, bytes: Uint8Array) { this.sends.push({ to, bytes }); }
+}
+
+interface RouteFields { op: number; slot: number; origin: number; req: number; hops: number; user: string; item?: Uint8Array; ids?: string[] }
+
+function range(a: number, b: number): number[] { const out: number[] = []; for (let i = a; i < b; i++) out.push(i); return out; }

@@ -1,0 +1,100 @@
+// What a simulated run measures, and the figures it reports.
+import { Cmd } from '../wire/commands.ts';
+
+// Per datagram on the real wire: IPv4+UDP headers (28) and the session's header and tag (~24).
+const datagramOverhead = 52;
+const names = new Map(Object.entries(Cmd).map(([k, v]) => [v as number, k]));
+
+export interface Report {
+  supernodes: number; supernodesAtEnd: number; users: number;
+  lookups: number; lookupSuccess: number; hopsP50: number; hopsP99: number; latencyP50Ms: number; latencyP99Ms: number;
+  upkeepBytesPerSupernodeS: number; upkeepByCommand: Record<string, number>;
+  mailsAccepted: number; mailsLost: number; mailsDuplicated: number;
+  killed?: number; recoveredAfterS?: number | null; worstWindowSuccess: number;
+  churnDeaths: number; events: number; eventsPerS: number;
+  /** Per second of CPU time the run got: the machine may be shared. */
+  eventsPerCpuS: number; wallS: number; peakRssMiB: number; heapPerSupernodeKiB: number;
+}
+
+export class Metrics {
+  lost = 0;
+  cpuMs = 1;
+  churnDeaths = 0;
+  killed = 0;
+  killedAt: number | undefined;
+  partitionAt: number | undefined;
+  drainAt: number | undefined;
+  private readonly hops = new Uint32Array(17);
+  private latencies: number[] = [];
+  private lookups = 0; private found = 0;
+  /** Look-ups by 10 s window of when they started: [ok, total]. */
+  private readonly windows = new Map<number, [number, number]>();
+  private readonly bytesByCmd = new Map<number, number>();
+  private peakRss = 0;
+  private heapAfterSetup = 0;
+  private heapBase = process.memoryUsage().heapUsed;
+  private t0 = 1_700_000_000_000;
+  private setupNodes = 0;
+  private mails = { accepted: 0, lost: 0, dup: 0 };
+  report!: Report;
+
+  setupDone(n: number) { this.setupNodes = n; this.heapAfterSetup = process.memoryUsage().heapUsed; this.sample(); }
+
+  sample() { const r = process.memoryUsage().rss; if (r > this.peakRss) this.peakRss = r; }
+
+  peerSend(bytes: Uint8Array) {
+    const c = bytes[0];
+    this.bytesByCmd.set(c, (this.bytesByCmd.get(c) ?? 0) + bytes.length + datagramOverhead);
+  }
+
+  lookup(startedAt: number, now: number, ok: boolean, hops: number) {
+    if (this.drainAt !== undefined && startedAt - this.t0 >= this.drainAt) return;
+    this.lookups++;
+    const w = Math.floor((startedAt - this.t0) / 10_000);
+    const win = this.windows.get(w) ?? [0, 0];
+    win[1]++;
+    if (ok) { this.found++; win[0]++; this.hops[Math.min(16, hops)]++; this.latencies.push(now - startedAt); }
+    this.windows.set(w, win);
+  }
+
+  mail(accepted: number, lost: number, dup: number) { this.mails = { accepted, lost, dup }; this.build(); }
+
+  finish(events: number, wallMs: number, simMs: number, liveAtEnd: number, _created: number) {
+    this.sample();
+    this.fin = { events, wallMs, simMs, liveAtEnd };
+  }
+  private fin = { events: 0, wallMs: 1, simMs: 1, liveAtEnd: 0 };
+
+  private build() {
+    const lat = Float64Array.from(this.latencies).sort();
+    const q = (p: number) => lat.length ? Math.round(lat[Math.min(lat.length - 1, Math.floor(p * lat.length))]) : 0;
+    const hq = (p: number) => { let acc = 0; const total = this.hops.reduce((a, b) => a + b, 0); for (let h = 0; h < 17; h++) { acc += this.hops[h]; if (acc >= p * total) return h; } return 16; };
+    const seconds = this.fin.simMs / 1000;
+    const perNode = (b: number) => Math.round(b / seconds / Math.max(1, (this.setupNodes + this.fin.liveAtEnd) / 2));
+    const byCmd: Record<string, number> = {};
+    let total = 0;
+    for (const [c, b] of [...this.bytesByCmd].sort((a, b) => b[1] - a[1])) { byCmd[names.get(c) ?? String(c)] = perNode(b); total += b; }
+    let recovered: number | null | undefined;
+    let worst = 1;
+    const ws = [...this.windows].sort((a, b) => a[0] - b[0]);
+    for (const [, [ok, n]] of ws) if (n >= 20) worst = Math.min(worst, ok / n);
+    if (this.killedAt !== undefined) {
+      recovered = null;
+      const after = ws.filter(([w]) => w * 10_000 >= this.killedAt!);
+      for (let i = 0; i < after.length; i++) {
+        if (after.slice(i).every(([, [ok, n]]) => n === 0 || ok / n >= 0.999)) { recovered = (after[i][0] * 10_000 - this.killedAt) / 1000; break; }
+      }
+    }
+    this.report = {
+      supernodes: this.setupNodes, supernodesAtEnd: this.fin.liveAtEnd, users: 0,
+      lookups: this.lookups, lookupSuccess: this.lookups ? this.found / this.lookups : 1,
+      hopsP50: hq(0.5), hopsP99: hq(0.99), latencyP50Ms: q(0.5), latencyP99Ms: q(0.99),
+      upkeepBytesPerSupernodeS: perNode(total), upkeepByCommand: byCmd,
+      mailsAccepted: this.mails.accepted, mailsLost: this.mails.lost, mailsDuplicated: this.mails.dup,
+      killed: this.killedAt !== undefined ? this.killed : undefined, recoveredAfterS: recovered, worstWindowSuccess: worst,
+      churnDeaths: this.churnDeaths, events: this.fin.events, eventsPerS: Math.round(this.fin.events / (this.fin.wallMs / 1000)), eventsPerCpuS: Math.round(this.fin.events / (this.cpuMs / 1000)),
+      wallS: Math.round(this.fin.wallMs / 100) / 10, peakRssMiB: Math.round(this.peakRss / 2 ** 20),
+      heapPerSupernodeKiB: Math.round((this.heapAfterSetup - this.heapBase) / Math.max(1, this.setupNodes) / 102.4) / 10,
+    };
+  }
+}

@@ -1,0 +1,14 @@
+// What the simulator needs from a supernode protocol core: the overlay core satisfies it, and
+// so does the Kademlia baseline, so both run under the same network, churn and workload.
+import type { ClientRef } from '../overlay/overlay-core.ts';
+
+export interface SimCore {
+  readonly id: number;
+  start(now: number, bootstrap: number[]): void;
+  handlePeer(from: number, bytes: Uint8Array, now: number): void;
+  handleClient(client: ClientRef, bytes: Uint8Array, now: number): void;
+  handleTimeout(now: number): void;
+  pollSend(): { to: number; bytes: Uint8Array } | undefined;
+  pollAnswer(): { client: ClientRef; bytes: Uint8Array } | undefined;
+  pollTimeout(): number | undefined;
+}

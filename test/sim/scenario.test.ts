@@ -1,0 +1,60 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { runScenario } from '../../src/sim/scenario.ts';
+import { overlayProtocol, kademliaProtocol } from '../../src/sim/protocols.ts';
+import { parseSimArgs, checkReport } from '../../src/sim/sim-command.ts';
+import { UsageError } from '../../src/cli/args.ts';
+import { EventHeap } from '../../src/sim/heap.ts';
+import { slotBitsFor } from '../../src/overlay/ring.ts';
+
+const small = (seed: number) => ({
+  supernodes: 120, users: 1200, minutes: 2, seed, churn: 'heavy' as const,
+  protocol: overlayProtocol({ slotBits: slotBitsFor(120), replicas: 10 }),
+});
+
+test('the same seed replays the same run; another seed does not', () => {
+  const a = runScenario(small(5)).report, b = runScenario(small(5)).report, c = runScenario(small(6)).report;
+  const key = (r: typeof a) => [r.events, r.lookups, r.lookupSuccess, r.hopsP50, r.latencyP99Ms, r.upkeepBytesPerSupernodeS, r.mailsAccepted, r.churnDeaths];
+  assert.deepEqual(key(a), key(b));
+  assert.notDeepEqual(key(a), key(c));
+});
+
+test('with churn: every look-up of an online user succeeds and every offline mail is delivered once', () => {
+  const o = small(7);
+  const r = runScenario(o).report;
+  assert.ok(r.lookups > 50, `${r.lookups} look-ups`);
+  assert.ok(r.mailsAccepted > 20, `${r.mailsAccepted} mails`);
+  assert.deepEqual(checkReport(r, o), []);
+  assert.ok(r.hopsP99 <= 2, `hops p99 ${r.hopsP99}`);
+});
+
+test('killing 30 % of the supernodes at once loses no offline mail and look-ups recover', () => {
+  const o = { ...small(8), churn: 'none' as const, killFraction: 0.3, killAtMin: 1 };
+  const r = runScenario(o).report;
+  assert.equal(r.killed, 36);
+  assert.equal(r.mailsLost, 0);
+  assert.equal(r.mailsDuplicated, 0);
+  assert.notEqual(r.recoveredAfterS, null);
+});
+
+test('the Kademlia baseline runs under the same workload', () => {
+  const r = runScenario({ ...small(9), protocol: kademliaProtocol(), mail: false }).report;
+  assert.ok(r.lookups > 50);
+  assert.ok(r.lookupSuccess > 0.99, `${r.lookupSuccess}`);
+});
+
+test('bad sim flags are usage errors', () => {
+  assert.throws(() => parseSimArgs(['--users', '10']), UsageError);
+  assert.throws(() => parseSimArgs(['--supernodes', 'many', '--users', '10']), UsageError);
+  assert.throws(() => parseSimArgs(['--supernodes', '10', '--users', '10', '--churn', 'wild']), UsageError);
+  assert.equal(parseSimArgs(['--supernodes', '10', '--users', '10', '--seed', '4']).seed, 4);
+});
+
+test('the event heap pops in time order, ties in insertion order', () => {
+  const h = new EventHeap<{ t: number; seq: number; v: number }>();
+  const ts = [5, 1, 3, 1, 9, 3, 0];
+  ts.forEach((t, v) => h.push({ t, seq: 0, v }));
+  const out: number[] = [];
+  for (let e = h.pop(); e; e = h.pop()) out.push(e.v);
+  assert.deepEqual(out, [6, 1, 3, 2, 5, 0, 4]);
+});
