@@ -37,6 +37,7 @@ export interface ReceiverStats {
   late: number; duplicates: number; malformed: number; dropped: number;
   jitterMs: number; targetDelayMs: number; expected: number; lost: number;
   playoutDelayMs: number;   // how long the last frame played waited beyond the fastest transit
+  stalls: number;           // playout ticks that came so late our own process must have stalled
 }
 
 // Implementation limits.
@@ -50,6 +51,7 @@ const targetFramesMax = 20;
 const drainPatienceTicks = 10;      // the excess must last this long before draining
 const drainForceTicks = 50;         // drain even in speech after this long
 const quietRms = 600;               // about -35 dBFS: a frame this quiet is dropped unheard
+const stallMs = 60;                 // a playout tick this late means our process stalled
 
 const msPerSample = 1000 / sampleRateHz;
 
@@ -73,11 +75,12 @@ export class MediaReceiver {
   private endOfLastTs: number | undefined; // timestamp just after the last frame decoded
   private started = false;
   private stopped = false;
+  private yielded = false;
   private lastArrival: { ms: number; ts: number } | undefined;
   private transits: { ms: number; transit: number }[] = [];
   readonly stats: ReceiverStats = {
     received: 0, decoded: 0, concealed: 0, recoveredFec: 0, expanded: 0, comfortNoise: 0, late: 0, duplicates: 0,
-    malformed: 0, dropped: 0, jitterMs: 0, targetDelayMs: 0, expected: 0, lost: 0, playoutDelayMs: 0,
+    malformed: 0, dropped: 0, jitterMs: 0, targetDelayMs: 0, expected: 0, lost: 0, playoutDelayMs: 0, stalls: 0,
   };
 
   constructor(o: MediaReceiverOptions = {}) {
@@ -113,7 +116,21 @@ export class MediaReceiver {
   }
 
   handleTimeout(now: number) {
-    while (!this.stopped && this.nextPlayMs !== undefined && now >= this.nextPlayMs) {
+    // Called this late, it is our own process that stalled (a busy machine), not the network:
+    // frames that arrived meanwhile are still unread. Play one frame and come back at once,
+    // after the driver has read them, rather than conceal the whole stall and then have to
+    // drain the backlog by cutting frames.
+    if (!this.yielded && this.nextPlayMs !== undefined && now - this.nextPlayMs > stallMs) {
+      this.yielded = true;
+      this.stats.stalls++;
+      return this.playDue(now, 1);
+    }
+    this.yielded = false;
+    this.playDue(now, Infinity);
+  }
+
+  private playDue(now: number, framesMax: number) {
+    for (let n = 0; n < framesMax && !this.stopped && this.nextPlayMs !== undefined && now >= this.nextPlayMs; n++) {
       const pcm = this.playOne(now);
       this.out.push(pcm);
       this.nextPlayMs += pcm.length * msPerSample;

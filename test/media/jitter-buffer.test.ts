@@ -86,3 +86,32 @@ test('recorded loopback arrival trace: every frame plays, the spikes raise the d
   assert.ok(r.stats.decoded >= frames.length * 0.97, `decoded ${r.stats.decoded} of ${frames.length}`);
   assert.ok(r.stats.targetDelayMs > 0 || spread < 20, 'jitter measured');
 });
+
+test('a stall of our own process (the playout tick comes 300 ms late) is waited out, not concealed and then cut', () => {
+  const frames = encode(2);
+  const r = new MediaReceiver({});
+  let t = 1000;
+  // Steady arrivals for half a second, playout on time.
+  for (let i = 0; i < 25; i++, t += 20) {
+    r.handleFrame(frames[i], t);
+    for (let d = r.pollTimeout(); d !== undefined && d <= t; d = r.pollTimeout()) r.handleTimeout(d);
+  }
+  const before = { ...r.stats };
+  // The process stalls for 300 ms: the timer fires late, before the 15 frames that arrived
+  // meanwhile have been read from the socket.
+  t += 300;
+  r.handleTimeout(t);
+  assert.equal(r.stats.stalls, 1);
+  assert.ok(r.pollTimeout()! <= t, 'asks to be called again at once');
+  for (let i = 25; i < 40; i++) r.handleFrame(frames[i], t);
+  r.handleTimeout(t);
+  // Then steady again until the end.
+  for (let i = 40; i < frames.length; i++, t += 20) {
+    r.handleFrame(frames[i], t);
+    for (let d = r.pollTimeout(); d !== undefined && d <= t; d = r.pollTimeout()) r.handleTimeout(d);
+  }
+  assert.ok(r.stats.expanded - before.expanded <= 1, `expanded ${r.stats.expanded - before.expanded} frames over the stall`);
+  assert.equal(r.stats.concealed, 0);
+  assert.ok(r.stats.dropped <= 1, `dropped ${r.stats.dropped} frames: no backlog to cut`);
+  assert.equal(r.stats.late, 0);
+});
