@@ -132,6 +132,17 @@ export class ConferenceParty {
   pollAudio() { return this.audio.shift(); }
   pollEvent() { return this.events.shift(); }
 
+  /** A party joined after the start (conference signaling): hosting may move to it. */
+  add(entry: RosterEntry, now: number) {
+    if (this.left || this.roster.some((r) => r.id === entry.id)) return;
+    this.roster.push(entry);
+    if (electHost(this.roster) !== this.host) { this.elect(now); return; }
+    if (this.host === this.id) this.legs.set(entry.id, this.newLeg(now));
+  }
+
+  /** A party is gone by the signaling's word (it said so, or another party noticed): as a leave packet. */
+  remove(id: string, now: number) { if (!this.left && id !== this.id) this.drop(id, now); }
+
   /** Leaves without ending the conference for the others. */
   leave(now: number) {
     for (const r of this.roster) if (r.id !== this.id) this.packets.push({ to: r.id, bytes: leavePacket });

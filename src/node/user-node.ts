@@ -38,6 +38,8 @@ import { Hello, HelloOk, Publish, Lookup, LookupOk, Relay, Relayed } from '../ov
 import { signPresence, verifyPresence, type Presence } from '../overlay/presence.ts';
 import { Chat, ChatAck } from '../chat/protocol.ts';
 import { CallManager, type CallEvent } from '../calls/call-manager.ts';
+import { ConferenceManager, type ConferenceEvent } from '../calls/conference-manager.ts';
+import type { Capacity } from '../media/conference.ts';
 import type { NodeStatus, ChatMessage, LookupResult, CallInfo } from './types.ts';
 import type { LogLine } from './core.ts';
 
@@ -57,6 +59,8 @@ export interface UserNodeConfig {
   autoAnswer: boolean;
   presenceTtlMs?: number;     // default 5 min
   directAttemptMs?: number;   // how long a direct path may take before we use a relay; default 1500
+  /** This node's capacity for hosting conferences, measured by the runtime (it changes: a function). */
+  capacity?: () => Capacity;
 }
 
 export type UserNodeEvent =
@@ -65,7 +69,8 @@ export type UserNodeEvent =
   | { type: 'status' }
   | { type: 'chat'; message: ChatMessage }
   | { type: 'receipt'; id: string; peer: string; deliveredAtMs: number }
-  | CallEvent;
+  | CallEvent
+  | ConferenceEvent;
 
 interface Attachment { path: string; address: Address; observed: Address; relayToken: number }
 
@@ -75,6 +80,7 @@ interface PathWaiter { deadlineMs: number | undefined; callbacks: PathCallback[]
 export class UserNode {
   readonly rpc: Rpc;
   readonly calls: CallManager;
+  readonly conferences: ConferenceManager;
   private loginKey: Uint8Array | undefined;
   private user: string | undefined;
   private certificate: Uint8Array | undefined;
@@ -136,6 +142,15 @@ export class UserNode {
       request: (path, bytes, now, cb) => { this.rpc.request(path, bytes, now, cb); },
       // The call manager's only datagrams are media frames: they travel under the media keys.
       sendDatagram: (path, bytes, now, opts) => { this.rpc.sendDatagram(path, bytes, now, { ...opts, media: true }); },
+      random: cfg.random,
+    }, { autoAnswer: cfg.autoAnswer });
+    this.conferences = new ConferenceManager({
+      now: () => this.now,
+      self: () => this.user,
+      capacity: cfg.capacity ?? (() => ({ cpuFramesPerMs: 0, uplinkKbps: 0 })),
+      connectToUser: (user, now, cb) => this.connectToUser(user, now, cb),
+      request: (path, bytes, now, cb) => { this.rpc.request(path, bytes, now, cb); },
+      sendDatagram: (path, bytes, now) => { this.rpc.sendDatagram(path, bytes, now, { compress: false, media: true }); },
       random: cfg.random,
     }, { autoAnswer: cfg.autoAnswer });
   }
@@ -385,6 +400,14 @@ export class UserNode {
     return id;
   }
 
+  /** Runs a conference command (create, invite, join, leave, pushAudio) as one mutation. */
+  withConferences<T>(now: number, fn: (c: ConferenceManager) => T): T {
+    this.now = now;
+    const out = fn(this.conferences);
+    this.drain(now);
+    return out;
+  }
+
   /** Runs a call command (answer, reject, hangup, pushAudio) as one mutation. */
   withCalls<T>(now: number, fn: (calls: CallManager) => T): T {
     this.now = now;
@@ -416,6 +439,7 @@ export class UserNode {
     if (this.nextPublishMs !== undefined && now >= this.nextPublishMs) this.publish(now, () => {});
     if (this.nextRenewMs !== undefined && now >= this.nextRenewMs) this.renew(now);
     this.calls.handleTimeout(now);
+    this.conferences.handleTimeout(now);
     this.drain(now);
   }
 
@@ -433,7 +457,7 @@ export class UserNode {
   }
 
   pollTimeout(): number | undefined {
-    const ts = [this.rpc.pollTimeout(), this.nextPublishMs, this.nextRenewMs, this.calls.pollTimeout(),
+    const ts = [this.rpc.pollTimeout(), this.nextPublishMs, this.nextRenewMs, this.calls.pollTimeout(), this.conferences.pollTimeout(),
       ...[...this.waiting.values()].map((w) => w.deadlineMs)];
     const t = ts.filter((x): x is number => x !== undefined);
     return t.length ? Math.min(...t) : undefined;
@@ -514,6 +538,7 @@ export class UserNode {
   private drain(now: number) {
     for (let e = this.rpc.pollEvent(); e; e = this.rpc.pollEvent()) this.consume(e, now);
     for (let c = this.calls.pollEvent(); c; c = this.calls.pollEvent()) this.events.push(c);
+    for (let c = this.conferences.pollEvent(); c; c = this.conferences.pollEvent()) this.events.push(c);
   }
 
   private consume(e: RpcEvent, now: number) {
@@ -531,9 +556,11 @@ export class UserNode {
         for (const [d, p] of this.devicePaths) if (p === e.path) this.devicePaths.delete(d);
         if (this.attachment?.path === e.path) { this.attachment = undefined; this.events.push({ type: 'status' }); this.attach(now); }
         this.calls.pathClosed(e.path, now);
+        this.conferences.pathClosed(e.path);
         break;
       case 'datagram':
         if (e.message.command === Cmd.Relayed) return this.consumeRelayed(e.path, e.message, now);
+        if (e.peer.user && this.conferences.consumeDatagram(e.peer.user, e.path, e.message, now)) break;
         if (e.peer.user) this.calls.consumeDatagram({ user: e.peer.user, device: toBase64Url(e.peer.signingKey) }, e.message, now);
         break;
       case 'request':
@@ -566,6 +593,7 @@ export class UserNode {
       return respond(ChatAck.toBytes({ id: q.value.id, receivedAtMs: now }));
     }
     if (this.calls.consumeRequest(path, { user: peerUser, device }, m, now, respond)) return;
+    if (this.conferences.consumeRequest(path, peerUser, m, now, respond)) return;
     respond(errorBytes('unknown-command', `nodes do not answer command ${m.command}`));
   }
 

@@ -36,4 +36,8 @@ export const Cmd = {
   CallHangup: 53,
   Media: 54,
   CallHold: 59,
+  // conferences (calls/conference-*.ts); 70–79 belong to them
+  ConfInvite: 70,
+  ConfRoster: 71,
+  ConfMedia: 72,
 } as const;
