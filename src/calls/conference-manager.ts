@@ -38,6 +38,7 @@ export interface ConferenceInfo {
   state: SignalingConference['state'];
   endReason: SignalingConference['endReason'];
   inviter: string | undefined;
+  joinedAtMs: number | undefined;
   host: string | undefined;
   members: { user: string; cpuFramesPerMs: number; uplinkKbps: number; canHost: number }[];
   invited: string[];
@@ -237,7 +238,7 @@ export class ConferenceManager {
     const done = this.finished.get(c.id);
     const { host: _h, ...doneStats } = done ?? { host: undefined };
     return {
-      id: c.id, state: c.state, endReason: c.endReason, inviter: c.inviter, host: l?.party.hostId,
+      id: c.id, state: c.state, endReason: c.endReason, inviter: c.inviter, joinedAtMs: c.joinedAtMs, host: l?.party.hostId,
       members: c.members.map((m) => ({ user: m.user, cpuFramesPerMs: m.capacity.cpuFramesPerMs, uplinkKbps: m.capacity.uplinkKbps, canHost: Math.floor(hostingCapacity(m.capacity)) })),
       invited: c.invited, gone: c.gone,
       stats: l ? this.statsOf(l) : done ? doneStats as ConferenceInfo['stats'] : { hostChanges: 0, mixesSent: 0, framesSent: 0, framesReceived: 0, mediaDropped: 0 },

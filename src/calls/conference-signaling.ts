@@ -38,6 +38,8 @@ export interface SignalingConference {
   invited: string[];
   endReason: ConferenceEndReason | undefined;
   startedAtMs: number;
+  /** When this user joined (created it, or answered the invite). */
+  joinedAtMs: number | undefined;
 }
 
 export type ConfOutput =
@@ -61,6 +63,7 @@ interface Conf {
   invited: Set<string>;
   endReason: ConferenceEndReason | undefined;
   startedAtMs: number;
+  joinedAtMs: number | undefined;
   ringDeadlineMs: number | undefined;
 }
 
@@ -90,7 +93,7 @@ export class ConferenceSignaling {
     const id = 'conf-' + [...r].map((b) => b.toString(16).padStart(2, '0')).join('');
     const c: Conf = {
       id, state: 'joined', inviter: undefined, members: new Map([[me, this.cfg.capacity()]]), gone: new Set(),
-      invited: new Set(), endReason: undefined, startedAtMs: now, ringDeadlineMs: undefined,
+      invited: new Set(), endReason: undefined, startedAtMs: now, joinedAtMs: now, ringDeadlineMs: undefined,
     };
     this.keep(c);
     for (const u of others) this.inviteOne(c, u);
@@ -118,7 +121,7 @@ export class ConferenceSignaling {
     c.state = 'joined';
     c.ringDeadlineMs = undefined;
     c.members.set(me, this.cfg.capacity());
-    void now;
+    c.joinedAtMs = now;
     this.broadcast(c);
     this.changed(c);
     return ok(view(c));
@@ -152,6 +155,8 @@ export class ConferenceSignaling {
     c.gone.add(user);
     c.members.delete(user);
     this.broadcast(c);
+    // Told too: if it was only slow, it learns it is out, rather than hosting a split conference.
+    this.outputs.push({ type: 'send', confId: c.id, user, signal: { kind: 'roster', ...rosterOf(c) } });
     this.changed(c);
   }
 
@@ -173,7 +178,7 @@ export class ConferenceSignaling {
       if (!this.roomForOneMore()) return this.drop('too-many');
       const fresh: Conf = {
         id: s.confId, state: 'incoming', inviter: from, members: new Map(), gone: new Set(), invited: new Set(),
-        endReason: undefined, startedAtMs: now, ringDeadlineMs: now + (this.cfg.ringTimeoutMs ?? 60_000),
+        endReason: undefined, startedAtMs: now, joinedAtMs: undefined, ringDeadlineMs: now + (this.cfg.ringTimeoutMs ?? 60_000),
       };
       this.keep(fresh);
       this.merge(fresh, from, s);
@@ -269,6 +274,6 @@ function rosterOf(c: Conf): ConfRosterView {
 function view(c: Conf): SignalingConference {
   return {
     id: c.id, state: c.state, inviter: c.inviter, members: [...c.members].map(([user, capacity]) => ({ user, capacity: { ...capacity } })),
-    gone: [...c.gone], invited: [...c.invited], endReason: c.endReason, startedAtMs: c.startedAtMs,
+    gone: [...c.gone], invited: [...c.invited], endReason: c.endReason, startedAtMs: c.startedAtMs, joinedAtMs: c.joinedAtMs,
   };
 }

@@ -16,6 +16,7 @@ network roles
   supernode    --listen HOST:PORT --login HOST:PORT [--login-key KEY] [--bootstrap HOST:PORT,…] [--data DIR]
   node         --data DIR --login HOST:PORT [--login-key KEY] [--bootstrap HOST:PORT,…] [--api HOST:PORT]
                [--listen HOST:PORT] [--auto-answer] [--play FILE.wav] [--record FILE.wav] [--no-direct]
+               [--uplink-kbps N]  (declared uplink, for conference host election)
   demo         [--data DIR]        a whole network on loopback (what npm start runs)
 
 user commands (talk to a running node; --api HOST:PORT, default 127.0.0.1:7780; --json for JSON)
@@ -28,6 +29,8 @@ user commands (talk to a running node; --api HOST:PORT, default 127.0.0.1:7780; 
   call USER [--play IN.wav] [--record OUT.wav] [--seconds N]
   calls                                  answer|reject [CALL_ID]
   hold|resume [CALL_ID]                  (CALL_ID may be left out when only one call fits)
+  conference create USER… [--play IN.wav] [--record OUT.wav]     conference status [CONF_ID]
+  conference invite CONF_ID USER         conference join|leave CONF_ID [--play IN.wav] [--record OUT.wav]
 `;
 
 const roleFlags: Record<string, FlagSpec> = {
@@ -36,9 +39,17 @@ const roleFlags: Record<string, FlagSpec> = {
   node: {
     data: 'string', login: 'string', 'login-key': 'string', bootstrap: 'string', api: 'string', listen: 'string',
     'auto-answer': 'boolean', play: 'string', record: 'string', 'no-direct': 'boolean', quiet: 'boolean',
+    'uplink-kbps': 'string',
   },
   demo: { data: 'string', quiet: 'boolean' },
 };
+
+function uplink(flags: Record<string, unknown>): number | undefined {
+  if (flags['uplink-kbps'] === undefined) return undefined;
+  const n = Number(flags['uplink-kbps']);
+  if (!Number.isInteger(n) || n < 1 || n > 10_000_000) throw new UsageError('--uplink-kbps must be a whole number of kb/s from 1');
+  return n;
+}
 
 function address(flags: Record<string, unknown>, name: string, fallback?: string): Address {
   const v = flags[name] ?? fallback;
@@ -96,6 +107,7 @@ async function startRole(cmd: string, argv: string[]): Promise<Running> {
         bootstrap: addresses(flags, 'bootstrap'), api: address(flags, 'api', '127.0.0.1:7780'),
         listen: flags.listen ? address(flags, 'listen') : undefined, autoAnswer: flags['auto-answer'] === true,
         play: str('play'), record: str('record'), noDirect: flags['no-direct'] === true, quiet: flags.quiet === true,
+        uplinkKbps: uplink(flags),
       });
     default:
       return runDemo({ data: str('data'), quiet: flags.quiet === true });
