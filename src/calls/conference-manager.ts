@@ -44,6 +44,8 @@ export interface ConferenceInfo {
   invited: string[];
   gone: string[];
   stats: { hostChanges: number; mixesSent: number; framesSent: number; framesReceived: number; mediaDropped: number };
+  /** The jitter buffers of the current host's legs (a member: one; the host: one per member). */
+  receivers?: ReturnType<ConferenceParty['receiverStats']>;
 }
 
 export type ConferenceEvent =
@@ -240,7 +242,7 @@ export class ConferenceManager {
     return {
       id: c.id, state: c.state, endReason: c.endReason, inviter: c.inviter, joinedAtMs: c.joinedAtMs, host: l?.party.hostId,
       members: c.members.map((m) => ({ user: m.user, cpuFramesPerMs: m.capacity.cpuFramesPerMs, uplinkKbps: m.capacity.uplinkKbps, canHost: Math.floor(hostingCapacity(m.capacity)) })),
-      invited: c.invited, gone: c.gone,
+      invited: c.invited, gone: c.gone, receivers: l?.party.receiverStats(),
       stats: l ? this.statsOf(l) : done ? doneStats as ConferenceInfo['stats'] : { hostChanges: 0, mixesSent: 0, framesSent: 0, framesReceived: 0, mediaDropped: 0 },
     };
   }

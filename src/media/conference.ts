@@ -128,6 +128,17 @@ export class ConferenceParty {
     return t;
   }
 
+  /** What the jitter buffers of the current legs did (concealed, late, stretched, cut frames). */
+  receiverStats() {
+    const t = { received: 0, concealed: 0, late: 0, expanded: 0, dropped: 0, targetDelayMs: 0 };
+    for (const leg of this.legs.values()) {
+      const s = leg.receiver.stats;
+      t.received += s.received; t.concealed += s.concealed; t.late += s.late; t.expanded += s.expanded; t.dropped += s.dropped;
+      t.targetDelayMs = Math.max(t.targetDelayMs, s.targetDelayMs);
+    }
+    return t;
+  }
+
   pollPacket() { return this.packets.shift(); }
   pollAudio() { return this.audio.shift(); }
   pollEvent() { return this.events.shift(); }

@@ -26,18 +26,21 @@ export function measureCpuFramesPerMs(): number {
   return (2 * framesTimed) / ms;
 }
 
-// Implementation constant: measurements remembered.
+// Implementation constants: measurements remembered, and how often one is taken.
 const measuresKept = 5;
+const remeasureMs = 30_000;
 
 /**
- * Measures once now and again at each ask; the best of the last few counts, since a busy
- * moment (the conference's own start) only ever makes the machine look slower than it is.
+ * Measures at start and every remeasureMs in the background — never while a conference is
+ * being joined, when stalling the event loop would hurt the first seconds of audio. The best
+ * of the last few counts, since a busy moment only makes the machine look slower than it is.
  */
-export function capacityMeter(uplinkKbps: number): () => Capacity {
+export function capacityMeter(uplinkKbps: number): { capacity: () => Capacity; stop: () => void } {
   const measures = [measureCpuFramesPerMs()];
-  return () => {
+  const timer = setInterval(() => {
     measures.push(measureCpuFramesPerMs());
     if (measures.length > measuresKept) measures.shift();
-    return { cpuFramesPerMs: Math.max(...measures), uplinkKbps };
-  };
+  }, remeasureMs);
+  timer.unref();
+  return { capacity: () => ({ cpuFramesPerMs: Math.max(...measures), uplinkKbps }), stop: () => clearInterval(timer) };
 }

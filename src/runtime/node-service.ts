@@ -49,6 +49,7 @@ export class NodeService implements NodeControl {
   private contactTimer: NodeJS.Timeout | undefined;
   private savedCertificate: Uint8Array | undefined;
   private readonly conf: ConferenceService;
+  private stopMeter = () => {};
 
   private constructor(private readonly node: UserNode, private readonly driver: UdpDriver,
     private readonly data: DataDir, private readonly opts: NodeServiceOptions) {
@@ -63,13 +64,15 @@ export class NodeService implements NodeControl {
     if (opts.loginKey && pinned && toBase64Url(opts.loginKey) !== toBase64Url(pinned)) {
       opts.log?.('warn', 'the --login-key given differs from the key pinned in the data directory; using --login-key');
     }
+    const meter = capacityMeter(opts.uplinkKbps ?? 1000);
     const driver = await UdpDriver.bind(opts.listen ?? { host: '127.0.0.1', port: 0 }, (e) => opts.log?.('error', `internal error: ${String(e)}`));
     const node = new UserNode({
       staticKey: keys.static, signingKey: keys.signing, random, deviceId: keys.deviceId,
       login: opts.login, loginKey: opts.loginKey ?? pinned, bootstrap: opts.bootstrap, listen: driver.address,
-      directAllowed: !opts.noDirect, autoAnswer: opts.autoAnswer, capacity: capacityMeter(opts.uplinkKbps ?? 1000),
+      directAllowed: !opts.noDirect, autoAnswer: opts.autoAnswer, capacity: meter.capacity,
     });
     const svc = new NodeService(node, driver, data, opts);
+    svc.stopMeter = meter.stop;
     svc.loadState();
     driver.attach(node, () => svc.drain());
     svc.restoreSession();
@@ -84,6 +87,7 @@ export class NodeService implements NodeControl {
     await this.hangup().catch(() => {});
     this.conf.leaveAll();
     this.conf.stop();
+    this.stopMeter();
     for (const p of this.players.values()) p.stop();
     await this.driver.close();
   }

@@ -37,7 +37,8 @@ function down(pcm: Int16Array): Float64Array {
 }
 
 /**
- * How clearly [fromS, toS) of a voice is in a recording, as the median over 1 s windows. The
+ * How clearly [fromS, toS) of a voice is in a recording, as the median over half-second windows
+ * (short, because the jitter buffers stretch and cut the audio on a busy machine). The
  * recording runs on the wall clock from the listener's join, the voice from the talker's, so
  * each window is looked for `offsetS` later, give or take what the path and jitter buffers
  * add: a narrow search, because these synthetic voices resemble themselves seconds apart.
@@ -46,11 +47,11 @@ function hears(voice: Int16Array, recording: Float64Array, fromS: number, toS: n
   const windows: number[] = [];
   const rate = 48_000 / decimation;
   const v = down(voice);
-  const before = 0.3, after = 2;
-  for (let s = fromS; s + 1 <= toS; s += 1) {
+  const before = 0.3, after = 2.5, w = 0.5;
+  for (let s = fromS; s + w <= toS; s += w) {
     const at = Math.max(0, Math.round((s + offsetS - before) * rate));
     const maxLag = Math.round((before + after) * rate);
-    windows.push(alignedCorrelation(v.subarray(s * rate, (s + 1) * rate), recording.subarray(at, at + rate + maxLag), maxLag).correlation);
+    windows.push(alignedCorrelation(v.subarray(Math.round(s * rate), Math.round((s + w) * rate)), recording.subarray(at, at + Math.round(w * rate) + maxLag), maxLag).correlation);
   }
   assert.ok(windows.length > 0, `a window between ${fromS} and ${toS} s`);
   return [...windows].sort((a, b) => a - b)[Math.floor(windows.length / 2)];
@@ -93,17 +94,17 @@ test('five parties on loopback: everyone hears everyone; the host is killed and 
     }));
     const host = cs[0].host;
     return cs.every((c) => c.state === 'joined' && c.members.length === size && c.host === host && host) ? cs[0] : undefined;
-  }, 60_000);
+  }, 120_000);
 
   const first = await agreed(names, 5);
   const host: string = first.host;
   t.diagnostic(`host ${host}; capacities ${first.members.map((m: any) => `${m.user} ${m.cpuFramesPerMs.toFixed(1)} frames/ms ${m.uplinkKbps} kb/s → ${m.canHost}`).join(', ')}`);
   assert.notEqual(host, 'erin', 'the party with a 50 kb/s uplink does not host');
-  const status = await cli(['conference', 'status', id, '--api', nodes.get('bob')!.api]);
-  assert.match(status.stdout, new RegExp(`5 parties, host ${host}`));
 
   // Ten seconds of talking, counted by the host's mixes (one per member every 20 ms).
-  await waitFor('ten seconds of mixing', async () => ((await confOf(host)).stats.mixesSent >= 4 * 500 ? true : undefined), 60_000);
+  await waitFor('ten seconds of mixing', async () => ((await confOf(host)).stats.mixesSent >= 4 * 500 ? true : undefined), 120_000);
+  // Jitter buffers after the first stretch: on an oversubscribed machine these show why audio suffers.
+  for (const n of names) t.diagnostic(`${n} before the kill: ${JSON.stringify((await confOf(n)).receivers)}`);
   const killedAt = Date.now();
   nodes.get(host)!.proc.proc.kill('SIGKILL');
   const rest = names.filter((n) => n !== host);
@@ -113,8 +114,12 @@ test('five parties on loopback: everyone hears everyone; the host is killed and 
   assert.notEqual(newHost, host);
   assert.deepEqual(second.gone, [host]);
   const handedOverAt = Date.now();
-  await waitFor('eight seconds of mixing by the new host', async () => ((await confOf(newHost)).stats.mixesSent >= 3 * 400 ? true : undefined), 60_000);
+  await waitFor('eight seconds of mixing by the new host', async () => ((await confOf(newHost)).stats.mixesSent >= 3 * 400 ? true : undefined), 120_000);
   const endedAt = Date.now();
+  // The CLI afterwards: starting a client process is heavy enough to disturb real-time audio here.
+  const status = await cli(['conference', 'status', id, '--api', nodes.get('bob')!.api]);
+  assert.match(status.stdout, new RegExp(`4 parties, host ${newHost}`));
+  assert.match(status.stdout, new RegExp(`gone: ${host}`));
   for (const n of rest) assert.equal((await cli(['conference', 'leave', id, '--api', nodes.get(n)!.api])).code, 0);
 
   if (process.env.TINCAN_KEEP) fs.writeFileSync(path.join(tmp, 'times.json'), JSON.stringify({ joinedAt: [...joinedAt], killedAt, handedOverAt, endedAt, host, newHost }));
@@ -125,12 +130,12 @@ test('five parties on loopback: everyone hears everyone; the host is killed and 
   }));
   // Windows by each talker's own clock: its voice started when its node joined.
   const phase = (talker: string, fromMs: number, toMs: number): [number, number] =>
-    [Math.max(1, Math.ceil((fromMs - joinedAt.get(talker)!) / 1000)), Math.floor((toMs - joinedAt.get(talker)!) / 1000)];
+    [Math.max(1, (fromMs - joinedAt.get(talker)!) / 1000), (toMs - joinedAt.get(talker)!) / 1000];
   const lastJoined = Math.max(...joinedAt.values());
   for (const [label, talkersNow, from, to] of [
     // The first seconds are left out: five nodes starting to talk at once on a busy machine make
     // the jitter buffers reach for a long delay, then drain it by cutting frames.
-    [`host ${host}`, names, lastJoined + 3000, killedAt - 500],
+    [`host ${host}`, names, lastJoined + 2000, killedAt - 500],
     [`host ${newHost}`, rest, handedOverAt + 500, endedAt - 500],
   ] as const) {
     for (const l of rest) {
@@ -142,7 +147,7 @@ test('five parties on loopback: everyone hears everyone; the host is killed and 
       });
       t.diagnostic(`${label}: ${l} hears ${figures.map((f) => `${f.x} ${f.c.toFixed(2)} (control ${f.control.toFixed(2)})`).join(', ')}`);
       // In a mix of n voices one voice can correlate at most about 1/√n (0.5 for four).
-      for (const f of figures) assert.ok(f.c >= 0.25 && f.c >= f.control + 0.1, `${label}: ${l} hears ${f.x}: ${f.c.toFixed(2)}, control ${f.control.toFixed(2)}`);
+      for (const f of figures) assert.ok(f.c >= 0.3 && f.c >= f.control + 0.12, `${label}: ${l} hears ${f.x}: ${f.c.toFixed(2)}, control ${f.control.toFixed(2)}`);
     }
   }
 });
