@@ -140,6 +140,8 @@ export class ConferenceSignaling {
     const me = this.cfg.self();
     if (!c) return err('no-such-conference', `no conference ${confId}`);
     if (c.state === 'incoming') return this.reject(confId);
+    // Already out (left, or dropped by the others): leaving again is no error.
+    if (c.state === 'left') return ok(view(c));
     if (c.state !== 'joined' || !me) return err('out-of-order', `the conference is ${c.state}`);
     c.gone.add(me);
     this.broadcast(c);

@@ -92,6 +92,7 @@ test('an invite rings until answered, rejected or timed out', () => {
   assert.equal(carol.get(id.value.id)!.endReason, 'rejected');
   assert.deepEqual(alice.get(id.value.id)!.members.map((m) => m.user).sort(), ['alice', 'bob']);
   assert.equal(bob.join(id.value.id, 3000).ok, false, 'joining twice is refused');
+  assert.ok(carol.leave(id.value.id).ok, 'leaving what one already left is no error');
   assert.equal(alice.invite(id.value.id, 'bob').ok, false, 'a member is not invited again');
 });
 

@@ -120,7 +120,11 @@ test('five parties on loopback: everyone hears everyone; the host is killed and 
   const status = await cli(['conference', 'status', id, '--api', nodes.get('bob')!.api]);
   assert.match(status.stdout, new RegExp(`4 parties, host ${newHost}`));
   assert.match(status.stdout, new RegExp(`gone: ${host}`));
-  for (const n of rest) assert.equal((await cli(['conference', 'leave', id, '--api', nodes.get(n)!.api])).code, 0);
+  for (const n of rest) {
+    const left = await cli(['conference', 'leave', id, '--api', nodes.get(n)!.api, '--json']);
+    assert.equal(left.code, 0, `${n} leaves: ${left.stderr}`);
+    assert.equal(left.json.endReason, 'left', `${n} was still in the conference until it left (not dropped as silent)`);
+  }
 
   if (process.env.TINCAN_KEEP) fs.writeFileSync(path.join(tmp, 'times.json'), JSON.stringify({ joinedAt: [...joinedAt], killedAt, handedOverAt, endedAt, host, newHost }));
   const heard = new Map(rest.map((n) => {
