@@ -12,6 +12,8 @@ export type {
   Presence, NodeStatus, LookupResult, DeviceSummary, Contact, ChatMessage, CallState, CallEndReason, CallStats, CallInfo,
 } from '../node/types.ts';
 import type { NodeStatus, LookupResult, Contact, ChatMessage, CallInfo, Presence, DeviceSummary } from '../node/types.ts';
+import type { ConferenceInfo } from '../calls/conference-manager.ts';
+export type { ConferenceInfo };
 
 export interface CallOptions {
   playFile?: string;      // WAV to send; absolute path on the node's machine
@@ -24,6 +26,7 @@ export type NodeEvent =
   | { type: 'chat'; message: ChatMessage }
   | { type: 'receipt'; id: string; peer: string; deliveredAtMs: number }
   | { type: 'call'; call: CallInfo }
+  | { type: 'conference'; conference: ConferenceInfo }
   | { type: 'warning'; message: string };
 
 export interface NodeControl {
@@ -61,6 +64,13 @@ export interface NodeControl {
    * `sink` gets what the far end says (48 kHz mono PCM); `push` sends the microphone.
    * Undefined when there is no such active call.
    */
+  /** Conferences (docs/calls.md, "Conferences"); optional so clients without them still fit. */
+  conferences?(): ConferenceInfo[];
+  conference?(id: string): ConferenceInfo;
+  createConference?(invite: string[], options: CallOptions): Promise<ConferenceInfo>;
+  inviteToConference?(id: string, user: string): Promise<ConferenceInfo>;
+  joinConference?(id: string, options?: CallOptions): Promise<ConferenceInfo>;
+  leaveConference?(id: string): Promise<ConferenceInfo>;
   audio?(callId: string, sink: (pcm: Int16Array) => void): AudioBridge | undefined;
 }
 

@@ -57,6 +57,21 @@ function routes(c: NodeControl): Route[] {
   add('POST', '/api/calls/:id/reject', (p) => c.reject(p.id));
   add('POST', '/api/calls/:id/hold', (p) => c.hold(p.id));
   add('POST', '/api/calls/:id/resume', (p) => c.resume(p.id));
+  const conf = <K extends keyof NodeControl>(k: K): NonNullable<NodeControl[K]> => {
+    const fn = c[k];
+    if (typeof fn !== 'function') throw new ApiError('not-supported', 'this node does not do conferences', 501);
+    return (fn as Function).bind(c);
+  };
+  const users = (v: unknown): string[] => {
+    if (!Array.isArray(v) || v.length > 15) throw new ApiError('bad-request', '"invite" must be a list of at most 15 user names');
+    return v.map((u, i) => str(u, `invite[${i}]`, 64));
+  };
+  add('GET', '/api/conferences', () => conf('conferences')());
+  add('POST', '/api/conferences', (_p, b) => conf('createConference')(users(b?.invite ?? []), callOptions(b)));
+  add('GET', '/api/conferences/:id', (p) => conf('conference')(p.id));
+  add('POST', '/api/conferences/:id/invite', (p, b) => conf('inviteToConference')(p.id, str(b?.user, 'user', 64)));
+  add('POST', '/api/conferences/:id/join', (p, b) => conf('joinConference')(p.id, b ? callOptions(b) : undefined));
+  add('POST', '/api/conferences/:id/leave', (p) => conf('leaveConference')(p.id));
   add('POST', '/api/hangup', (_p, b) => c.hangup(optStr(b?.callId, 'callId')));
   return r;
 }

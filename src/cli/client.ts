@@ -4,13 +4,13 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { parseArgs, UsageError } from './args.ts';
 import { parseHostPort, formatAddress } from '../wire/address.ts';
-import type { CallInfo, NodeStatus, LookupResult, ChatMessage, DeviceSummary } from '../api/node-control.ts';
+import type { CallInfo, NodeStatus, LookupResult, ChatMessage, DeviceSummary, ConferenceInfo } from '../api/node-control.ts';
 
 export class ClientError extends Error {
   constructor(message: string, readonly exitCode = 1) { super(message); }
 }
 
-export const clientCommands = ['register', 'login', 'status', 'netcheck', 'lookup', 'chat', 'call', 'hangup', 'answer', 'reject', 'hold', 'resume', 'calls', 'passwd', 'delete-account', 'devices'];
+export const clientCommands = ['register', 'login', 'status', 'netcheck', 'lookup', 'chat', 'call', 'hangup', 'answer', 'reject', 'hold', 'resume', 'calls', 'conference', 'passwd', 'delete-account', 'devices'];
 
 const flagSpec = {
   api: 'string', json: 'boolean', 'password-file': 'string', invite: 'string', play: 'string', record: 'string', seconds: 'string',
@@ -163,6 +163,32 @@ export async function runClientCommand(cmd: string, argv: string[]): Promise<num
       out(ended, ended.length ? ended.map((c) => `hung up the call with ${c.peer}`).join('\n') : 'no call in progress');
       return 0;
     }
+    case 'conference': {
+      const sub = arg(0, 'a subcommand: create, invite, join, leave or status');
+      const file = (f: unknown) => (typeof f === 'string' ? path.resolve(f) : undefined);
+      const audio = { play: file(flags.play), record: file(flags.record) };
+      const say = (c: ConferenceInfo) => out(c, describeConference(c));
+      const id = (i: number) => encodeURIComponent(arg(i, 'a conference id (see tincan conference status)'));
+      switch (sub) {
+        case 'create': {
+          const invite = positionals.slice(1);
+          if (invite.length === 0) throw new UsageError('conference create needs the users to invite');
+          say(await api.req<ConferenceInfo>('POST', 'conferences', { invite, ...audio }));
+          return 0;
+        }
+        case 'invite': { noMore(3); say(await api.req<ConferenceInfo>('POST', `conferences/${id(1)}/invite`, { user: arg(2, 'a user name') })); return 0; }
+        case 'join': { noMore(2); say(await api.req<ConferenceInfo>('POST', `conferences/${id(1)}/join`, audio)); return 0; }
+        case 'leave': { noMore(2); say(await api.req<ConferenceInfo>('POST', `conferences/${id(1)}/leave`)); return 0; }
+        case 'status': {
+          noMore(2);
+          if (positionals[1]) { say(await api.req<ConferenceInfo>('GET', `conferences/${id(1)}`)); return 0; }
+          const list = await api.req<ConferenceInfo[]>('GET', 'conferences');
+          out(list, list.length ? list.map(describeConference).join('\n') : 'no conferences');
+          return 0;
+        }
+      }
+      throw new UsageError(`unknown conference subcommand "${sub}" (create, invite, join, leave, status)`);
+    }
     case 'call': {
       const user = arg(0, 'a user name');
       noMore(1);
@@ -213,6 +239,15 @@ const stateWords: Record<CallInfo['state'], string> = {
   calling: 'calling', ringing: 'ringing at', incoming: 'incoming call from', answering: 'answering', active: 'in call with',
   'on-hold': 'on hold (by us) with', 'remote-hold': 'on hold (by them) with', 'both-hold': 'on hold (both sides) with', ended: 'ended',
 };
+
+function describeConference(c: ConferenceInfo): string {
+  const head = c.state === 'incoming' ? `conference ${c.id}: invited by ${c.inviter} (tincan conference join ${c.id})`
+    : c.state === 'left' ? `conference ${c.id}: left (${c.endReason ?? 'left'})`
+    : `conference ${c.id}: ${c.members.length} parties, host ${c.host ?? 'none'}`;
+  const members = c.members.map((m) => `  ${m.user}${m.user === c.host ? ' (host)' : ''}: ${m.cpuFramesPerMs.toFixed(1)} Opus frames/ms, uplink ${m.uplinkKbps} kb/s, could mix ${m.canHost}`);
+  const more = [...(c.invited.length ? [`  invited: ${c.invited.join(', ')}`] : []), ...(c.gone.length ? [`  gone: ${c.gone.join(', ')}`] : [])];
+  return [head, ...members, ...more].join('\n');
+}
 
 function describeCall(c: CallInfo): string {
   const what = c.state === 'ended' ? `call ${c.direction === 'out' ? 'to' : 'from'} ${c.peer} ended: ${c.endReason ?? 'failed'}` : `${stateWords[c.state]} ${c.peer}`;

@@ -18,6 +18,7 @@ network roles
                [--tcp-listen HOST:PORT,…]   (TCP fallback: always on --listen's address too; e.g. also :443)
   node         --data DIR --login HOST:PORT [--login-key KEY] [--bootstrap HOST:PORT,…] [--api HOST:PORT]
                [--listen HOST:PORT] [--auto-answer] [--play FILE.wav] [--record FILE.wav] [--no-direct]
+               [--uplink-kbps N]  (declared uplink, for conference host election)
   demo         [--data DIR]        a whole network on loopback (what npm start runs)
 
 simulation (docs/overlay.md)
@@ -34,6 +35,8 @@ user commands (talk to a running node; --api HOST:PORT, default 127.0.0.1:7780; 
   call USER [--play IN.wav] [--record OUT.wav] [--seconds N]
   calls                                  answer|reject [CALL_ID]
   hold|resume [CALL_ID]                  (CALL_ID may be left out when only one call fits)
+  conference create USER… [--play IN.wav] [--record OUT.wav]     conference status [CONF_ID]
+  conference invite CONF_ID USER         conference join|leave CONF_ID [--play IN.wav] [--record OUT.wav]
 `;
 
 const roleFlags: Record<string, FlagSpec> = {
@@ -42,9 +45,17 @@ const roleFlags: Record<string, FlagSpec> = {
   node: {
     data: 'string', login: 'string', 'login-key': 'string', bootstrap: 'string', api: 'string', listen: 'string',
     'auto-answer': 'boolean', play: 'string', record: 'string', 'no-direct': 'boolean', quiet: 'boolean',
+    'uplink-kbps': 'string',
   },
   demo: { data: 'string', quiet: 'boolean' },
 };
+
+function uplink(flags: Record<string, unknown>): number | undefined {
+  if (flags['uplink-kbps'] === undefined) return undefined;
+  const n = Number(flags['uplink-kbps']);
+  if (!Number.isInteger(n) || n < 1 || n > 10_000_000) throw new UsageError('--uplink-kbps must be a whole number of kb/s from 1');
+  return n;
+}
 
 function address(flags: Record<string, unknown>, name: string, fallback?: string): Address {
   const v = flags[name] ?? fallback;
@@ -102,6 +113,7 @@ async function startRole(cmd: string, argv: string[]): Promise<Running> {
         bootstrap: addresses(flags, 'bootstrap'), api: address(flags, 'api', '127.0.0.1:7780'),
         listen: flags.listen ? address(flags, 'listen') : undefined, autoAnswer: flags['auto-answer'] === true,
         play: str('play'), record: str('record'), noDirect: flags['no-direct'] === true, quiet: flags.quiet === true,
+        uplinkKbps: uplink(flags),
       });
     default:
       return runDemo({ data: str('data'), quiet: flags.quiet === true });

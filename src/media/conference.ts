@@ -50,6 +50,7 @@ export function electHost(roster: RosterEntry[]): string | undefined {
 
 const leavePacket = Uint8Array.of(2);
 const frameMs = 20, frameSamples = 960;
+const catchUpMaxMs = 100;
 
 export type ConferenceEvent = { type: 'host'; host: string | undefined } | { type: 'left'; id: string };
 
@@ -116,6 +117,15 @@ export class ConferenceParty {
     for (const [id, leg] of [...this.legs]) if (now - leg.lastHeardMs > silenceMs) this.drop(id, now);
     for (const leg of this.legs.values()) for (let a = leg.receiver.pollAudio(); a; a = leg.receiver.pollAudio()) leg.pending.push(a);
     this.nextTickMs ??= now;
+    // A host whose timer came late (a busy machine) mixes what it owes, but at most
+    // catchUpMaxMs of it: a longer burst would only unsettle every member's jitter buffer.
+    if (now - this.nextTickMs > catchUpMaxMs) this.nextTickMs = now - catchUpMaxMs;
+    const ticks = now >= this.nextTickMs ? Math.floor((now - this.nextTickMs) / frameMs) + 1 : 0;
+    // Each buffer plays on its own phase of the 20 ms clock: one frame a tick. A backlog beyond
+    // this round's ticks and two frames (a clock that ran ahead) is cut — before mixing, so a
+    // late round does not cut the very frames it is about to mix.
+    for (const leg of this.legs.values()) while (leg.pending.length > ticks + 2) leg.pending.shift();
+    this.trimMic((ticks + 2) * frameSamples);
     while (now >= this.nextTickMs) { this.mix(now); this.nextTickMs += frameMs; }
   }
 
@@ -128,9 +138,31 @@ export class ConferenceParty {
     return t;
   }
 
+  /** What the jitter buffers of the current legs did (concealed, late, stretched, cut frames). */
+  receiverStats() {
+    const t = { received: 0, concealed: 0, late: 0, expanded: 0, dropped: 0, targetDelayMs: 0 };
+    for (const leg of this.legs.values()) {
+      const s = leg.receiver.stats;
+      t.received += s.received; t.concealed += s.concealed; t.late += s.late; t.expanded += s.expanded; t.dropped += s.dropped;
+      t.targetDelayMs = Math.max(t.targetDelayMs, s.targetDelayMs);
+    }
+    return t;
+  }
+
   pollPacket() { return this.packets.shift(); }
   pollAudio() { return this.audio.shift(); }
   pollEvent() { return this.events.shift(); }
+
+  /** A party joined after the start (conference signaling): hosting may move to it. */
+  add(entry: RosterEntry, now: number) {
+    if (this.left || this.roster.some((r) => r.id === entry.id)) return;
+    this.roster.push(entry);
+    if (electHost(this.roster) !== this.host) { this.elect(now); return; }
+    if (this.host === this.id) this.legs.set(entry.id, this.newLeg(now));
+  }
+
+  /** A party is gone by the signaling's word (it said so, or another party noticed): as a leave packet. */
+  remove(id: string, now: number) { if (!this.left && id !== this.id) this.drop(id, now); }
 
   /** Leaves without ending the conference for the others. */
   leave(now: number) {
@@ -149,9 +181,6 @@ export class ConferenceParty {
     const sum = new Int32Array(frameSamples);
     for (let i = 0; i < frameSamples; i++) sum[i] = own[i];
     for (const [id, leg] of this.legs) {
-      // Each buffer plays on its own phase of the 20 ms clock: one frame a tick, and a backlog
-      // beyond two frames (a clock that ran ahead) is cut.
-      while (leg.pending.length > 2) leg.pending.shift();
       const f = leg.pending.shift() ?? new Int16Array(frameSamples);
       const fixed = f.length === frameSamples ? f : resize(f);
       frames.set(id, fixed);
@@ -164,6 +193,16 @@ export class ConferenceParty {
       this.stats.mixesSent++;
     }
     this.flush(now);
+  }
+
+  /** Keeps the newest `samples` of the microphone: the host's own voice must not fall behind. */
+  private trimMic(samples: number) {
+    let total = 0;
+    for (const c of this.mic) total += c.length;
+    while (total > samples && this.mic.length > 0) {
+      const over = total - samples, head = this.mic[0];
+      if (head.length <= over) { this.mic.shift(); total -= head.length; } else { this.mic[0] = head.subarray(over); total -= over; }
+    }
   }
 
   private takeMic(): Int16Array {

@@ -41,6 +41,8 @@ import { Hello, HelloOk, Publish, Lookup, LookupOk, Relay, Relayed } from '../ov
 import { signPresence, verifyPresence, type Presence } from '../overlay/presence.ts';
 import { Chat, ChatAck } from '../chat/protocol.ts';
 import { CallManager, type CallEvent } from '../calls/call-manager.ts';
+import { ConferenceManager, type ConferenceEvent } from '../calls/conference-manager.ts';
+import type { Capacity } from '../media/conference.ts';
 import type { NodeStatus, ChatMessage, LookupResult, CallInfo } from './types.ts';
 import type { LogLine } from './core.ts';
 import { HostCache } from './host-cache.ts';
@@ -68,6 +70,8 @@ export interface UserNodeConfig {
   /** How often the attached supernode is probed, and how long it may take to answer (supernode-link.ts). */
   probeMs?: number;
   probeTimeoutMs?: number;
+  /** This node's capacity for hosting conferences, measured by the runtime (it changes: a function). */
+  capacity?: () => Capacity;
 }
 
 export type UserNodeEvent =
@@ -76,7 +80,8 @@ export type UserNodeEvent =
   | { type: 'status' }
   | { type: 'chat'; message: ChatMessage }
   | { type: 'receipt'; id: string; peer: string; deliveredAtMs: number }
-  | CallEvent;
+  | CallEvent
+  | ConferenceEvent;
 
 
 type PathCallback = (r: Result<string>) => void;
@@ -87,6 +92,7 @@ export class UserNode {
   readonly calls: CallManager;
   /** NAT behaviour and hole punching (src/nat). */
   readonly nat: Reachability;
+  readonly conferences: ConferenceManager;
   private loginKey: Uint8Array | undefined;
   private user: string | undefined;
   private certificate: Uint8Array | undefined;
@@ -164,6 +170,15 @@ export class UserNode {
       request: (path, bytes, now, cb) => { this.rpc.request(path, bytes, now, cb); },
       // The call manager's only datagrams are media frames: they travel under the media keys.
       sendDatagram: (path, bytes, now, opts) => { this.rpc.sendDatagram(path, bytes, now, { ...opts, media: true }); },
+      random: cfg.random,
+    }, { autoAnswer: cfg.autoAnswer });
+    this.conferences = new ConferenceManager({
+      now: () => this.now,
+      self: () => this.user,
+      capacity: cfg.capacity ?? (() => ({ cpuFramesPerMs: 0, uplinkKbps: 0 })),
+      connectToUser: (user, now, cb) => this.connectToUser(user, now, cb),
+      request: (path, bytes, now, cb) => { this.rpc.request(path, bytes, now, cb); },
+      sendDatagram: (path, bytes, now) => { this.rpc.sendDatagram(path, bytes, now, { compress: false, media: true }); },
       random: cfg.random,
     }, { autoAnswer: cfg.autoAnswer });
   }
@@ -416,6 +431,14 @@ export class UserNode {
     return id;
   }
 
+  /** Runs a conference command (create, invite, join, leave, pushAudio) as one mutation. */
+  withConferences<T>(now: number, fn: (c: ConferenceManager) => T): T {
+    this.now = now;
+    const out = fn(this.conferences);
+    this.drain(now);
+    return out;
+  }
+
   /** Runs a call command (answer, reject, hangup, pushAudio) as one mutation. */
   withCalls<T>(now: number, fn: (calls: CallManager) => T): T {
     this.now = now;
@@ -450,6 +473,7 @@ export class UserNode {
     if (this.nextRenewMs !== undefined && now >= this.nextRenewMs) this.renew(now);
     this.link.handleTimeout(now);
     this.calls.handleTimeout(now);
+    this.conferences.handleTimeout(now);
     this.drain(now);
   }
 
@@ -469,7 +493,7 @@ export class UserNode {
   }
 
   pollTimeout(): number | undefined {
-    const ts = [this.rpc.pollTimeout(), this.nextPublishMs, this.nextRenewMs, this.calls.pollTimeout(), this.nat.pollTimeout(), this.link.pollTimeout(),
+    const ts = [this.rpc.pollTimeout(), this.nextPublishMs, this.nextRenewMs, this.calls.pollTimeout(), this.conferences.pollTimeout(), this.nat.pollTimeout(), this.link.pollTimeout(),
       ...[...this.waiting.values()].map((w) => w.deadlineMs)];
     const t = ts.filter((x): x is number => x !== undefined);
     return t.length ? Math.min(...t) : undefined;
@@ -644,6 +668,7 @@ export class UserNode {
   private drain(now: number) {
     for (let e = this.rpc.pollEvent(); e; e = this.rpc.pollEvent()) this.consume(e, now);
     for (let c = this.calls.pollEvent(); c; c = this.calls.pollEvent()) this.events.push(c);
+    for (let c = this.conferences.pollEvent(); c; c = this.conferences.pollEvent()) this.events.push(c);
   }
 
   private consume(e: RpcEvent, now: number) {
@@ -667,9 +692,11 @@ export class UserNode {
         for (const [k, p] of this.directPaths) if (p === e.path) this.directPaths.delete(k);
         this.link.pathClosed(e.path, now);
         this.calls.pathClosed(e.path, now);
+        this.conferences.pathClosed(e.path);
         break;
       case 'datagram':
         if (e.message.command === Cmd.Relayed) return this.consumeRelayed(e.path, e.message, now);
+        if (e.peer.user && this.conferences.consumeDatagram(e.peer.user, e.path, e.message, now)) break;
         if (e.peer.user) this.calls.consumeDatagram({ user: e.peer.user, device: toBase64Url(e.peer.signingKey) }, e.message, now);
         break;
       case 'request':
@@ -713,6 +740,8 @@ export class UserNode {
       if (direct && isRelayedPath(path) && this.rpc.endpoint.isEstablished(direct)) this.calls.moveToDirect(device, direct, now);
       return;
     }
+    if (this.calls.consumeRequest(path, { user: peerUser, device }, m, now, respond)) return;
+    if (this.conferences.consumeRequest(path, peerUser, m, now, respond)) return;
     respond(errorBytes('unknown-command', `nodes do not answer command ${m.command}`));
   }
 

@@ -7,6 +7,9 @@ import { UdpDriver } from './udp-driver.ts';
 import { DataDir } from './data-dir.ts';
 import { WavPlayer, WavRecorder, readWavMono48k } from './audio.ts';
 import { now as clockNow } from './clock.ts';
+import { capacityMeter } from './capacity.ts';
+import { ConferenceService } from './conference-service.ts';
+import type { ConferenceInfo } from '../calls/conference-manager.ts';
 import { random } from './clock.ts';
 import { toBase64Url, fromBase64Url } from '../crypto/bytes.ts';
 import { type Address, formatAddress } from '../wire/address.ts';
@@ -26,6 +29,8 @@ export interface NodeServiceOptions {
   play?: string;
   record?: string;
   noDirect: boolean;
+  /** The uplink the user declares for hosting conferences; default 1000 kb/s. */
+  uplinkKbps?: number;
   log?: (level: string, message: string) => void;
 }
 
@@ -44,9 +49,14 @@ export class NodeService implements NodeControl {
   private contactTimer: NodeJS.Timeout | undefined;
   private savedCertificate: Uint8Array | undefined;
   private savedHostCache = '';
+  private readonly conf: ConferenceService;
+  private stopMeter = () => {};
 
   private constructor(private readonly node: UserNode, private readonly driver: UdpDriver,
-    private readonly data: DataDir, private readonly opts: NodeServiceOptions) {}
+    private readonly data: DataDir, private readonly opts: NodeServiceOptions) {
+    const mutate = <T>(fn: (now: number) => T): T => { let out: T | undefined; driver.mutate((now) => { out = fn(now); }); return out as T; };
+    this.conf = new ConferenceService(node, mutate, { playFile: opts.play, recordFile: opts.record }, (l, m) => opts.log?.(l, m));
+  }
 
   static async start(opts: NodeServiceOptions): Promise<NodeService> {
     const data = new DataDir(opts.data);
@@ -55,15 +65,17 @@ export class NodeService implements NodeControl {
     if (opts.loginKey && pinned && toBase64Url(opts.loginKey) !== toBase64Url(pinned)) {
       opts.log?.('warn', 'the --login-key given differs from the key pinned in the data directory; using --login-key');
     }
+    const meter = capacityMeter(opts.uplinkKbps ?? 1000);
     const driver = await UdpDriver.bind(opts.listen ?? { host: '127.0.0.1', port: 0 }, (e) => opts.log?.('error', `internal error: ${String(e)}`));
     driver.enableTcp(true);
     const node = new UserNode({
       staticKey: keys.static, signingKey: keys.signing, random, deviceId: keys.deviceId,
       login: opts.login, loginKey: opts.loginKey ?? pinned, bootstrap: opts.bootstrap, listen: driver.address,
-      directAllowed: !opts.noDirect, autoAnswer: opts.autoAnswer,
+      directAllowed: !opts.noDirect, autoAnswer: opts.autoAnswer, capacity: meter.capacity,
       hostCache: data.hostCache(clockNow(), (m) => opts.log?.('warn', m)),
     });
     const svc = new NodeService(node, driver, data, opts);
+    svc.stopMeter = meter.stop;
     svc.loadState();
     driver.attach(node, () => svc.drain());
     svc.restoreSession();
@@ -76,6 +88,9 @@ export class NodeService implements NodeControl {
   async stop() {
     if (this.contactTimer) clearInterval(this.contactTimer);
     await this.hangup().catch(() => {});
+    this.conf.leaveAll();
+    this.conf.stop();
+    this.stopMeter();
     for (const p of this.players.values()) p.stop();
     this.saveHostCache();
     await this.driver.close();
@@ -187,6 +202,13 @@ export class NodeService implements NodeControl {
     };
   }
 
+  conferences(): ConferenceInfo[] { return this.conf.list(); }
+  conference(id: string): ConferenceInfo { return this.conf.get(id); }
+  async createConference(invite: string[], options: CallOptions): Promise<ConferenceInfo> { return this.conf.create(invite, options); }
+  async inviteToConference(id: string, user: string): Promise<ConferenceInfo> { return this.conf.invite(id, user); }
+  async joinConference(id: string, options?: CallOptions): Promise<ConferenceInfo> { return this.conf.join(id, options); }
+  async leaveConference(id: string): Promise<ConferenceInfo> { return this.conf.leave(id); }
+
   subscribe(listener: (event: NodeEvent) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
@@ -231,6 +253,8 @@ export class NodeService implements NodeControl {
           for (const sink of this.audioSinks.get(e.callId) ?? []) sink(e.pcm);
           break;
         case 'call': this.onCall(e.call); break;
+        case 'conference': this.conf.onConference(e.conference); this.emit(e); break;
+        case 'conference-audio': this.conf.onAudio(e.confId, e.pcm); break;
       }
     }
   }

@@ -9,6 +9,7 @@ import { UserNode, type UserNodeEvent } from '../node/user-node.ts';
 import { ed25519FromSeed, x25519FromPrivate } from '../crypto/keys.ts';
 import type { Address } from '../wire/address.ts';
 import type { Result } from '../wire/result.ts';
+import type { Capacity } from '../media/conference.ts';
 
 export interface TestnetOptions {
   seed?: number;
@@ -53,12 +54,13 @@ export function createTestnet(o: TestnetOptions = {}) {
   });
   for (const [i, sn] of supernodes.entries()) net.mutate(addresses[i], (now) => sn.start(now));
 
-  const addUser = (n: number, opts: { direct?: boolean; autoAnswer?: boolean; supernode?: number } = {}): TestUser => {
+  const addUser = (n: number, opts: { direct?: boolean; autoAnswer?: boolean; supernode?: number; capacity?: Capacity } = {}): TestUser => {
     const k = keys();
     const address = { host: `198.51.100.${n}`, port: 5000 };
     const node = new UserNode({
       staticKey: k.static, signingKey: k.signing, random: net.random, deviceId: `dev${n}`, login: loginAddress, loginKey: lk.signing.publicKey,
       bootstrap: [addresses[opts.supernode ?? 0]], listen: address, directAllowed: opts.direct ?? true, autoAnswer: opts.autoAnswer ?? false, tap: o.tap,
+      capacity: opts.capacity && (() => opts.capacity!),
     });
     const events: UserNodeEvent[] = [];
     net.add(address, node, () => { for (let e = node.pollEvent(); e; e = node.pollEvent()) events.push(e); });

@@ -56,4 +56,8 @@ export const Cmd = {
   KadFind: 120,
   KadFound: 121,
   KadStore: 122,
+  // conferences (calls/conference-*.ts); 80–89 belong to them
+  ConfInvite: 80,
+  ConfRoster: 81,
+  ConfMedia: 82,
 } as const;

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startRole, cli, stopAll, waitFor, api } from './processes.ts';
-import { speechLikeSignal } from '../helpers/signals.ts';
+import { speechFixture } from '../helpers/signals.ts';
 import { windowedCorrelation } from '../helpers/xcorr.ts';
 import { encodeWav, decodeWav } from '../../src/media/wav.ts';
 import { toMono48k } from '../../src/media/resample.ts';
@@ -18,7 +18,7 @@ after(async () => { await stopAll(); fs.rmSync(tmp, { recursive: true, force: tr
 
 const password = 'correct horse battery';
 fs.writeFileSync(path.join(tmp, 'password'), password + '\n');
-const input = speechLikeSignal(3, 48_000, 11);
+const input = speechFixture(3);
 fs.writeFileSync(path.join(tmp, 'speech.wav'), encodeWav(input, 48_000));
 
 async function network() {

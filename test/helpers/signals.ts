@@ -1,7 +1,10 @@
 // Deterministic speech-like test audio: a glottal pulse train (rich in harmonics) whose pitch
 // glides between 100 and 250 Hz, shaped by three formant resonances, modulated at syllable
 // rate, with short pauses — close enough to voice for a voice codec, and the same every run.
+import fs from 'node:fs';
 import { prng } from './prng.ts';
+import { decodeWav } from '../../src/media/wav.ts';
+import { toMono48k } from '../../src/media/resample.ts';
 
 /** `voice` sets a talker apart (pitch centre, vocal tract length) for tests with several. */
 export function speechLikeSignal(seconds: number, sampleRate = 48_000, seed = 1, voice: { pitchHz?: number; formantScale?: number } = {}): Int16Array {
@@ -44,4 +47,15 @@ export function speechLikeSignal(seconds: number, sampleRate = 48_000, seed = 1,
   const gain = peak > 0 ? (0.5 * 32767) / peak : 0; // peak at -6 dBFS
   for (let i = 0; i < n; i++) out[i] = Math.round(raw[i] * gain);
   return out;
+}
+
+/**
+ * The first `seconds` of real (synthesised) speech from test/fixtures/speech.wav, 48 kHz mono.
+ * Unlike speechLikeSignal, one stretch of it does not resemble another (half-second windows
+ * of unrelated stretches correlate at ~0.26), so matching it proves the audio really arrived.
+ */
+export function speechFixture(seconds: number): Int16Array {
+  const wav = decodeWav(fs.readFileSync(new URL('../fixtures/speech.wav', import.meta.url)));
+  if (!wav.ok) throw new Error(`test/fixtures/speech.wav: ${wav.error.message}`);
+  return toMono48k(wav.value).slice(0, Math.round(seconds * 48_000));
 }

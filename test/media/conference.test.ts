@@ -26,7 +26,12 @@ const voices = new Map(roster.map((r, i) => [r.id, speechLikeSignal(seconds, 48_
 voices.set('stranger', speechLikeSignal(seconds, 48_000, 999, { pitchHz: 170, formantScale: 1.07 }));
 
 /** Runs the conference; `at` hooks fire once when virtual time passes them. */
-function run(hooks: { atMs: number; fn: (p: Map<string, ConferenceParty>, now: number, gone: Set<string>) => void }[]) {
+/** `lateTimerMs`: carol's timer fires only on multiples of it (a host on a busy machine). */
+function run(hooks: { atMs: number; fn: (p: Map<string, ConferenceParty>, now: number, gone: Set<string>) => void }[], lateTimerMs = 0) {
+  const due = (id: string, p: ConferenceParty) => {
+    const t = p.pollTimeout();
+    return t === undefined ? undefined : id === 'carol' && lateTimerMs ? Math.ceil(t / lateTimerMs) * lateTimerMs : t;
+  };
   const rng = prng(5);
   const parties = new Map(roster.map((r, i) => [r.id, new ConferenceParty(r.id, roster, { seed: i + 1 })]));
   const gone = new Set<string>();
@@ -49,14 +54,14 @@ function run(hooks: { atMs: number; fn: (p: Map<string, ConferenceParty>, now: n
     }
     for (const [id, p] of parties) {
       if (gone.has(id)) continue;
-      const t = p.pollTimeout();
+      const t = due(id, p);
       if (t !== undefined && t <= now) p.handleTimeout(now);
       for (let a = p.pollAudio(); a; a = p.pollAudio()) heard.get(id)!.push(a);
       for (let e = p.pollEvent(); e; e = p.pollEvent()) if (e.type === 'host') hostsSeen.get(id)!.push(e.host);
       for (let q = p.pollPacket(); q; q = p.pollPacket()) flights.push({ at: now + 15 + rng.int(10), n: n++, from: id, to: q.to, bytes: q.bytes });
     }
     const next = Math.min((nextChunk + 1) * 20, flights[0]?.at ?? Infinity,
-      ...[...parties].filter(([id]) => !gone.has(id)).map(([, p]) => p.pollTimeout() ?? Infinity));
+      ...[...parties].filter(([id]) => !gone.has(id)).map(([id, p]) => due(id, p) ?? Infinity));
     now = next > now ? next : now + 1;
   }
   return { parties, heard: new Map([...heard].map(([id, a]) => [id, concat(a)])), hostsSeen, gone };
@@ -104,5 +109,16 @@ test('a host that vanishes without a word is replaced after its silence', () => 
   for (const listener of ['alice', 'bob', 'erin']) {
     assert.deepEqual(r.hostsSeen.get(listener), ['carol', 'dave']);
     assert.ok(hears(r.heard.get(listener)!, 'dave', 5.5, 7.5) >= 0.3, `${listener} hears dave again`);
+  }
+});
+
+test('a host whose timer fires only every 100 ms still mixes everyone (no frames cut by a late round)', () => {
+  const r = run([], 100);
+  for (const listener of ['alice', 'bob', 'dave', 'erin']) {
+    const others = roster.map((x) => x.id).filter((x) => x !== listener);
+    for (const x of others) {
+      const c = hears(r.heard.get(listener)!, x, 1, 7);
+      assert.ok(c >= 0.3, `${listener} hears ${x} through a late host: ${c.toFixed(2)}`);
+    }
   }
 });

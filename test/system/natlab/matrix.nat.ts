@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { NatLab, natTypes, labUnavailable, type NatType, type Host, type Proc } from './lab.ts';
-import { speechLikeSignal } from '../../helpers/signals.ts';
+import { speechFixture } from '../../helpers/signals.ts';
 import { alignedCorrelation, windowedCorrelation } from '../../helpers/xcorr.ts';
 import { encodeWav, decodeWav } from '../../../src/media/wav.ts';
 import { toMono48k } from '../../../src/media/resample.ts';
@@ -18,7 +18,7 @@ const skip = labUnavailable();
 const bin = path.resolve(import.meta.dirname, '../../../bin/tincan.js');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tincan-nat-'));
 const lab = new NatLab();
-const input = speechLikeSignal(2.5, 48_000, 17);
+const input = speechFixture(2.5);
 const speech = path.join(tmp, 'speech.wav');
 const passwordFile = path.join(tmp, 'password');
 const login = '203.0.113.10:7000';
@@ -121,9 +121,10 @@ async function callCell(callerHost: Host, callerType: string, calleeType: string
     const pcm = toMono48k(rec.value);
     const { correlation } = alignedCorrelation(input, pcm, 48_000 * 2);
     cell.whole = correlation;
-    cell.match = windowedMatch(pcm);
+    const w = windowedMatch(pcm);
+    cell.match = w.median;
     const s = ended.stats;
-    cell.audio = `bob received ${s.framesReceived}/${out.stats.framesSent} frames, concealed ${s.framesConcealed}, late ${s.framesLate}`;
+    cell.audio = `bob received ${s.framesReceived}/${out.stats.framesSent} frames, concealed ${s.framesConcealed}, late ${s.framesLate}, expanded ${s.framesExpanded}, dropped ${s.framesDropped}; windows ${w.windows.map((x) => x.toFixed(2)).join(' ')}`;
     cell.ok = cell.match >= 0.9;
     return cell;
   } catch (e) {
@@ -140,8 +141,8 @@ async function callCell(callerHost: Host, callerType: string, calleeType: string
  * cross-correlation. On a busy machine the jitter buffer stretches the playout as timers run
  * late, so the recording drifts against any single alignment although every word arrived.
  */
-function windowedMatch(recorded: Int16Array): number {
-  return windowedCorrelation(input, recorded).median;
+function windowedMatch(recorded: Int16Array): { median: number; windows: number[] } {
+  return windowedCorrelation(input, recorded);
 }
 
 /** A matrix label: direct, direct-bday (a birthday socket), relay-udp, relay-tcp (either side over TCP). */
