@@ -107,7 +107,9 @@ async function tincanLeg(sn: { host: string; port: number }): Promise<Leg & { to
 }
 
 async function startSupernode(): Promise<{ proc: ChildProcess; address: { host: string; port: number } }> {
-  const proc = spawn(process.execPath, [bin, 'supernode', '--listen', '127.0.0.1:0', '--login', '127.0.0.1:9', '--login-key', Buffer.alloc(32, 1).toString('base64url')],
+  // TINCAN_BENCH_RELAY_PROFILE=DIR writes a CPU profile of the supernode there (node --cpu-prof).
+  const prof = process.env.TINCAN_BENCH_RELAY_PROFILE ? ['--cpu-prof', '--cpu-prof-dir', process.env.TINCAN_BENCH_RELAY_PROFILE] : [];
+  const proc = spawn(process.execPath, [...prof, bin, 'supernode', '--listen', '127.0.0.1:0', '--login', '127.0.0.1:9', '--login-key', Buffer.alloc(32, 1).toString('base64url')],
     { stdio: ['ignore', 'pipe', 'ignore'] });
   const info = await new Promise<Record<string, any>>((resolve, reject) => {
     let out = '';
@@ -236,11 +238,12 @@ const ours = await sweep('tincan supernode', async () => {
   return [a, b];
 });
 sn.proc.kill('SIGTERM');
+await new Promise((r) => sn.proc.once('exit', r));
 
 const coturnPort = 34780 + (process.pid % 1000);
 const coturn = startCoturn(coturnPort);
 let ref: Awaited<ReturnType<typeof sweep>> | undefined;
-if (coturn) {
+if (coturn && !process.env.TINCAN_BENCH_RELAY_NO_COTURN) {
   await new Promise((r) => setTimeout(r, 800));   // turnserver prints nothing we can wait for when logging is off
   try {
     ref = await sweep('coturn', async () => {

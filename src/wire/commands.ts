@@ -27,6 +27,8 @@ export const Cmd = {
   SyncOk: 28,
   Relay: 29,
   Relayed: 30,
+  RelayBind: 31,
+  RelayBindOk: 32,
   // reachability (src/nat): hole punching coordinated by the callee's supernode
   PunchRequest: 70,
   PunchOk: 71,
