@@ -22,14 +22,15 @@ import { ChannelMask, channelHeaderBytes, channelInnerMin } from './channel-head
 import type { RelayTable } from './relay-table.ts';
 import { type Result, ok, err } from '../wire/result.ts';
 
-/** Per-user limits, set with `tincan supernode --relay-user-kbps / --relay-user-channels`. */
+/** Per-user limits, set with `tincan supernode --relay-user-kbps / --relay-user-channels`; 0 is no limit. */
 export interface RelayQuotas {
   /** Relayed bytes per second per user (token bucket, one second of burst). */
   userBytesPerSecond: number;
   /** Channels one user may hold at once (about one per relayed conversation). */
   userChannelsMax: number;
 }
-// 64 kB/s carries about four Opus calls with FEC and headers; 16 channels, several devices' calls.
+// 512 kb/s carries several Opus calls (about 60 kb/s each with FEC and headers, both ways
+// counted at the sender); 16 channels, several devices' conversations.
 export const defaultRelayQuotas: RelayQuotas = { userBytesPerSecond: 64_000, userChannelsMax: 16 };
 
 // Implementation limits.
@@ -67,7 +68,7 @@ export class RelayPlane {
     const existing = h && [...h.channels.values()].find((c) => c.peerToken === peerToken);
     if (h && existing) { existing.usedMs = now; return ok({ channel: existing.id, check: existing.check, key: h.mask.key }); }
     const u = this.usageOf(user, now);
-    if (u.channels >= this.quotas.userChannelsMax || this.ids.size >= channelsMax) {
+    if ((this.quotas.userChannelsMax > 0 && u.channels >= this.quotas.userChannelsMax) || this.ids.size >= channelsMax) {
       this.stats.refusedBinds++;
       return err('over-quota', `at most ${this.quotas.userChannelsMax} relay channels per user`);
     }
@@ -152,6 +153,7 @@ export class RelayPlane {
   private charge(user: string, bytes: number, now: number): boolean {
     const u = this.usageOf(user, now);
     const rate = this.quotas.userBytesPerSecond;
+    if (rate === 0) return true;
     if (now > u.refilledMs) { u.bucket = Math.min(rate, u.bucket + ((now - u.refilledMs) * rate) / 1000); u.refilledMs = now; }
     if (u.bucket < bytes) return false;
     u.bucket -= bytes;

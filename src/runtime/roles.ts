@@ -11,13 +11,16 @@ import { openSqliteStore } from '../login/sqlite-store.ts';
 import { openPostgresStore } from '../login/postgres-store.ts';
 import type { AccountStore } from '../login/store.ts';
 import { Supernode } from '../node/supernode.ts';
+import type { RelayQuotas } from '../relay/relay-plane.ts';
 import { ed25519FromSeed, x25519FromPrivate, type KeyPair } from '../crypto/keys.ts';
 import { toBase64Url, fromBase64Url } from '../crypto/bytes.ts';
 import { type Address, formatAddress } from '../wire/address.ts';
 import { startApiServer } from '../api/server.ts';
 
 export interface LoginServerOptions { listen: Address; db: string; quiet?: boolean; registration?: RegistrationPolicy }
-export interface SupernodeOptions { listen: Address; login: Address; loginKey?: string; bootstrap: Address[]; data?: string; quiet?: boolean; tcpListen?: Address[] }
+export interface SupernodeOptions {
+  listen: Address; login: Address; loginKey?: string; bootstrap: Address[]; data?: string; quiet?: boolean; tcpListen?: Address[]; relayQuotas?: RelayQuotas;
+}
 export interface NodeOptions {
   data: string; login: Address; loginKey?: string; bootstrap: Address[]; api: Address; listen?: Address;
   autoAnswer: boolean; play?: string; record?: string; noDirect: boolean; quiet?: boolean;
@@ -102,7 +105,7 @@ export async function startSupernode(o: SupernodeOptions): Promise<Running> {
   }
   const sn = new Supernode({
     staticKey: keys.static, signingKey: keys.signing, random, listen: driver.address, login: o.login,
-    loginKey: parseKey(o.loginKey, '--login-key') ?? data.loginKey(), bootstrap: o.bootstrap,
+    loginKey: parseKey(o.loginKey, '--login-key') ?? data.loginKey(), bootstrap: o.bootstrap, relayQuotas: o.relayQuotas,
   });
   let pinned = sn.loginKey !== undefined;
   driver.attach(sn, () => {
