@@ -58,8 +58,9 @@ export class Supernode implements DatagramCore {
   readonly relay: RelayTable;
   /** Relay channels: forwarding without per-packet Noise (relay/relay-plane.ts). */
   readonly plane: RelayPlane;
-  // The session layer's next deadline, kept while only channel packets arrive (they change no timer).
-  private rpcTimeout: number | undefined;
+  // The session layer's and the directory's next deadline (each a scan), kept while only channel
+  // packets arrive: they change neither.
+  private coreTimeout: number | undefined;
   private rpcTimeoutStale = true;
   /** Supernodes we have a working PeerHello with: path → their listen address. */
   readonly peers = new Map<string, Address>();
@@ -132,8 +133,12 @@ export class Supernode implements DatagramCore {
 
   pollTransmit() { return this.plane.pollTransmit() ?? this.rpc.pollTransmit(); }
   pollTimeout(): number | undefined {
-    if (this.rpcTimeoutStale) { this.rpcTimeout = this.rpc.pollTimeout(); this.rpcTimeoutStale = false; }
-    const t = [this.rpcTimeout, this.plane.pollTimeout(), this.nextAnnounceMs, this.directory.nextExpiryMs()].filter((x): x is number => x !== undefined);
+    if (this.rpcTimeoutStale) {
+      const r = this.rpc.pollTimeout(), d = this.directory.nextExpiryMs();
+      this.coreTimeout = r === undefined ? d : d === undefined ? r : Math.min(r, d);
+      this.rpcTimeoutStale = false;
+    }
+    const t = [this.coreTimeout, this.plane.pollTimeout(), this.nextAnnounceMs].filter((x): x is number => x !== undefined);
     return t.length ? Math.min(...t) : undefined;
   }
   pollLog(): LogLine | undefined { return this.logs.shift(); }

@@ -88,11 +88,15 @@ export async function startLoginServer(o: LoginServerOptions): Promise<Running> 
   };
 }
 
+// A relay receives every flow's packet of a 20 ms tick at about the same moment; on a busy host it
+// may not run for tens of milliseconds. 4 MiB holds about 4000 such datagrams (kernel accounting).
+const relayRecvBufferBytes = 4 << 20;
+
 export async function startSupernode(o: SupernodeOptions): Promise<Running> {
   let log = logger('supernode', o.quiet);
   const data = new DataDir(o.data ?? fs.mkdtempSync(path.join(os.tmpdir(), 'tincan-supernode-')));
   const keys = data.keys();
-  const driver = await UdpDriver.bind(o.listen, (e) => log('error', String(e))).catch((e: Error) => {
+  const driver = await UdpDriver.bind(o.listen, (e) => log('error', String(e)), { recvBufferBytes: relayRecvBufferBytes }).catch((e: Error) => {
     throw new RoleError(`cannot listen on ${formatAddress(o.listen)}: ${e.message}`);
   });
   log = logger(`supernode ${formatAddress(driver.address)}`, o.quiet);
