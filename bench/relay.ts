@@ -26,7 +26,7 @@ import { Hello, HelloOk, RelayBind, RelayBindOk } from '../src/overlay/protocol.
 import { udpPath } from '../src/session/paths.ts';
 import { printTable, ratio } from './harness.ts';
 
-const steps = (process.env.TINCAN_BENCH_RELAY_STEPS ?? '5,10,15,25,50,100,200,400').split(',').map(Number);
+const steps = (process.env.TINCAN_BENCH_RELAY_STEPS ?? '25,50,100,125,150,175,200,250,300').split(',').map(Number);
 const secondsPerStep = 4;
 const repeats = Number(process.env.TINCAN_BENCH_RELAY_REPEATS ?? 2);
 const payloadBytes = 160;
@@ -309,6 +309,10 @@ const rows = [
   { name: `latency p50 at ${ours.at.flows} flows (ms)`, tincan: ours.at.p50, coturn: same?.p50 ?? 'n/a', ratio: same ? ratio(same.p50, ours.at.p50) : 'n/a' },
   { name: `latency p99 at ${ours.at.flows} flows (ms)`, tincan: ours.at.p99, coturn: same?.p99 ?? 'n/a', ratio: same ? ratio(same.p99, ours.at.p99) : 'n/a' },
   { name: `relay CPU per packet at ${ours.at.flows} flows (µs)`, tincan: ours.at.cpuUsPerPacket, coturn: same?.cpuUsPerPacket ?? 'n/a', ratio: same ? ratio(same.cpuUsPerPacket, ours.at.cpuUsPerPacket) : 'n/a' },
+  // What one whole core would carry at that cost (2 × 50 packets/s per flow): the relay's own
+  // capacity, where the step figure above is also bounded by the generator and the machine.
+  { name: 'flows per core at that CPU cost', tincan: Math.round(1e6 / (ours.at.cpuUsPerPacket * 2 * pps)),
+    coturn: same ? Math.round(1e6 / (same.cpuUsPerPacket * 2 * pps)) : 'n/a', ratio: same ? ratio(same.cpuUsPerPacket, ours.at.cpuUsPerPacket) : 'n/a' },
 ];
 printTable(`relay: voice-like flows (${pps} packets/s of ${payloadBytes} bytes each way), steps ${steps.join('/')} × ${secondsPerStep} s, best of ${repeats} alternating runs; latency and CPU ratios are coturn/ours (higher is better for us)`, rows);
 if (!coturn) process.stdout.write('coturn (turnserver) is not installed: apt-get install coturn for the reference\n');
