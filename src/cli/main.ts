@@ -7,6 +7,7 @@ import { parseArgs, UsageError, type FlagSpec } from './args.ts';
 import { parseHostPort, type Address } from '../wire/address.ts';
 import { startLoginServer, startSupernode, startNode, runDemo, RoleError, type Running } from '../runtime/roles.ts';
 import type { RegistrationPolicy } from '../login/server.ts';
+import { defaultRelayQuotas } from '../relay/relay-plane.ts';
 import { runClientCommand, clientCommands, ClientError } from './client.ts';
 import { runSimCommand, simUsage } from '../sim/sim-command.ts';
 
@@ -16,6 +17,7 @@ network roles
   login-server --listen HOST:PORT --db FILE.sqlite|postgres://USER@HOST:PORT/DB [--registration open|invite|closed] [--invite-codes CODE,…]
   supernode    --listen HOST:PORT --login HOST:PORT [--login-key KEY] [--bootstrap HOST:PORT,…] [--data DIR]
                [--tcp-listen HOST:PORT,…]   (TCP fallback: always on --listen's address too; e.g. also :443)
+               [--relay-user-kbps N] [--relay-user-channels N]   (per-user relay quotas; 0: unlimited; default 512, 16)
   node         --data DIR --login HOST:PORT [--login-key KEY] [--bootstrap HOST:PORT,…] [--api HOST:PORT]
                [--listen HOST:PORT] [--auto-answer] [--play FILE.wav] [--record FILE.wav] [--no-direct]
                [--uplink-kbps N]  (declared uplink, for conference host election)
@@ -41,7 +43,10 @@ user commands (talk to a running node; --api HOST:PORT, default 127.0.0.1:7780; 
 
 const roleFlags: Record<string, FlagSpec> = {
   'login-server': { listen: 'string', db: 'string', registration: 'string', 'invite-codes': 'string' },
-  supernode: { listen: 'string', login: 'string', 'login-key': 'string', bootstrap: 'string', data: 'string', 'tcp-listen': 'string' },
+  supernode: {
+    listen: 'string', login: 'string', 'login-key': 'string', bootstrap: 'string', data: 'string', 'tcp-listen': 'string',
+    'relay-user-kbps': 'string', 'relay-user-channels': 'string',
+  },
   node: {
     data: 'string', login: 'string', 'login-key': 'string', bootstrap: 'string', api: 'string', listen: 'string',
     'auto-answer': 'boolean', play: 'string', record: 'string', 'no-direct': 'boolean', quiet: 'boolean',
@@ -89,6 +94,13 @@ function registration(flags: Record<string, unknown>): RegistrationPolicy {
   throw new UsageError(`--registration must be open, invite or closed, not "${String(mode)}"`);
 }
 
+function count(flags: Record<string, unknown>, name: string, fallback: number): number {
+  const v = flags[name];
+  if (v === undefined) return fallback;
+  if (typeof v !== 'string' || !/^\d{1,9}$/.test(v)) throw new UsageError(`--${name} must be a whole number (0: unlimited), not "${String(v)}"`);
+  return Number(v);
+}
+
 function required(flags: Record<string, unknown>, name: string): string {
   const v = flags[name];
   if (typeof v !== 'string' || v === '') throw new UsageError(`--${name} is required`);
@@ -106,6 +118,10 @@ async function startRole(cmd: string, argv: string[]): Promise<Running> {
       return startSupernode({
         listen: address(flags, 'listen', '127.0.0.1:7710'), login: address(flags, 'login'), loginKey: str('login-key'),
         bootstrap: addresses(flags, 'bootstrap'), data: str('data'), tcpListen: addresses(flags, 'tcp-listen'),
+        relayQuotas: {
+          userBytesPerSecond: count(flags, 'relay-user-kbps', defaultRelayQuotas.userBytesPerSecond * 8 / 1000) * 1000 / 8,
+          userChannelsMax: count(flags, 'relay-user-channels', defaultRelayQuotas.userChannelsMax),
+        },
       });
     case 'node':
       return startNode({

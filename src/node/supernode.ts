@@ -11,6 +11,7 @@
 //   command: start(now)
 //   outputs: pollTransmit(), pollTimeout(), pollLog(), loginKey (learned on first contact)
 import { Rpc, type RpcEvent } from '../session/rpc.ts';
+import type { PeerIdentity } from '../session/endpoint.ts';
 import type { KeyPair, RandomBytes } from '../crypto/keys.ts';
 import { createIdentityProof, consumeIdentityProof } from '../crypto/identity-proof.ts';
 import { equalBytes } from '../crypto/bytes.ts';
@@ -20,12 +21,13 @@ import { err } from '../wire/result.ts';
 import { Cmd } from '../wire/commands.ts';
 import { OkReply, errorBytes } from '../wire/replies.ts';
 import { udpPath, addressOfUdpPath, addressOfTcpPath } from '../session/paths.ts';
-import { HelloOk, Publish, Lookup, LookupOk, PeerHello, Relay, Relayed } from '../overlay/protocol.ts';
+import { HelloOk, Publish, Lookup, LookupOk, PeerHello, Relay, Relayed, RelayBind, RelayBindOk } from '../overlay/protocol.ts';
 import { OverlayLink, isOverlayCommand } from '../overlay/overlay-link.ts';
 import { ClRequest, ClAnswer, Op, Status } from '../overlay/messages.ts';
 import { SupernodeAnnounce, SupernodeList } from '../login/protocol.ts';
 import { verifyPresence } from '../overlay/presence.ts';
 import { RelayTable } from '../relay/relay-table.ts';
+import { RelayPlane, type RelayQuotas } from '../relay/relay-plane.ts';
 import { coordinatePunch } from '../nat/coordinator.ts';
 import type { DatagramCore, LogLine } from './core.ts';
 
@@ -44,6 +46,8 @@ export interface SupernodeConfig {
   announceEveryMs?: number;   // default 60 s
   /** Overlay network constant (docs/overlay.md); default 3. */
   slotBits?: number;
+  /** Per-user relay limits (relay/relay-plane.ts). */
+  relayQuotas?: RelayQuotas;
 }
 
 // Implementation constants.
@@ -54,6 +58,12 @@ export class Supernode implements DatagramCore {
   loginKey: Uint8Array | undefined;
   readonly overlay: OverlayLink;
   readonly relay: RelayTable;
+  /** Relay channels: forwarding without per-packet Noise (relay/relay-plane.ts). */
+  readonly plane: RelayPlane;
+  // The session layer's and the directory's next deadline (each a scan), kept while only channel
+  // packets arrive: they change neither.
+  private coreTimeout: number | undefined;
+  private rpcTimeoutStale = true;
   /** Supernodes we have a working PeerHello with: path → their listen address. */
   readonly peers = new Map<string, Address>();
   private readonly joining = new Set<string>();
@@ -69,7 +79,10 @@ export class Supernode implements DatagramCore {
     this.loginPath = udpPath(cfg.login);
     this.announceEveryMs = cfg.announceEveryMs ?? 60_000;
     this.relay = new RelayTable(cfg.random);
-    this.overlay = undefined as unknown as OverlayLink;
+    this.plane = new RelayPlane(cfg.random, this.relay, (target, from, packet, now) => {
+      this.rpcTimeoutStale = true;
+      this.rpc.sendDatagram(target, Relayed.toBytes({ packet, from }), now, { compress: false });
+    }, cfg.relayQuotas);
     this.rpc = new Rpc({
       staticKey: cfg.staticKey,
       random: cfg.random,
@@ -95,6 +108,7 @@ export class Supernode implements DatagramCore {
   }
 
   start(now: number) {
+    this.rpcTimeoutStale = true;
     this.overlay.start(now);
     this.announce(now);
     for (const b of this.cfg.bootstrap) this.join(b, now);
@@ -104,12 +118,16 @@ export class Supernode implements DatagramCore {
   // ---- inputs ----
 
   handleDatagram(path: string, bytes: Uint8Array, now: number) {
+    if (this.plane.handle(path, bytes, now)) return;
+    this.rpcTimeoutStale = true;
     this.rpc.handleDatagram(path, bytes, now);
     this.drain(now);
   }
 
   handleTimeout(now: number) {
+    this.rpcTimeoutStale = true;
     this.rpc.handleTimeout(now);
+    this.plane.sweep(now);
     if (this.nextAnnounceMs !== undefined && now >= this.nextAnnounceMs) this.announce(now);
     this.overlay.handleTimeout(now);
     this.drain(now);
@@ -117,9 +135,14 @@ export class Supernode implements DatagramCore {
 
   // ---- outputs ----
 
-  pollTransmit() { return this.rpc.pollTransmit(); }
+  pollTransmit() { return this.plane.pollTransmit() ?? this.rpc.pollTransmit(); }
   pollTimeout(): number | undefined {
-    const t = [this.rpc.pollTimeout(), this.nextAnnounceMs, this.overlay.core.pollTimeout()].filter((x): x is number => x !== undefined);
+    if (this.rpcTimeoutStale) {
+      const ts = [this.rpc.pollTimeout(), this.overlay.core.pollTimeout()].filter((x): x is number => x !== undefined);
+      this.coreTimeout = ts.length ? Math.min(...ts) : undefined;
+      this.rpcTimeoutStale = false;
+    }
+    const t = [this.coreTimeout, this.plane.pollTimeout(), this.nextAnnounceMs].filter((x): x is number => x !== undefined);
     return t.length ? Math.min(...t) : undefined;
   }
   pollLog(): LogLine | undefined { return this.logs.shift(); }
@@ -166,17 +189,17 @@ export class Supernode implements DatagramCore {
 
   private consume(e: RpcEvent, now: number) {
     switch (e.type) {
-      case 'request': this.consumeRequest(e.path, e.id, e.message, now); break;
+      case 'request': this.consumeRequest(e.path, e.id, e.peer, e.message, now); break;
       case 'datagram':
         if (e.message.command === Cmd.Relay) this.consumeRelay(e.path, e.message, now);
         else if (isOverlayCommand(e.message.command)) this.overlay.handle(e.path, e.message, now);
         break;
-      case 'closed': this.relay.forget(e.path); this.peers.delete(e.path); break;
+      case 'closed': this.relay.forget(e.path); this.plane.forget(e.path); this.peers.delete(e.path); break;
       default: break;
     }
   }
 
-  private consumeRequest(path: string, id: number, m: Message, now: number) {
+  private consumeRequest(path: string, id: number, peer: PeerIdentity, m: Message, now: number) {
     const reply = (bytes: Uint8Array) => this.rpc.respond(path, id, bytes, now);
     const bad = (message: string) => reply(errorBytes('bad-request', message));
     switch (m.command) {
@@ -207,6 +230,13 @@ export class Supernode implements DatagramCore {
         return this.overlay.flush(now);
       }
       case Cmd.Lookup: return this.consumeLookup(m, reply, now);
+      case Cmd.RelayBind: {
+        const q = RelayBind.decode(m.body);
+        if (!q.ok) return bad(q.error.message);
+        // Quotas count per certified user; a peer without a certificate counts as its own address.
+        const b = this.plane.bind(path, peer.user ?? path, q.value.to, now);
+        return reply(b.ok ? RelayBindOk.toBytes({ channel: b.value.channel, check: b.value.check, key: b.value.key }) : errorBytes(b.error.code, b.error.message));
+      }
       case Cmd.PunchRequest: return coordinatePunch(this.rpc, this.relay, path, m, reply, now);
       case Cmd.PeerHello: {
         const p = PeerHello.decode(m.body);

@@ -37,7 +37,8 @@ import { PunchRequest, PunchOk } from '../nat/protocol.ts';
 import { describeRoute } from '../nat/route.ts';
 import { normaliseUserName } from '../login/names.ts';
 import { loginClient, renewAtMs, renewRetryMs, finalRenewalErrors, type DeviceInfo } from '../login/client.ts';
-import { Hello, HelloOk, Publish, Lookup, LookupOk, Relay, Relayed } from '../overlay/protocol.ts';
+import { Hello, HelloOk, Publish, Lookup, LookupOk, Relay, Relayed, RelayBind, RelayBindOk } from '../overlay/protocol.ts';
+import { RelayClient } from '../relay/relay-client.ts';
 import { signPresence, verifyPresence, type Presence } from '../overlay/presence.ts';
 import { Chat, ChatAck } from '../chat/protocol.ts';
 import { CallManager, type CallEvent } from '../calls/call-manager.ts';
@@ -93,6 +94,8 @@ export class UserNode {
   /** NAT behaviour and hole punching (src/nat). */
   readonly nat: Reachability;
   readonly conferences: ConferenceManager;
+  /** Relay channels: relayed packets without a second Noise layer (src/relay/relay-client.ts). */
+  readonly relayChannels = new RelayClient();
   private loginKey: Uint8Array | undefined;
   private user: string | undefined;
   private certificate: Uint8Array | undefined;
@@ -452,7 +455,9 @@ export class UserNode {
   handleDatagram(path: string, bytes: Uint8Array, now: number) {
     this.now = now;
     if (path === this.attachment?.path) this.link.heard(now);
-    if (!this.nat.handleDatagram(path, bytes, now)) this.rpc.handleDatagram(path, bytes, now);
+    const relayed = this.relayChannels.unwrap(path, bytes, now);
+    if (relayed) this.rpc.handleDatagram(relayed.path, relayed.inner, now);
+    else if (!this.nat.handleDatagram(path, bytes, now)) this.rpc.handleDatagram(path, bytes, now);
     this.drain(now);
   }
 
@@ -485,11 +490,25 @@ export class UserNode {
     for (let t = this.rpc.pollTransmit(); t; t = this.rpc.pollTransmit()) {
       if (isDriverPath(t.path)) return t;
       const r = parseRelayPath(t.path);
+      if (r) {
+        const channel = this.relayChannels.wrap(t.path, t.bytes, this.now);
+        if (channel) return channel;
+        if (this.relayChannels.wantsBind(t.path, this.now)) this.bindChannel(this.supernodePath(r.supernode), t.path, r.token);
+      }
       if (r) this.rpc.sendDatagram(this.supernodePath(r.supernode), Relay.toBytes({ to: r.token, packet: t.bytes }), this.now, { compress: false });
       const f = parseForwardPath(t.path);
       if (f) this.rpc.sendDatagram(this.supernodePath(f.first), Relay.toBytes({ to: f.token, packet: t.bytes, hops: [f.second] }), this.now, { compress: false });
     }
     return undefined;
+  }
+
+  /** Asks the supernode for a relay channel to `peerPath`; meanwhile packets take the slow path. */
+  private bindChannel(snPath: string, peerPath: string, token: number) {
+    this.rpc.request(snPath, RelayBind.toBytes({ to: token }), this.now, (r) => {
+      const b = r.ok && r.value.message.command === Cmd.RelayBindOk ? RelayBindOk.decode(r.value.message.body) : undefined;
+      if (b?.ok) this.relayChannels.bound(snPath, peerPath, b.value.channel, b.value.check, b.value.key, this.now);
+      else this.relayChannels.refused(peerPath, this.now);
+    });
   }
 
   pollTimeout(): number | undefined {
@@ -690,6 +709,7 @@ export class UserNode {
         for (const [u, p] of this.userPaths) if (p === e.path) this.userPaths.delete(u);
         for (const [d, p] of this.devicePaths) if (p === e.path) this.devicePaths.delete(d);
         for (const [k, p] of this.directPaths) if (p === e.path) this.directPaths.delete(k);
+        this.relayChannels.forgetSupernode(e.path);
         this.link.pathClosed(e.path, now);
         this.calls.pathClosed(e.path, now);
         this.conferences.pathClosed(e.path);

@@ -36,3 +36,15 @@ export const Relayed = command(Cmd.Relayed, {
   packet: f.bytes(2, 2048),
   via: f.address(3).opt(),
 });
+
+/**
+ * The relay data plane (docs/relay.md): a node asks for a channel to the node holding token
+ * `to`; the answer names the channel, a secret check word and this node's relay key (the same
+ * for all its channels at this supernode). Packets then travel as masked channel datagrams.
+ */
+export const RelayBind = command(Cmd.RelayBind, { to: f.uint(1, 0xffffffff) });
+export const RelayBindOk = command(Cmd.RelayBindOk, {
+  channel: f.uint(1, 0xffffffff),
+  check: f.uint(2, 0xffffffff),
+  key: f.bytes(3, 16, 16),
+});

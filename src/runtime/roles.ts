@@ -11,13 +11,16 @@ import { openSqliteStore } from '../login/sqlite-store.ts';
 import { openPostgresStore } from '../login/postgres-store.ts';
 import type { AccountStore } from '../login/store.ts';
 import { Supernode } from '../node/supernode.ts';
+import type { RelayQuotas } from '../relay/relay-plane.ts';
 import { ed25519FromSeed, x25519FromPrivate, type KeyPair } from '../crypto/keys.ts';
 import { toBase64Url, fromBase64Url } from '../crypto/bytes.ts';
 import { type Address, formatAddress } from '../wire/address.ts';
 import { startApiServer } from '../api/server.ts';
 
 export interface LoginServerOptions { listen: Address; db: string; quiet?: boolean; registration?: RegistrationPolicy }
-export interface SupernodeOptions { listen: Address; login: Address; loginKey?: string; bootstrap: Address[]; data?: string; quiet?: boolean; tcpListen?: Address[] }
+export interface SupernodeOptions {
+  listen: Address; login: Address; loginKey?: string; bootstrap: Address[]; data?: string; quiet?: boolean; tcpListen?: Address[]; relayQuotas?: RelayQuotas;
+}
 export interface NodeOptions {
   data: string; login: Address; loginKey?: string; bootstrap: Address[]; api: Address; listen?: Address;
   autoAnswer: boolean; play?: string; record?: string; noDirect: boolean; quiet?: boolean; uplinkKbps?: number;
@@ -85,11 +88,15 @@ export async function startLoginServer(o: LoginServerOptions): Promise<Running> 
   };
 }
 
+// A relay receives every flow's packet of a 20 ms tick at about the same moment; on a busy host it
+// may not run for tens of milliseconds. 4 MiB holds about 4000 such datagrams (kernel accounting).
+const relayRecvBufferBytes = 4 << 20;
+
 export async function startSupernode(o: SupernodeOptions): Promise<Running> {
   let log = logger('supernode', o.quiet);
   const data = new DataDir(o.data ?? fs.mkdtempSync(path.join(os.tmpdir(), 'tincan-supernode-')));
   const keys = data.keys();
-  const driver = await UdpDriver.bind(o.listen, (e) => log('error', String(e))).catch((e: Error) => {
+  const driver = await UdpDriver.bind(o.listen, (e) => log('error', String(e)), { recvBufferBytes: relayRecvBufferBytes }).catch((e: Error) => {
     throw new RoleError(`cannot listen on ${formatAddress(o.listen)}: ${e.message}`);
   });
   log = logger(`supernode ${formatAddress(driver.address)}`, o.quiet);
@@ -102,7 +109,7 @@ export async function startSupernode(o: SupernodeOptions): Promise<Running> {
   }
   const sn = new Supernode({
     staticKey: keys.static, signingKey: keys.signing, random, listen: driver.address, login: o.login,
-    loginKey: parseKey(o.loginKey, '--login-key') ?? data.loginKey(), bootstrap: o.bootstrap,
+    loginKey: parseKey(o.loginKey, '--login-key') ?? data.loginKey(), bootstrap: o.bootstrap, relayQuotas: o.relayQuotas,
   });
   let pinned = sn.loginKey !== undefined;
   driver.attach(sn, () => {

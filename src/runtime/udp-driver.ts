@@ -26,8 +26,9 @@ export class UdpDriver {
 
   private constructor(private readonly socket: dgram.Socket, readonly onError: (e: unknown) => void) {}
 
-  static bind(listen: Address, onError: (e: unknown) => void = () => {}): Promise<UdpDriver> {
-    const socket = dgram.createSocket({ type: parseIPv4(listen.host) ? 'udp4' : 'udp6', reuseAddr: false });
+  /** `recvBufferBytes`: a relay takes bursts of many flows at once (the kernel caps it at net.core.rmem_max). */
+  static bind(listen: Address, onError: (e: unknown) => void = () => {}, opts: { recvBufferBytes?: number } = {}): Promise<UdpDriver> {
+    const socket = dgram.createSocket({ type: parseIPv4(listen.host) ? 'udp4' : 'udp6', reuseAddr: false, recvBufferSize: opts.recvBufferBytes });
     return new Promise((resolve, reject) => {
       socket.once('error', reject);
       socket.bind(listen.port, listen.host, () => {
@@ -36,7 +37,7 @@ export class UdpDriver {
         socket.on('error', (e) => onError(e));
         socket.on('message', (msg, rinfo) => {
           d.stats.received++;
-          const host = rinfo.address.replace(/%.*$/, '');
+          const host = rinfo.address.includes('%') ? rinfo.address.replace(/%.*$/, '') : rinfo.address;
           d.mutate((now) => d.core?.handleDatagram(udpPath({ host, port: rinfo.port }), new Uint8Array(msg.buffer, msg.byteOffset, msg.byteLength), now));
         });
         resolve(d);
@@ -81,8 +82,8 @@ export class UdpDriver {
     let n = 0;
     for (let t = core.pollTransmit(); t; t = core.pollTransmit()) {
       if (t.path.startsWith('tcp:')) { n++; this.stats.sent++; this.tcp?.send(t.path, t.bytes); continue; }
-      const extra = parseSocketPath(t.path);
-      const to = extra?.address ?? addressOfUdpPath(t.path);
+      const extra = t.path.startsWith('udp:') ? undefined : parseSocketPath(t.path);
+      const to = extra?.address ?? this.addressOf(t.path);
       const socket = extra ? this.extraSocket(extra.socket) : this.socket;
       if (!to || !socket) continue;
       n++;
@@ -116,12 +117,27 @@ export class UdpDriver {
     return s;
   }
 
+  // Parsing a path per datagram shows in a relay's profile: remember the last few thousand.
+  private readonly addresses = new Map<string, Address | undefined>();
+  private addressOf(path: string): Address | undefined {
+    if (this.addresses.has(path)) return this.addresses.get(path);
+    const a = addressOfUdpPath(path);
+    if (this.addresses.size >= 4096) this.addresses.clear();
+    this.addresses.set(path, a);
+    return a;
+  }
+
+  private armedFor: number | undefined;
+
   private arm(deadline: number | undefined) {
+    // Re-arming a timer per datagram costs more than the relaying itself: keep one that is still right.
+    if (this.timer && deadline === this.armedFor) return;
+    this.armedFor = deadline;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     if (deadline === undefined || this.closed) return;
     const delay = Math.min(Math.max(0, deadline - clockNow()), timerMaxMs);
-    this.timer = setTimeout(() => this.mutate((now) => this.core?.handleTimeout(now)), delay);
+    this.timer = setTimeout(() => { this.timer = undefined; this.mutate((now) => this.core?.handleTimeout(now)); }, delay);
   }
 
   close(): Promise<void> {

@@ -25,6 +25,8 @@ export const Cmd = {
   // 26–28 were Store, Sync and SyncOk of the first, fully replicated directory: retired, not reused.
   Relay: 29,
   Relayed: 30,
+  RelayBind: 31,
+  RelayBindOk: 32,
   // reachability (src/nat): hole punching coordinated by the callee's supernode
   PunchRequest: 70,
   PunchOk: 71,

@@ -46,7 +46,8 @@ test('register and login read the password from a file; a failure is one line an
 test('a bad flag or command is one line and exit 2', async () => {
   for (const args of [['status', '--frob'], ['nonsense'], ['node', '--login', 'not-an-address', '--data', '/tmp/x'], ['chat'],
     ['conference'], ['conference', 'frob'], ['conference', 'create'], ['conference', 'leave'],
-    ['node', '--login', '127.0.0.1:1', '--data', '/tmp/x', '--uplink-kbps', 'lots']]) {
+    ['node', '--login', '127.0.0.1:1', '--data', '/tmp/x', '--uplink-kbps', 'lots'],
+    ['supernode', '--login', '127.0.0.1:9', '--relay-user-kbps', 'lots']]) {
     const r = await cli(args);
     assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
     assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);

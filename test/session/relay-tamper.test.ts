@@ -1,5 +1,5 @@
 // A supernode is not trusted with what it relays: one that alters the packets it carries
-// between two users gets them refused by the end-to-end session (and counted), never delivered.
+// between two users — inside its sessions with them (Relayed) or on relay channels — gets them refused by the end-to-end session (and counted), never delivered.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createTestnet } from '../../src/sim/testnet.ts';
@@ -31,6 +31,20 @@ test('a relaying supernode that alters a forwarded message: the end-to-end sessi
         return send(path, Relayed.toBytes({ ...r.value, packet }), now, opts);
       }
       return send(path, message, now, opts);
+    };
+  }
+  // The same on relay channels (packets outside any supernode session: an 8-byte header, then the packet).
+  for (const sn of t.supernodes) {
+    const poll = sn.plane.pollTransmit.bind(sn.plane);
+    sn.plane.pollTransmit = () => {
+      const o = poll();
+      if (o && tamper && o.bytes.length > 48) {
+        const bytes = o.bytes.slice();
+        bytes[8 + 20] ^= 0x10;
+        tampered++;
+        return { path: o.path, bytes };
+      }
+      return o;
     };
   }
   const stats = bob.node.rpc.endpoint.stats;
