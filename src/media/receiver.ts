@@ -117,10 +117,11 @@ export class MediaReceiver {
 
   handleTimeout(now: number) {
     // Called this late, it is our own process that stalled (a busy machine), not the network:
-    // frames that arrived meanwhile are still unread. Play one frame and come back at once,
-    // after the driver has read them, rather than conceal the whole stall and then have to
-    // drain the backlog by cutting frames.
-    if (!this.yielded && this.nextPlayMs !== undefined && now - this.nextPlayMs > stallMs) {
+    // frames that arrived meanwhile are likely still unread. If the frame due is not here, play
+    // one frame and come back at once, after the driver has read them, rather than conceal the
+    // whole stall and then have to drain the backlog by cutting frames.
+    if (!this.yielded && this.nextPlayMs !== undefined && now - this.nextPlayMs > stallMs
+      && this.nextSeq !== undefined && !this.buffer.has(this.nextSeq)) {
       this.yielded = true;
       this.stats.stalls++;
       return this.playDue(now, 1);
