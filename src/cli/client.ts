@@ -117,6 +117,7 @@ export async function runClientCommand(cmd: string, argv: string[]): Promise<num
         `  * NAT:             ${n?.kind ?? 'unknown'}`,
         `  * mapping varies by destination: ${n ? (n.needsBirthday ? 'yes (symmetric: peers need birthday punching)' : n.mapping === 'unknown' ? 'unknown (one supernode answered)' : 'no') : 'unknown'}`,
         `  * filtering:       ${n?.filtering ?? 'unknown'}`,
+        `  * idle binding:    ${describeBinding(n?.binding)}`,
         `  * port mapping (UPnP / NAT-PMP / PCP): not tried (not implemented)`,
         `  * IPv6:            not tried (not implemented)`,
       ].join('\n'));
@@ -258,4 +259,14 @@ async function readPassword(file: string | undefined, prompt = 'password'): Prom
   rl.close();
   process.stderr.write('\n');
   return line;
+}
+
+/** The measured NAT binding lifetime and the keep-alive interval it led to, in words. */
+function describeBinding(b: NonNullable<NodeStatus['nat']>['binding']): string {
+  if (!b) return 'not measured (not attached over UDP)';
+  const ka = `keep-alives every ${b.keepaliveMs / 1000} s`;
+  if (b.state === 'measuring' || b.state === 'idle') return `measuring (${ka} meanwhile)`;
+  if (b.aliveMs === undefined && b.expiredMs === undefined) return `could not measure (${ka}, the default)`;
+  const lives = [b.aliveMs !== undefined ? `≥ ${b.aliveMs / 1000} s` : '', b.expiredMs !== undefined ? `< ${b.expiredMs / 1000} s` : ''].filter(Boolean).join(' and ');
+  return `lives ${lives}; ${ka}`;
 }

@@ -37,10 +37,20 @@ const roleFlags: Record<string, FlagSpec> = {
   supernode: { listen: 'string', login: 'string', 'login-key': 'string', bootstrap: 'string', data: 'string', 'tcp-listen': 'string' },
   node: {
     data: 'string', login: 'string', 'login-key': 'string', bootstrap: 'string', api: 'string', listen: 'string',
-    'auto-answer': 'boolean', play: 'string', record: 'string', 'no-direct': 'boolean', quiet: 'boolean',
+    'auto-answer': 'boolean', play: 'string', record: 'string', 'no-direct': 'boolean', quiet: 'boolean', 'binding-ladder': 'string',
   },
   demo: { data: 'string', quiet: 'boolean' },
 };
+
+/** A list of milliseconds, e.g. --binding-ladder 1000,2000,4000 (idle times to test the NAT's binding with). */
+function msList(flags: Record<string, unknown>, name: string): number[] | undefined {
+  if (flags[name] === undefined) return undefined;
+  const v = String(flags[name]).split(',').map(Number);
+  if (v.length === 0 || v.length > 16 || !v.every((x) => Number.isInteger(x) && x >= 100 && x <= 300_000)) {
+    throw new UsageError(`--${name}: a comma-separated list of 1 to 16 durations in ms, each 100 to 300000`);
+  }
+  return v;
+}
 
 function address(flags: Record<string, unknown>, name: string, fallback?: string): Address {
   const v = flags[name] ?? fallback;
@@ -98,6 +108,7 @@ async function startRole(cmd: string, argv: string[]): Promise<Running> {
         bootstrap: addresses(flags, 'bootstrap'), api: address(flags, 'api', '127.0.0.1:7780'),
         listen: flags.listen ? address(flags, 'listen') : undefined, autoAnswer: flags['auto-answer'] === true,
         play: str('play'), record: str('record'), noDirect: flags['no-direct'] === true, quiet: flags.quiet === true,
+        bindingLadderMs: msList(flags, 'binding-ladder'),
       });
     default:
       return runDemo({ data: str('data'), quiet: flags.quiet === true });

@@ -25,6 +25,7 @@ import { Directory } from '../overlay/directory.ts';
 import { HelloOk, Publish, Lookup, LookupOk, PeerHello, Store, Sync, SyncOk, Relay, Relayed } from '../overlay/protocol.ts';
 import { SupernodeAnnounce, SupernodeList } from '../login/protocol.ts';
 import { RelayTable } from '../relay/relay-table.ts';
+import { BindingEchoes } from '../nat/binding-echo.ts';
 import { coordinatePunch } from '../nat/coordinator.ts';
 import type { DatagramCore, LogLine } from './core.ts';
 
@@ -60,6 +61,8 @@ export class Supernode implements DatagramCore {
   private readonly loginPath: string;
   private nextAnnounceMs: number | undefined;
   private readonly announceEveryMs: number;
+  /** Delayed echoes that measure nodes' NAT binding timeouts (src/nat/binding-echo.ts). */
+  private readonly echoes = new BindingEchoes();
 
   constructor(private readonly cfg: SupernodeConfig) {
     this.loginKey = cfg.loginKey;
@@ -107,6 +110,7 @@ export class Supernode implements DatagramCore {
     this.rpc.handleTimeout(now);
     if (this.nextAnnounceMs !== undefined && now >= this.nextAnnounceMs) this.announce(now);
     this.directory.sweep(now);
+    for (const echo of this.echoes.due(now)) this.rpc.sendDatagram(echo.path, echo.bytes, now);
     this.drain(now);
   }
 
@@ -114,7 +118,7 @@ export class Supernode implements DatagramCore {
 
   pollTransmit() { return this.rpc.pollTransmit(); }
   pollTimeout(): number | undefined {
-    const t = [this.rpc.pollTimeout(), this.nextAnnounceMs, this.directory.nextExpiryMs()].filter((x): x is number => x !== undefined);
+    const t = [this.rpc.pollTimeout(), this.nextAnnounceMs, this.directory.nextExpiryMs(), this.echoes.pollTimeout()].filter((x): x is number => x !== undefined);
     return t.length ? Math.min(...t) : undefined;
   }
   pollLog(): LogLine | undefined { return this.logs.shift(); }
@@ -167,7 +171,7 @@ export class Supernode implements DatagramCore {
     switch (e.type) {
       case 'request': this.consumeRequest(e.path, e.id, e.message, now); break;
       case 'datagram': if (e.message.command === Cmd.Relay) this.consumeRelay(e.path, e.message, now); break;
-      case 'closed': this.relay.forget(e.path); this.peers.delete(e.path); break;
+      case 'closed': this.relay.forget(e.path); this.peers.delete(e.path); this.echoes.forget(e.path); break;
       default: break;
     }
   }
@@ -192,6 +196,7 @@ export class Supernode implements DatagramCore {
       }
       case Cmd.Lookup: return this.consumeLookup(m, reply, now);
       case Cmd.PunchRequest: return coordinatePunch(this.rpc, this.relay, path, m, reply, now);
+      case Cmd.BindingProbe: return reply(this.echoes.consume(path, m, now));
       case Cmd.PeerHello: {
         const p = PeerHello.decode(m.body);
         if (!p.ok) return bad(p.error.message);

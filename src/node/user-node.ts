@@ -31,10 +31,13 @@ import type { Message } from '../wire/object-list.ts';
 import { type Result, ok, err } from '../wire/result.ts';
 import { Cmd } from '../wire/commands.ts';
 import { describeFailure, errorBytes } from '../wire/replies.ts';
-import { udpPath, relayPath, parseRelayPath, addressOfUdpPath, forwardPath, parseForwardPath, isDriverPath, tcpPath, addressOfTcpPath, isRelayedPath } from '../session/paths.ts';
+import { udpPath, relayPath, parseRelayPath, addressOfUdpPath, forwardPath, parseForwardPath, isDriverPath, tcpPath, addressOfTcpPath, isRelayedPath, socketPath } from '../session/paths.ts';
 import { Reachability } from '../nat/reachability.ts';
 import { PunchRequest, PunchOk } from '../nat/protocol.ts';
 import { describeRoute } from '../nat/route.ts';
+import { PunchRetry } from '../nat/retry.ts';
+import { BindingTimeoutProbe } from '../nat/binding-timeout.ts';
+import { BindingProbe, BindingEcho } from '../nat/protocol.ts';
 import { normaliseUserName } from '../login/names.ts';
 import { loginClient, renewAtMs, renewRetryMs, finalRenewalErrors, type DeviceInfo } from '../login/client.ts';
 import { Hello, HelloOk, Publish, Lookup, LookupOk, Relay, Relayed } from '../overlay/protocol.ts';
@@ -61,6 +64,8 @@ export interface UserNodeConfig {
   presenceTtlMs?: number;     // default 5 min
   directAttemptMs?: number;   // how long a direct path may take before we use a relay; default 1500
   punchGraceMs?: number;      // how long punching runs before the call starts on the relay meanwhile; default 250
+  /** Idle times to test the NAT's binding with (src/nat/binding-timeout.ts); default 5 s … 80 s. */
+  bindingLadderMs?: number[];
 }
 
 export type UserNodeEvent =
@@ -101,6 +106,13 @@ export class UserNode {
   private readonly directPaths = new Map<string, string>();
   /** Why we reach each user the way we do (reported with calls). */
   private readonly routeReasons = new Map<string, string>();
+  /** Calls that stayed relayed punch again later (src/nat/retry.ts): what to punch towards, by user. */
+  private readonly retry = new PunchRetry();
+  private readonly retryTargets = new Map<string, { candidates: Address[]; supernode: Address; token: number; staticKey: Uint8Array; firstMs: number }>();
+  /** Measures the NAT's binding timeout on a socket of its own (extra socket bindingSocket), to size keep-alives. */
+  private readonly binding: BindingTimeoutProbe;
+  private bindingPath: string | undefined;
+  private keepaliveMs: number | undefined;
   /** Path attempts in progress: path → waiter. */
   private readonly waiting = new Map<string, PathWaiter>();
   private readonly events: UserNodeEvent[] = [];
@@ -117,6 +129,7 @@ export class UserNode {
     this.directMs = cfg.directAttemptMs ?? 1500;
     this.punchGraceMs = cfg.punchGraceMs ?? 250;
     this.nat = new Reachability({ random: cfg.random, local: cfg.listen });
+    this.binding = new BindingTimeoutProbe({ random: cfg.random, ladderMs: cfg.bindingLadderMs });
     this.rpc = new Rpc({
       staticKey: cfg.staticKey,
       random: cfg.random,
@@ -168,7 +181,7 @@ export class UserNode {
       directAllowed: this.cfg.directAllowed,
       calls: this.callList(),
       callSignalsDropped: this.calls.signalsDropped,
-      nat: this.nat.report(),
+      nat: { ...this.nat.report(), binding: this.attachment && !this.overTcp ? this.binding.result() : undefined },
       transport: this.attachment ? (this.overTcp ? 'tcp' : 'udp') : undefined,
     };
   }
@@ -308,7 +321,7 @@ export class UserNode {
         this.supernodes = mergeAddresses(this.supernodes, h.value.supernodes);
         this.attaching = false;
         this.log('info', `attached to supernode ${formatAddress(sn)}${this.overTcp ? ' over TCP (no answer over UDP)' : ''}; public address ${formatAddress(h.value.observed)}`);
-        if (!this.overTcp) { this.nat.addSample(sn, h.value.observed); this.sampleMapping(sn); }
+        if (!this.overTcp) { this.nat.addSample(sn, h.value.observed); this.sampleMapping(sn); this.measureBinding(sn); }
         this.publish(this.now, cb);
       }, { connect: { keepAlive: true }, timeoutMs: 3000 });
     };
@@ -439,6 +452,9 @@ export class UserNode {
         w.fallback(w.callbacks);
       }
     }
+    for (const user of this.retry.due(now)) this.punchAgain(user);
+    this.binding.handleTimeout(now);
+    this.pumpBinding();
     if (this.nextPublishMs !== undefined && now >= this.nextPublishMs) this.publish(now, () => {});
     if (this.nextRenewMs !== undefined && now >= this.nextRenewMs) this.renew(now);
     this.calls.handleTimeout(now);
@@ -461,7 +477,7 @@ export class UserNode {
   }
 
   pollTimeout(): number | undefined {
-    const ts = [this.rpc.pollTimeout(), this.nextPublishMs, this.nextRenewMs, this.calls.pollTimeout(), this.nat.pollTimeout(),
+    const ts = [this.rpc.pollTimeout(), this.nextPublishMs, this.nextRenewMs, this.calls.pollTimeout(), this.nat.pollTimeout(), this.retry.pollTimeout(), this.binding.pollTimeout(),
       ...[...this.waiting.values()].map((w) => w.deadlineMs)];
     const t = ts.filter((x): x is number => x !== undefined);
     return t.length ? Math.min(...t) : undefined;
@@ -532,12 +548,12 @@ export class UserNode {
    * that worked; the relay when none did.
    */
   private punch(user: string, candidates: Address[], supernode: Address, token: number, staticKey: Uint8Array,
-    viaRelay: (cbs: PathCallback[]) => void, cb: PathCallback) {
+    viaRelay: (cbs: PathCallback[]) => void, cb: PathCallback, retry = 0) {
     const a = this.attachment!;
     const own = mergeAddresses([a.observed], isUnspecified(this.cfg.listen) ? [] : [this.cfg.listen]);
     const started = this.now;
     let peerSymmetric = false;
-    let relayed = false;
+    let relayed = retry > 0;   // a retry runs while the call is already on the relay
     let answered = false;
     const done: PathCallback = (r) => {
       if (answered) return;
@@ -557,13 +573,24 @@ export class UserNode {
       if (!path) {
         const why = birthday && peerSymmetric ? 'both NATs are symmetric (endpoint-dependent mapping): no punching method meets'
           : `hole punching found no path within its window${birthday || peerSymmetric ? ' (birthday punching included)' : ''}`;
-        this.log('info', `hole punching to ${user}: ${why}; using the relay`);
-        if (relayed) { this.routeReasons.set(user, `${why}; stayed on the relay`); return; }
+        this.log('info', `hole punching to ${user}${retry ? ` (retry ${retry})` : ''}: ${why}; using the relay`);
+        // Unless nothing can meet (both symmetric), punch again while the call stays relayed.
+        if (!(birthday && peerSymmetric)) {
+          const first = this.retryTargets.get(user)?.firstMs ?? started;
+          this.retryTargets.set(user, { candidates, supernode, token, staticKey, firstMs: first });
+          this.retry.schedule(user, this.now);
+        }
+        if (relayed) { this.routeReasons.set(user, `${why}${retry ? ` (${retry + 1} attempts)` : ''}; stayed on the relay`); return; }
         return startRelay(`${why}; relayed`);
       }
       const ms = this.now - started;
       const how = birthday || peerSymmetric ? ' (birthday punching: a symmetric NAT on the way)' : '';
-      this.routeReasons.set(user, relayed ? `started on the relay; hole punching found a direct path after ${ms} ms${how} and the call moved to it`
+      const firstMs = this.retryTargets.get(user)?.firstMs;
+      this.retry.cancel(user);
+      this.retryTargets.delete(user);
+      this.routeReasons.set(user, retry && firstMs !== undefined
+        ? `started on the relay; hole punching attempt ${retry + 1}, ${this.now - firstMs} ms after the first, found a direct path in ${ms} ms${how} and the call moved to it`
+        : relayed ? `started on the relay; hole punching found a direct path after ${ms} ms${how} and the call moved to it`
         : `hole punching found this path in ${ms} ms${how}`);
       this.log('info', `hole punching to ${user} found ${path}`);
       this.open(path, user, staticKey, relayed ? undefined : viaRelay, [done]);
@@ -576,6 +603,45 @@ export class UserNode {
       const q = PunchOk.decode(r.value.message.body);
       if (q.ok && q.value.birthday) { peerSymmetric = true; this.nat.peerIsSymmetric(key, this.now); this.nat.hurry(key); }
     }, { timeoutMs: 3000 });
+  }
+
+  /** Starts measuring how long our NAT keeps an idle binding, once, through the supernode we attached to. */
+  private measureBinding(sn: Address) {
+    if (this.bindingPath) return;
+    this.bindingPath = socketPath(bindingSocket, sn);
+    this.binding.start(this.now);
+    this.pumpBinding();
+  }
+
+  /** Sends the probe the measurement asks for, and sizes keep-alives to what it found so far. */
+  private pumpBinding() {
+    const path = this.bindingPath;
+    const p = this.binding.pollProbe();
+    if (p && path) {
+      this.rpc.request(path, BindingProbe.toBytes(p), this.now, (r) => {
+        if (r.ok && r.value.message.command === Cmd.Ok) this.binding.sent(p.nonce, this.now); else this.binding.failed();
+        this.pumpBinding();
+      }, { timeoutMs: 3000 });
+    }
+    const r = this.binding.result();
+    if (r.keepaliveMs !== this.keepaliveMs) {
+      this.keepaliveMs = r.keepaliveMs;
+      this.rpc.endpoint.setKeepaliveMs(r.keepaliveMs);
+      if (r.state === 'done') {
+        this.log('info', `NAT binding timeout: idle bindings live ${r.aliveMs === undefined ? '?' : `≥ ${r.aliveMs / 1000} s`}` +
+          `${r.expiredMs === undefined ? '' : `, < ${r.expiredMs / 1000} s`}; keep-alives every ${r.keepaliveMs / 1000} s`);
+      }
+      this.events.push({ type: 'status' });
+    }
+  }
+
+  /** A retry is due: punch again if a call with the user still runs over the relay. */
+  private punchAgain(user: string) {
+    const t = this.retryTargets.get(user);
+    const relayedCall = this.calls.list().some((c) => c.peer === user && c.state !== 'ended' && c.path === 'relay');
+    if (!t || !relayedCall || !this.attachment || this.overTcp) { this.retry.cancel(user); this.retryTargets.delete(user); return; }
+    // Nothing to fall back to: the call already runs on the relay, and a path that works moves it.
+    this.punch(user, t.candidates, t.supernode, t.token, t.staticKey, () => {}, () => {}, this.retry.tries(user));
   }
 
   /** Attached over TCP: UDP did not get through, so every supernode is reached over TCP. */
@@ -643,6 +709,11 @@ export class UserNode {
         break;
       case 'datagram':
         if (e.message.command === Cmd.Relayed) return this.consumeRelayed(e.path, e.message, now);
+        if (e.message.command === Cmd.BindingEcho && e.path === this.bindingPath) {
+          const q = BindingEcho.decode(e.message.body);
+          if (q.ok) { this.binding.handleEcho(q.value.nonce, now); this.pumpBinding(); }
+          return;
+        }
         if (e.peer.user) this.calls.consumeDatagram({ user: e.peer.user, device: toBase64Url(e.peer.signingKey) }, e.message, now);
         break;
       case 'request':
@@ -696,6 +767,8 @@ export class UserNode {
   private log(level: LogLine['level'], message: string) { this.events.push({ type: 'log', line: { level, message } }); }
 }
 
+// The extra socket (driver path sK/udp:…) that measures the binding timeout: past the birthday sockets.
+const bindingSocket = 511;
 // Implementation limit: device records remembered for placing calls.
 const knownDevicesMax = 1024;
 

@@ -26,6 +26,7 @@ export interface NodeServiceOptions {
   play?: string;
   record?: string;
   noDirect: boolean;
+  bindingLadderMs?: number[];
   log?: (level: string, message: string) => void;
 }
 
@@ -59,7 +60,7 @@ export class NodeService implements NodeControl {
     const node = new UserNode({
       staticKey: keys.static, signingKey: keys.signing, random, deviceId: keys.deviceId,
       login: opts.login, loginKey: opts.loginKey ?? pinned, bootstrap: opts.bootstrap, listen: driver.address,
-      directAllowed: !opts.noDirect, autoAnswer: opts.autoAnswer,
+      directAllowed: !opts.noDirect, autoAnswer: opts.autoAnswer, bindingLadderMs: opts.bindingLadderMs,
     });
     const svc = new NodeService(node, driver, data, opts);
     svc.loadState();

@@ -20,7 +20,7 @@ export interface LoginServerOptions { listen: Address; db: string; quiet?: boole
 export interface SupernodeOptions { listen: Address; login: Address; loginKey?: string; bootstrap: Address[]; data?: string; quiet?: boolean; tcpListen?: Address[] }
 export interface NodeOptions {
   data: string; login: Address; loginKey?: string; bootstrap: Address[]; api: Address; listen?: Address;
-  autoAnswer: boolean; play?: string; record?: string; noDirect: boolean; quiet?: boolean;
+  autoAnswer: boolean; play?: string; record?: string; noDirect: boolean; quiet?: boolean; bindingLadderMs?: number[];
 }
 export interface DemoOptions { data?: string; apiBasePort?: number; quiet?: boolean }
 
@@ -123,7 +123,7 @@ export async function startNode(o: NodeOptions): Promise<Running> {
   const svc = await NodeService.start({
     data: o.data, login: o.login, loginKey: parseKey(o.loginKey, '--login-key'), bootstrap: o.bootstrap, listen: o.listen,
     autoAnswer: o.autoAnswer, play: o.play && path.resolve(o.play), record: o.record && path.resolve(o.record),
-    noDirect: o.noDirect, log,
+    noDirect: o.noDirect, log, bindingLadderMs: o.bindingLadderMs,
   });
   const api = await startApiServer(svc, o.api).catch(async (e: Error) => {
     await svc.stop();
