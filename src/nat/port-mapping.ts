@@ -13,7 +13,7 @@
 //   commands: start(now)
 //   inputs:   handleDatagram(fromPath, bytes, now) → consumed?, handleTimeout(now)
 //   outputs:  pollTransmit() → { path, bytes }, pollTimeout(), result()
-import { type Address, formatAddress } from '../wire/address.ts';
+import type { Address } from '../wire/address.ts';
 import { udpPath } from '../session/paths.ts';
 
 export const natPmpPort = 5351;
@@ -126,7 +126,7 @@ export class NatPmpClient {
 
   result(): PortMappingResult {
     return {
-      state: this.state, gateway: formatAddress(this.cfg.gateway), publicAddress: this.publicAddress,
+      state: this.state, gateway: this.cfg.gateway.host, publicAddress: this.publicAddress,
       externalPort: this.state === 'mapped' ? this.externalPort : undefined, lifetimeS: this.state === 'mapped' ? this.grantedS : undefined,
       error: this.error,
     };

@@ -20,6 +20,8 @@ export interface NodeStatus {
     kind: string; mapping: string; filtering: string; publicAddresses: string[]; needsBirthday: boolean;
     /** The NAT's idle binding lifetime as measured, and the keep-alive interval chosen from it. */
     binding?: { aliveMs: number | undefined; expiredMs: number | undefined; keepaliveMs: number; state: string };
+    /** NAT-PMP port mapping at the default gateway (src/nat/port-mapping.ts); absent when not tried. */
+    portMapping?: { state: string; gateway: string; publicAddress: string | undefined; externalPort: number | undefined; lifetimeS: number | undefined; error: string | undefined };
   };
 }
 

@@ -37,6 +37,7 @@ import { PunchRequest, PunchOk } from '../nat/protocol.ts';
 import { describeRoute } from '../nat/route.ts';
 import { PunchRetry } from '../nat/retry.ts';
 import { BindingTimeoutProbe } from '../nat/binding-timeout.ts';
+import { NatPmpClient } from '../nat/port-mapping.ts';
 import { BindingProbe, BindingEcho } from '../nat/protocol.ts';
 import { normaliseUserName } from '../login/names.ts';
 import { loginClient, renewAtMs, renewRetryMs, finalRenewalErrors, type DeviceInfo } from '../login/client.ts';
@@ -66,6 +67,8 @@ export interface UserNodeConfig {
   punchGraceMs?: number;      // how long punching runs before the call starts on the relay meanwhile; default 250
   /** Idle times to test the NAT's binding with (src/nat/binding-timeout.ts); default 5 s … 80 s. */
   bindingLadderMs?: number[];
+  /** The default gateway, asked for a port mapping by NAT-PMP (src/nat/port-mapping.ts); none: not tried. */
+  gateway?: Address;
 }
 
 export type UserNodeEvent =
@@ -113,6 +116,7 @@ export class UserNode {
   private readonly binding: BindingTimeoutProbe;
   private bindingPath: string | undefined;
   private keepaliveMs: number | undefined;
+  private readonly portMapper: NatPmpClient | undefined;
   /** Path attempts in progress: path → waiter. */
   private readonly waiting = new Map<string, PathWaiter>();
   private readonly events: UserNodeEvent[] = [];
@@ -130,6 +134,7 @@ export class UserNode {
     this.punchGraceMs = cfg.punchGraceMs ?? 250;
     this.nat = new Reachability({ random: cfg.random, local: cfg.listen });
     this.binding = new BindingTimeoutProbe({ random: cfg.random, ladderMs: cfg.bindingLadderMs });
+    this.portMapper = cfg.gateway && !isUnspecified(cfg.listen) ? new NatPmpClient({ gateway: cfg.gateway, internalPort: cfg.listen.port }) : undefined;
     this.rpc = new Rpc({
       staticKey: cfg.staticKey,
       random: cfg.random,
@@ -181,7 +186,7 @@ export class UserNode {
       directAllowed: this.cfg.directAllowed,
       calls: this.callList(),
       callSignalsDropped: this.calls.signalsDropped,
-      nat: { ...this.nat.report(), binding: this.attachment && !this.overTcp ? this.binding.result() : undefined },
+      nat: { ...this.nat.report(), binding: this.attachment && !this.overTcp ? this.binding.result() : undefined, portMapping: this.portMapper?.result() },
       transport: this.attachment ? (this.overTcp ? 'tcp' : 'udp') : undefined,
     };
   }
@@ -309,6 +314,7 @@ export class UserNode {
     // UDP first; TCP to the same supernode when UDP gets no answer (UDP blocked, as Skype met it).
     const candidates = this.supernodes.flatMap((sn) => [{ sn, path: udpPath(sn) }, { sn, path: tcpPath(sn) }]);
     this.attaching = true;
+    if (this.portMapper?.result().state === 'idle') this.portMapper.start(now);
     const tryNext = () => {
       const next = candidates.shift();
       if (!next) { this.attaching = false; return cb(err('no-supernode', 'no supernode answered')); }
@@ -435,6 +441,7 @@ export class UserNode {
 
   handleDatagram(path: string, bytes: Uint8Array, now: number) {
     this.now = now;
+    if (this.portMapper?.handleDatagram(path, bytes, now)) { this.events.push({ type: 'status' }); return this.drain(now); }
     if (!this.nat.handleDatagram(path, bytes, now)) this.rpc.handleDatagram(path, bytes, now);
     this.drain(now);
   }
@@ -455,6 +462,7 @@ export class UserNode {
     for (const user of this.retry.due(now)) this.punchAgain(user);
     this.binding.handleTimeout(now);
     this.pumpBinding();
+    this.portMapper?.handleTimeout(now);
     if (this.nextPublishMs !== undefined && now >= this.nextPublishMs) this.publish(now, () => {});
     if (this.nextRenewMs !== undefined && now >= this.nextRenewMs) this.renew(now);
     this.calls.handleTimeout(now);
@@ -464,7 +472,7 @@ export class UserNode {
   // ---- outputs ----
 
   pollTransmit(): { path: string; bytes: Uint8Array } | undefined {
-    const punch = this.nat.pollTransmit();
+    const punch = this.nat.pollTransmit() ?? this.portMapper?.pollTransmit();
     if (punch) return punch;
     for (let t = this.rpc.pollTransmit(); t; t = this.rpc.pollTransmit()) {
       if (isDriverPath(t.path)) return t;
@@ -477,7 +485,7 @@ export class UserNode {
   }
 
   pollTimeout(): number | undefined {
-    const ts = [this.rpc.pollTimeout(), this.nextPublishMs, this.nextRenewMs, this.calls.pollTimeout(), this.nat.pollTimeout(), this.retry.pollTimeout(), this.binding.pollTimeout(),
+    const ts = [this.rpc.pollTimeout(), this.nextPublishMs, this.nextRenewMs, this.calls.pollTimeout(), this.nat.pollTimeout(), this.retry.pollTimeout(), this.binding.pollTimeout(), this.portMapper?.pollTimeout(),
       ...[...this.waiting.values()].map((w) => w.deadlineMs)];
     const t = ts.filter((x): x is number => x !== undefined);
     return t.length ? Math.min(...t) : undefined;
@@ -491,7 +499,7 @@ export class UserNode {
     const a = this.attachment;
     if (!a || !this.user || !this.certificate) { this.nextPublishMs = undefined; return cb(err('not-logged-in', 'log in first')); }
     this.nextPublishMs = now + this.ttlMs / 2;
-    const addresses = this.cfg.directAllowed && !this.overTcp ? mergeAddresses([a.observed], isUnspecified(this.cfg.listen) ? [] : [this.cfg.listen]) : [];
+    const addresses = this.cfg.directAllowed && !this.overTcp ? mergeAddresses([a.observed, ...this.mappedAddress()], isUnspecified(this.cfg.listen) ? [] : [this.cfg.listen]) : [];
     const record = signPresence({
       user: this.user, certificate: this.certificate, staticKey: this.cfg.staticKey.publicKey, addresses,
       supernode: a.address, relayToken: a.relayToken, publishedAtMs: now, expiresAtMs: now + this.ttlMs,
@@ -550,7 +558,7 @@ export class UserNode {
   private punch(user: string, candidates: Address[], supernode: Address, token: number, staticKey: Uint8Array,
     viaRelay: (cbs: PathCallback[]) => void, cb: PathCallback, retry = 0) {
     const a = this.attachment!;
-    const own = mergeAddresses([a.observed], isUnspecified(this.cfg.listen) ? [] : [this.cfg.listen]);
+    const own = mergeAddresses([a.observed, ...this.mappedAddress()], isUnspecified(this.cfg.listen) ? [] : [this.cfg.listen]);
     const started = this.now;
     let peerSymmetric = false;
     let relayed = retry > 0;   // a retry runs while the call is already on the relay
@@ -633,6 +641,12 @@ export class UserNode {
       }
       this.events.push({ type: 'status' });
     }
+  }
+
+  /** The public address the gateway forwards to us (NAT-PMP), while it does. */
+  private mappedAddress(): Address[] {
+    const m = this.portMapper?.result();
+    return m?.state === 'mapped' && m.publicAddress && m.externalPort ? [{ host: m.publicAddress, port: m.externalPort }] : [];
   }
 
   /** A retry is due: punch again if a call with the user still runs over the relay. */

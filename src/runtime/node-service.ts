@@ -4,6 +4,7 @@
 import fs from 'node:fs';
 import { UserNode, type UserNodeEvent } from '../node/user-node.ts';
 import { UdpDriver } from './udp-driver.ts';
+import { defaultGateway } from './gateway.ts';
 import { DataDir } from './data-dir.ts';
 import { WavPlayer, WavRecorder, readWavMono48k } from './audio.ts';
 import { now as clockNow } from './clock.ts';
@@ -61,6 +62,8 @@ export class NodeService implements NodeControl {
       staticKey: keys.static, signingKey: keys.signing, random, deviceId: keys.deviceId,
       login: opts.login, loginKey: opts.loginKey ?? pinned, bootstrap: opts.bootstrap, listen: driver.address,
       directAllowed: !opts.noDirect, autoAnswer: opts.autoAnswer, bindingLadderMs: opts.bindingLadderMs,
+      // Port mapping asks the default gateway; never from loopback (tests and demos stay off real networks).
+      gateway: driver.address.host.startsWith('127.') ? undefined : defaultGateway(),
     });
     const svc = new NodeService(node, driver, data, opts);
     svc.loadState();

@@ -282,6 +282,10 @@ test('keep-alives are sized to the NAT\'s measured binding timeout', { skip: ski
     bindingReport = `binding timeout (router conntrack UDP timeout 3 s): alive ${measured.aliveMs} ms, expired ${measured.expiredMs} ms, keep-alive ${measured.keepaliveMs} ms; netcheck: ${line.trim()}`;
     console.log(bindingReport);
     assert.deepEqual([measured.state, measured.aliveMs, measured.expiredMs, measured.keepaliveMs], ['done', 2000, 4000, 1600]);
+    // No NAT-PMP server on the lab's routers: the client asks the default gateway and says it got no answer.
+    const pm = st.latest()?.nat?.portMapping;
+    assert.deepEqual([pm?.state, pm?.gateway], ['no-answer', '100.64.1.1']);
+    assert.match(check.stdout, /port mapping: +NAT-PMP: no answer from 100\.64\.1\.1/);
     // The point: idle for longer than the router keeps a flow, Alice can still be reached.
     await new Promise((r) => setTimeout(r, 5000));
     const chat = await tincan('B', ['chat', 'alice', 'still', 'there?', '--api', b.api, '--json'], 30_000);
