@@ -56,6 +56,8 @@ export class CallManager {
   readonly signaling: CallSignaling;
   private readonly media = new Map<string, CallMedia>();
   private readonly pathKinds = new Map<string, 'direct' | 'relay'>();
+  /** When each call that started relayed moved to a direct path. */
+  private readonly movedAt = new Map<string, number>();
   /** The current path to each peer device we signal with. */
   private readonly devicePaths = new Map<string, string>();
   private readonly pending = new Map<string, Pending>();
@@ -138,14 +140,14 @@ export class CallManager {
    * A direct session to a peer device now works: a live call with it that runs over a relay
    * moves onto the direct path (media follows at once; signaling keeps working either way).
    */
-  moveToDirect(device: string, path: string, _now: number) {
+  moveToDirect(device: string, path: string, now: number) {
     if (isRelayedPath(path)) return;
     const current = this.devicePaths.get(device);
     if (!current || !isRelayedPath(current)) return;
     const live = this.signaling.live().filter((c) => c.device === device);
     if (live.length === 0) return;
     this.devicePaths.set(device, path);
-    for (const c of live) this.pathKinds.set(c.id, 'direct');
+    for (const c of live) { this.pathKinds.set(c.id, 'direct'); this.movedAt.set(c.id, now); }
   }
 
   /** A session closed: calls that were using it fail (unless the device has moved on). */
@@ -273,7 +275,7 @@ export class CallManager {
 
   /** Forgets media and paths of calls the signaling machine no longer keeps. */
   private retire() {
-    for (const id of [...this.media.keys()]) if (!this.signaling.get(id)) { this.media.delete(id); this.pathKinds.delete(id); }
+    for (const id of [...this.media.keys()]) if (!this.signaling.get(id)) { this.media.delete(id); this.pathKinds.delete(id); this.movedAt.delete(id); }
     if (this.devicePaths.size > 256) {
       const inUse = new Set(this.signaling.live().map((c) => c.device));
       for (const d of [...this.devicePaths.keys()]) if (!inUse.has(d)) this.devicePaths.delete(d);
@@ -284,7 +286,7 @@ export class CallManager {
     const m = this.media.get(c.id);
     return {
       id: c.id, peer: c.peer, direction: c.direction, state: c.state, path: this.pathKinds.get(c.id), endReason: c.endReason,
-      via: c.device ? this.devicePaths.get(c.device) : undefined,
+      via: c.device ? this.devicePaths.get(c.device) : undefined, movedToDirectAtMs: this.movedAt.get(c.id),
       startedAtMs: c.startedAtMs, answeredAtMs: c.answeredAtMs, endedAtMs: c.endedAtMs, stats: m ? { ...m.stats } : emptyStats(),
     };
   }

@@ -118,7 +118,8 @@ export async function runClientCommand(cmd: string, argv: string[]): Promise<num
         `  * NAT:             ${n?.kind ?? 'unknown'}`,
         `  * mapping varies by destination: ${n ? (n.needsBirthday ? 'yes (symmetric: peers need birthday punching)' : n.mapping === 'unknown' ? 'unknown (one supernode answered)' : 'no') : 'unknown'}`,
         `  * filtering:       ${n?.filtering ?? 'unknown'}`,
-        `  * port mapping (UPnP / NAT-PMP / PCP): not tried (not implemented)`,
+        `  * idle binding:    ${describeBinding(n?.binding)}`,
+        `  * port mapping:    ${describeMapping(n?.portMapping)}`,
         `  * IPv6:            not tried (not implemented)`,
       ].join('\n'));
       return 0;
@@ -294,4 +295,26 @@ async function readPassword(file: string | undefined, prompt = 'password'): Prom
   rl.close();
   process.stderr.write('\n');
   return line;
+}
+
+/** The measured NAT binding lifetime and the keep-alive interval it led to, in words. */
+function describeBinding(b: NonNullable<NodeStatus['nat']>['binding']): string {
+  if (!b) return 'not measured (not attached over UDP)';
+  const ka = `keep-alives every ${b.keepaliveMs / 1000} s`;
+  if (b.state === 'measuring' || b.state === 'idle') return `measuring (${ka} meanwhile)`;
+  if (b.aliveMs === undefined && b.expiredMs === undefined) return `could not measure (${ka}, the default)`;
+  const lives = [b.aliveMs !== undefined ? `≥ ${b.aliveMs / 1000} s` : '', b.expiredMs !== undefined ? `< ${b.expiredMs / 1000} s` : ''].filter(Boolean).join(' and ');
+  return `lives ${lives}; ${ka}`;
+}
+
+/** What the NAT-PMP client got from the gateway, in words (UPnP-IGD and PCP are not tried). */
+function describeMapping(m: NonNullable<NodeStatus['nat']>['portMapping']): string {
+  if (!m) return 'not tried (no gateway, or listening on loopback); UPnP-IGD / PCP not implemented';
+  const pub = m.publicAddress ? `; the gateway says our public address is ${m.publicAddress}` : '';
+  switch (m.state) {
+    case 'mapped': return `NAT-PMP at ${m.gateway}: ${m.publicAddress ?? '?'}:${m.externalPort} for ${m.lifetimeS} s`;
+    case 'refused': return `NAT-PMP at ${m.gateway} refused: ${m.error}${pub}`;
+    case 'no-answer': return `NAT-PMP: no answer from ${m.gateway}${pub}`;
+    default: return `NAT-PMP at ${m.gateway}: asking${pub}`;
+  }
 }

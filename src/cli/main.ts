@@ -50,7 +50,7 @@ const roleFlags: Record<string, FlagSpec> = {
   node: {
     data: 'string', login: 'string', 'login-key': 'string', bootstrap: 'string', api: 'string', listen: 'string',
     'auto-answer': 'boolean', play: 'string', record: 'string', 'no-direct': 'boolean', quiet: 'boolean',
-    'uplink-kbps': 'string',
+    'uplink-kbps': 'string', 'binding-ladder': 'string',
   },
   demo: { data: 'string', quiet: 'boolean' },
 };
@@ -60,6 +60,16 @@ function uplink(flags: Record<string, unknown>): number | undefined {
   const n = Number(flags['uplink-kbps']);
   if (!Number.isInteger(n) || n < 1 || n > 10_000_000) throw new UsageError('--uplink-kbps must be a whole number of kb/s from 1');
   return n;
+}
+
+/** A list of milliseconds, e.g. --binding-ladder 1000,2000,4000 (idle times to test the NAT's binding with). */
+function msList(flags: Record<string, unknown>, name: string): number[] | undefined {
+  if (flags[name] === undefined) return undefined;
+  const v = String(flags[name]).split(',').map(Number);
+  if (v.length === 0 || v.length > 16 || !v.every((x) => Number.isInteger(x) && x >= 100 && x <= 300_000)) {
+    throw new UsageError(`--${name}: a comma-separated list of 1 to 16 durations in ms, each 100 to 300000`);
+  }
+  return v;
 }
 
 function address(flags: Record<string, unknown>, name: string, fallback?: string): Address {
@@ -130,6 +140,7 @@ async function startRole(cmd: string, argv: string[]): Promise<Running> {
         listen: flags.listen ? address(flags, 'listen') : undefined, autoAnswer: flags['auto-answer'] === true,
         play: str('play'), record: str('record'), noDirect: flags['no-direct'] === true, quiet: flags.quiet === true,
         uplinkKbps: uplink(flags),
+        bindingLadderMs: msList(flags, 'binding-ladder'),
       });
     default:
       return runDemo({ data: str('data'), quiet: flags.quiet === true });

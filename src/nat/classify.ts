@@ -6,6 +6,7 @@
 // Filtering: which unsolicited answers got through — from another IP (endpoint-independent),
 // only from the same IP but another port (address-dependent), or neither (address-and-port).
 import { type Address, formatAddress } from '../wire/address.ts';
+import type { BindingResult } from './binding-timeout.ts';
 
 export type Mapping = 'none' | 'endpoint-independent' | 'address-dependent' | 'address-and-port-dependent' | 'unknown';
 export type Filtering = 'none' | 'endpoint-independent' | 'address-dependent' | 'address-and-port-dependent' | 'unknown';
@@ -24,6 +25,8 @@ export interface NatReport {
   publicAddresses: string[];
   /** Endpoint-dependent mapping: the peer must learn our address from where our packets arrive. */
   needsBirthday: boolean;
+  /** How long the NAT keeps an idle binding, and the keep-alive interval chosen from it (binding-timeout.ts). */
+  binding?: BindingResult;
 }
 
 export function classifyNat(local: Address, mappings: MappingSample[], filtering: FilteringSample[] = []): NatReport {

@@ -27,3 +27,12 @@ export const PunchNotice = command(Cmd.PunchNotice, {
 });
 /** The callee's answer to the notice, passed on to the requester in PunchOk. */
 export const PunchNoticeOk = command(Cmd.PunchNoticeOk, { birthday: f.bool(1).opt() });
+
+// Measuring how long our NAT keeps an idle binding (src/nat/binding-timeout.ts):
+//   node → supernode   BindingProbe { delayMs, nonce }  (answered Ok at once)
+//   supernode → node   BindingEcho  { nonce }, a datagram delayMs later, on the same path
+export const BindingProbe = command(Cmd.BindingProbe, {
+  delayMs: f.uint(1, 0xffffffff),
+  nonce: f.uint(2, 0xffffffff),
+});
+export const BindingEcho = command(Cmd.BindingEcho, { nonce: f.uint(1, 0xffffffff) });

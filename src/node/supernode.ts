@@ -28,6 +28,7 @@ import { SupernodeAnnounce, SupernodeList } from '../login/protocol.ts';
 import { verifyPresence } from '../overlay/presence.ts';
 import { RelayTable } from '../relay/relay-table.ts';
 import { RelayPlane, type RelayQuotas } from '../relay/relay-plane.ts';
+import { BindingEchoes } from '../nat/binding-echo.ts';
 import { coordinatePunch } from '../nat/coordinator.ts';
 import type { DatagramCore, LogLine } from './core.ts';
 
@@ -72,6 +73,8 @@ export class Supernode implements DatagramCore {
   private readonly loginPath: string;
   private nextAnnounceMs: number | undefined;
   private readonly announceEveryMs: number;
+  /** Delayed echoes that measure nodes' NAT binding timeouts (src/nat/binding-echo.ts). */
+  private readonly echoes = new BindingEchoes();
 
   constructor(private readonly cfg: SupernodeConfig) {
     this.loginKey = cfg.loginKey;
@@ -130,6 +133,7 @@ export class Supernode implements DatagramCore {
     this.plane.sweep(now);
     if (this.nextAnnounceMs !== undefined && now >= this.nextAnnounceMs) this.announce(now);
     this.overlay.handleTimeout(now);
+    for (const echo of this.echoes.due(now)) this.rpc.sendDatagram(echo.path, echo.bytes, now);
     this.drain(now);
   }
 
@@ -138,7 +142,7 @@ export class Supernode implements DatagramCore {
   pollTransmit() { return this.plane.pollTransmit() ?? this.rpc.pollTransmit(); }
   pollTimeout(): number | undefined {
     if (this.rpcTimeoutStale) {
-      const ts = [this.rpc.pollTimeout(), this.overlay.core.pollTimeout()].filter((x): x is number => x !== undefined);
+      const ts = [this.rpc.pollTimeout(), this.overlay.core.pollTimeout(), this.echoes.pollTimeout()].filter((x): x is number => x !== undefined);
       this.coreTimeout = ts.length ? Math.min(...ts) : undefined;
       this.rpcTimeoutStale = false;
     }
@@ -194,7 +198,7 @@ export class Supernode implements DatagramCore {
         if (e.message.command === Cmd.Relay) this.consumeRelay(e.path, e.message, now);
         else if (isOverlayCommand(e.message.command)) this.overlay.handle(e.path, e.message, now);
         break;
-      case 'closed': this.relay.forget(e.path); this.plane.forget(e.path); this.peers.delete(e.path); break;
+      case 'closed': this.relay.forget(e.path); this.plane.forget(e.path); this.peers.delete(e.path); this.echoes.forget(e.path); break;
       default: break;
     }
   }
@@ -238,6 +242,7 @@ export class Supernode implements DatagramCore {
         return reply(b.ok ? RelayBindOk.toBytes({ channel: b.value.channel, check: b.value.check, key: b.value.key }) : errorBytes(b.error.code, b.error.message));
       }
       case Cmd.PunchRequest: return coordinatePunch(this.rpc, this.relay, path, m, reply, now);
+      case Cmd.BindingProbe: return reply(this.echoes.consume(path, m, now));
       case Cmd.PeerHello: {
         const p = PeerHello.decode(m.body);
         if (!p.ok) return bad(p.error.message);

@@ -17,7 +17,13 @@ export interface NodeStatus {
   /** Call signals from peers that were malformed, unknown or out of place: dropped. */
   callSignalsDropped?: number;
   transport?: 'udp' | 'tcp';          // how we reach supernodes (tcp: UDP got no answer)
-  nat?: { kind: string; mapping: string; filtering: string; publicAddresses: string[]; needsBirthday: boolean };
+  nat?: {
+    kind: string; mapping: string; filtering: string; publicAddresses: string[]; needsBirthday: boolean;
+    /** The NAT's idle binding lifetime as measured, and the keep-alive interval chosen from it. */
+    binding?: { aliveMs: number | undefined; expiredMs: number | undefined; keepaliveMs: number; state: string };
+    /** NAT-PMP port mapping at the default gateway (src/nat/port-mapping.ts); absent when not tried. */
+    portMapping?: { state: string; gateway: string; publicAddress: string | undefined; externalPort: number | undefined; lifetimeS: number | undefined; error: string | undefined };
+  };
 }
 
 /** One of the account's devices, as the login server lists them. */
@@ -80,6 +86,7 @@ export interface CallInfo {
   via?: string;                       // the session path (session/paths.ts)
   route?: string;                     // e.g. "direct udp 203.0.113.22:5000", "relay via 203.0.113.11:7001 over tcp"
   routeReason?: string;               // why this path: what punching found, or why there was none
+  movedToDirectAtMs?: number;         // when a call that started relayed moved to a direct path
   endReason: CallEndReason | undefined;
   startedAtMs: number;
   answeredAtMs: number | undefined;

@@ -31,10 +31,14 @@ import type { Message } from '../wire/object-list.ts';
 import { type Result, ok, err } from '../wire/result.ts';
 import { Cmd } from '../wire/commands.ts';
 import { describeFailure, errorBytes } from '../wire/replies.ts';
-import { udpPath, relayPath, parseRelayPath, addressOfUdpPath, forwardPath, parseForwardPath, isDriverPath, tcpPath, addressOfTcpPath, isRelayedPath } from '../session/paths.ts';
+import { udpPath, relayPath, parseRelayPath, addressOfUdpPath, forwardPath, parseForwardPath, isDriverPath, tcpPath, addressOfTcpPath, isRelayedPath, socketPath } from '../session/paths.ts';
 import { Reachability } from '../nat/reachability.ts';
 import { PunchRequest, PunchOk } from '../nat/protocol.ts';
 import { describeRoute } from '../nat/route.ts';
+import { PunchRetry } from '../nat/retry.ts';
+import { BindingTimeoutProbe } from '../nat/binding-timeout.ts';
+import { NatPmpClient } from '../nat/port-mapping.ts';
+import { BindingProbe, BindingEcho } from '../nat/protocol.ts';
 import { normaliseUserName } from '../login/names.ts';
 import { loginClient, renewAtMs, renewRetryMs, finalRenewalErrors, type DeviceInfo } from '../login/client.ts';
 import { Hello, HelloOk, Publish, Lookup, LookupOk, Relay, Relayed, RelayBind, RelayBindOk } from '../overlay/protocol.ts';
@@ -73,6 +77,10 @@ export interface UserNodeConfig {
   probeTimeoutMs?: number;
   /** This node's capacity for hosting conferences, measured by the runtime (it changes: a function). */
   capacity?: () => Capacity;
+  /** Idle times to test the NAT's binding with (src/nat/binding-timeout.ts); default 5 s … 80 s. */
+  bindingLadderMs?: number[];
+  /** The default gateway, asked for a port mapping by NAT-PMP (src/nat/port-mapping.ts); none: not tried. */
+  gateway?: Address;
 }
 
 export type UserNodeEvent =
@@ -116,6 +124,14 @@ export class UserNode {
   private readonly directPaths = new Map<string, string>();
   /** Why we reach each user the way we do (reported with calls). */
   private readonly routeReasons = new Map<string, string>();
+  /** Calls that stayed relayed punch again later (src/nat/retry.ts): what to punch towards, by user. */
+  private readonly retry = new PunchRetry();
+  private readonly retryTargets = new Map<string, { candidates: Address[]; supernode: Address; token: number; staticKey: Uint8Array; firstMs: number }>();
+  /** Measures the NAT's binding timeout on a socket of its own (extra socket bindingSocket), to size keep-alives. */
+  private readonly binding: BindingTimeoutProbe;
+  private bindingPath: string | undefined;
+  private keepaliveMs: number | undefined;
+  private readonly portMapper: NatPmpClient | undefined;
   /** Path attempts in progress: path → waiter. */
   private readonly waiting = new Map<string, PathWaiter>();
   private readonly events: UserNodeEvent[] = [];
@@ -141,6 +157,8 @@ export class UserNode {
       detached: (now, lost) => { this.closePathsVia(lost.address, now); this.events.push({ type: 'status' }); },
       probeMs: cfg.probeMs, probeTimeoutMs: cfg.probeTimeoutMs,
     });
+    this.binding = new BindingTimeoutProbe({ random: cfg.random, ladderMs: cfg.bindingLadderMs });
+    this.portMapper = cfg.gateway && !isUnspecified(cfg.listen) ? new NatPmpClient({ gateway: cfg.gateway, internalPort: cfg.listen.port }) : undefined;
     this.rpc = new Rpc({
       staticKey: cfg.staticKey,
       random: cfg.random,
@@ -202,7 +220,7 @@ export class UserNode {
       directAllowed: this.cfg.directAllowed,
       calls: this.callList(),
       callSignalsDropped: this.calls.signalsDropped,
-      nat: this.nat.report(),
+      nat: { ...this.nat.report(), binding: this.attachment && !this.overTcp ? this.binding.result() : undefined, portMapping: this.portMapper?.result() },
       transport: this.attachment ? (this.overTcp ? 'tcp' : 'udp') : undefined,
     };
   }
@@ -326,6 +344,7 @@ export class UserNode {
   /** Attaches to a supernode and publishes presence (needs a certificate); stays attached from then on. */
   attach(now: number, cb: (r: Result<void>) => void = () => {}) {
     this.now = now;
+    if (this.portMapper?.result().state === 'idle') this.portMapper.start(now);
     this.link.attach(now, (a) => {
       if (!a.ok) return cb(a);
       this.sampleNat(a.value);
@@ -454,6 +473,7 @@ export class UserNode {
 
   handleDatagram(path: string, bytes: Uint8Array, now: number) {
     this.now = now;
+    if (this.portMapper?.handleDatagram(path, bytes, now)) { this.events.push({ type: 'status' }); return this.drain(now); }
     if (path === this.attachment?.path) this.link.heard(now);
     const relayed = this.relayChannels.unwrap(path, bytes, now);
     if (relayed) this.rpc.handleDatagram(relayed.path, relayed.inner, now);
@@ -474,6 +494,10 @@ export class UserNode {
         w.fallback(w.callbacks);
       }
     }
+    for (const user of this.retry.due(now)) this.punchAgain(user);
+    this.binding.handleTimeout(now);
+    this.pumpBinding();
+    this.portMapper?.handleTimeout(now);
     if (this.nextPublishMs !== undefined && now >= this.nextPublishMs) this.publish(now, () => {});
     if (this.nextRenewMs !== undefined && now >= this.nextRenewMs) this.renew(now);
     this.link.handleTimeout(now);
@@ -485,7 +509,7 @@ export class UserNode {
   // ---- outputs ----
 
   pollTransmit(): { path: string; bytes: Uint8Array } | undefined {
-    const punch = this.nat.pollTransmit();
+    const punch = this.nat.pollTransmit() ?? this.portMapper?.pollTransmit();
     if (punch) return punch;
     for (let t = this.rpc.pollTransmit(); t; t = this.rpc.pollTransmit()) {
       if (isDriverPath(t.path)) return t;
@@ -513,6 +537,7 @@ export class UserNode {
 
   pollTimeout(): number | undefined {
     const ts = [this.rpc.pollTimeout(), this.nextPublishMs, this.nextRenewMs, this.calls.pollTimeout(), this.conferences.pollTimeout(), this.nat.pollTimeout(), this.link.pollTimeout(),
+      this.retry.pollTimeout(), this.binding.pollTimeout(), this.portMapper?.pollTimeout(),
       ...[...this.waiting.values()].map((w) => w.deadlineMs)];
     const t = ts.filter((x): x is number => x !== undefined);
     return t.length ? Math.min(...t) : undefined;
@@ -526,7 +551,7 @@ export class UserNode {
     const a = this.attachment;
     if (!a || !this.user || !this.certificate) { this.nextPublishMs = undefined; return cb(err('not-logged-in', 'log in first')); }
     this.nextPublishMs = now + this.ttlMs / 2;
-    const addresses = this.cfg.directAllowed && !this.overTcp ? mergeAddresses([a.observed], isUnspecified(this.cfg.listen) ? [] : [this.cfg.listen]) : [];
+    const addresses = this.cfg.directAllowed && !this.overTcp ? mergeAddresses([a.observed, ...this.mappedAddress()], isUnspecified(this.cfg.listen) ? [] : [this.cfg.listen]) : [];
     const record = signPresence({
       user: this.user, certificate: this.certificate, staticKey: this.cfg.staticKey.publicKey, addresses,
       supernode: a.address, relayToken: a.relayToken, publishedAtMs: now, expiresAtMs: now + this.ttlMs,
@@ -582,12 +607,12 @@ export class UserNode {
    * that worked; the relay when none did.
    */
   private punch(user: string, candidates: Address[], supernode: Address, token: number, staticKey: Uint8Array,
-    viaRelay: (cbs: PathCallback[]) => void, cb: PathCallback) {
+    viaRelay: (cbs: PathCallback[]) => void, cb: PathCallback, retry = 0) {
     const a = this.attachment!;
-    const own = mergeAddresses([a.observed], isUnspecified(this.cfg.listen) ? [] : [this.cfg.listen]);
+    const own = mergeAddresses([a.observed, ...this.mappedAddress()], isUnspecified(this.cfg.listen) ? [] : [this.cfg.listen]);
     const started = this.now;
     let peerSymmetric = false;
-    let relayed = false;
+    let relayed = retry > 0;   // a retry runs while the call is already on the relay
     let answered = false;
     const done: PathCallback = (r) => {
       if (answered) return;
@@ -607,13 +632,24 @@ export class UserNode {
       if (!path) {
         const why = birthday && peerSymmetric ? 'both NATs are symmetric (endpoint-dependent mapping): no punching method meets'
           : `hole punching found no path within its window${birthday || peerSymmetric ? ' (birthday punching included)' : ''}`;
-        this.log('info', `hole punching to ${user}: ${why}; using the relay`);
-        if (relayed) { this.routeReasons.set(user, `${why}; stayed on the relay`); return; }
+        this.log('info', `hole punching to ${user}${retry ? ` (retry ${retry})` : ''}: ${why}; using the relay`);
+        // Unless nothing can meet (both symmetric), punch again while the call stays relayed.
+        if (!(birthday && peerSymmetric)) {
+          const first = this.retryTargets.get(user)?.firstMs ?? started;
+          this.retryTargets.set(user, { candidates, supernode, token, staticKey, firstMs: first });
+          this.retry.schedule(user, this.now);
+        }
+        if (relayed) { this.routeReasons.set(user, `${why}${retry ? ` (${retry + 1} attempts)` : ''}; stayed on the relay`); return; }
         return startRelay(`${why}; relayed`);
       }
       const ms = this.now - started;
       const how = birthday || peerSymmetric ? ' (birthday punching: a symmetric NAT on the way)' : '';
-      this.routeReasons.set(user, relayed ? `started on the relay; hole punching found a direct path after ${ms} ms${how} and the call moved to it`
+      const firstMs = this.retryTargets.get(user)?.firstMs;
+      this.retry.cancel(user);
+      this.retryTargets.delete(user);
+      this.routeReasons.set(user, retry && firstMs !== undefined
+        ? `started on the relay; hole punching attempt ${retry + 1}, ${this.now - firstMs} ms after the first, found a direct path in ${ms} ms${how} and the call moved to it`
+        : relayed ? `started on the relay; hole punching found a direct path after ${ms} ms${how} and the call moved to it`
         : `hole punching found this path in ${ms} ms${how}`);
       this.log('info', `hole punching to ${user} found ${path}`);
       this.open(path, user, staticKey, relayed ? undefined : viaRelay, [done]);
@@ -628,6 +664,51 @@ export class UserNode {
     }, { timeoutMs: 3000 });
   }
 
+  /** Starts measuring how long our NAT keeps an idle binding, once, through the supernode we attached to. */
+  private measureBinding(sn: Address) {
+    if (this.bindingPath) return;
+    this.bindingPath = socketPath(bindingSocket, sn);
+    this.binding.start(this.now);
+    this.pumpBinding();
+  }
+
+  /** Sends the probe the measurement asks for, and sizes keep-alives to what it found so far. */
+  private pumpBinding() {
+    const path = this.bindingPath;
+    const p = this.binding.pollProbe();
+    if (p && path) {
+      this.rpc.request(path, BindingProbe.toBytes(p), this.now, (r) => {
+        if (r.ok && r.value.message.command === Cmd.Ok) this.binding.sent(p.nonce, this.now); else this.binding.failed();
+        this.pumpBinding();
+      }, { timeoutMs: 3000 });
+    }
+    const r = this.binding.result();
+    if (r.keepaliveMs !== this.keepaliveMs) {
+      this.keepaliveMs = r.keepaliveMs;
+      this.rpc.endpoint.setKeepaliveMs(r.keepaliveMs);
+      if (r.state === 'done') {
+        this.log('info', `NAT binding timeout: idle bindings live ${r.aliveMs === undefined ? '?' : `≥ ${r.aliveMs / 1000} s`}` +
+          `${r.expiredMs === undefined ? '' : `, < ${r.expiredMs / 1000} s`}; keep-alives every ${r.keepaliveMs / 1000} s`);
+      }
+      this.events.push({ type: 'status' });
+    }
+  }
+
+  /** The public address the gateway forwards to us (NAT-PMP), while it does. */
+  private mappedAddress(): Address[] {
+    const m = this.portMapper?.result();
+    return m?.state === 'mapped' && m.publicAddress && m.externalPort ? [{ host: m.publicAddress, port: m.externalPort }] : [];
+  }
+
+  /** A retry is due: punch again if a call with the user still runs over the relay. */
+  private punchAgain(user: string) {
+    const t = this.retryTargets.get(user);
+    const relayedCall = this.calls.list().some((c) => c.peer === user && c.state !== 'ended' && c.path === 'relay');
+    if (!t || !relayedCall || !this.attachment || this.overTcp) { this.retry.cancel(user); this.retryTargets.delete(user); return; }
+    // Nothing to fall back to: the call already runs on the relay, and a path that works moves it.
+    this.punch(user, t.candidates, t.supernode, t.token, t.staticKey, () => {}, () => {}, this.retry.tries(user));
+  }
+
   /** Attached over TCP: UDP did not get through, so every supernode is reached over TCP. */
   private get overTcp(): boolean { return this.attachment?.path.startsWith('tcp:') ?? false; }
 
@@ -638,6 +719,7 @@ export class UserNode {
     if (a.path.startsWith('tcp:')) return;
     this.nat.addSample(a.address, a.observed);
     this.sampleMapping(a.address);
+    this.measureBinding(a.address);
   }
 
   /** Asks another supernode (on another IP) where it sees us: tells whether our NAT maps per destination. */
@@ -716,6 +798,11 @@ export class UserNode {
         break;
       case 'datagram':
         if (e.message.command === Cmd.Relayed) return this.consumeRelayed(e.path, e.message, now);
+        if (e.message.command === Cmd.BindingEcho && e.path === this.bindingPath) {
+          const q = BindingEcho.decode(e.message.body);
+          if (q.ok) { this.binding.handleEcho(q.value.nonce, now); this.pumpBinding(); }
+          return;
+        }
         if (e.peer.user && this.conferences.consumeDatagram(e.peer.user, e.path, e.message, now)) break;
         if (e.peer.user) this.calls.consumeDatagram({ user: e.peer.user, device: toBase64Url(e.peer.signingKey) }, e.message, now);
         break;
@@ -772,6 +859,8 @@ export class UserNode {
   private log(level: LogLine['level'], message: string) { this.events.push({ type: 'log', line: { level, message } }); }
 }
 
+// The extra socket (driver path sK/udp:…) that measures the binding timeout: past the birthday sockets.
+const bindingSocket = 511;
 // Implementation limit: device records remembered for placing calls.
 const knownDevicesMax = 1024;
 

@@ -4,6 +4,7 @@
 import fs from 'node:fs';
 import { UserNode, type UserNodeEvent } from '../node/user-node.ts';
 import { UdpDriver } from './udp-driver.ts';
+import { defaultGateway } from './gateway.ts';
 import { DataDir } from './data-dir.ts';
 import { WavPlayer, WavRecorder, readWavMono48k } from './audio.ts';
 import { now as clockNow } from './clock.ts';
@@ -31,6 +32,7 @@ export interface NodeServiceOptions {
   noDirect: boolean;
   /** The uplink the user declares for hosting conferences; default 1000 kb/s. */
   uplinkKbps?: number;
+  bindingLadderMs?: number[];
   log?: (level: string, message: string) => void;
 }
 
@@ -73,6 +75,9 @@ export class NodeService implements NodeControl {
       login: opts.login, loginKey: opts.loginKey ?? pinned, bootstrap: opts.bootstrap, listen: driver.address,
       directAllowed: !opts.noDirect, autoAnswer: opts.autoAnswer, capacity: meter.capacity,
       hostCache: data.hostCache(clockNow(), (m) => opts.log?.('warn', m)),
+      bindingLadderMs: opts.bindingLadderMs,
+      // Port mapping asks the default gateway; never from loopback (tests and demos stay off real networks).
+      gateway: driver.address.host.startsWith('127.') ? undefined : defaultGateway(),
     });
     const svc = new NodeService(node, driver, data, opts);
     svc.stopMeter = meter.stop;

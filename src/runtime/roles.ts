@@ -23,7 +23,7 @@ export interface SupernodeOptions {
 }
 export interface NodeOptions {
   data: string; login: Address; loginKey?: string; bootstrap: Address[]; api: Address; listen?: Address;
-  autoAnswer: boolean; play?: string; record?: string; noDirect: boolean; quiet?: boolean; uplinkKbps?: number;
+  autoAnswer: boolean; play?: string; record?: string; noDirect: boolean; quiet?: boolean; uplinkKbps?: number; bindingLadderMs?: number[];
 }
 export interface DemoOptions { data?: string; apiBasePort?: number; quiet?: boolean }
 
@@ -130,7 +130,7 @@ export async function startNode(o: NodeOptions): Promise<Running> {
   const svc = await NodeService.start({
     data: o.data, login: o.login, loginKey: parseKey(o.loginKey, '--login-key'), bootstrap: o.bootstrap, listen: o.listen,
     autoAnswer: o.autoAnswer, play: o.play && path.resolve(o.play), record: o.record && path.resolve(o.record),
-    noDirect: o.noDirect, uplinkKbps: o.uplinkKbps, log,
+    noDirect: o.noDirect, uplinkKbps: o.uplinkKbps, log, bindingLadderMs: o.bindingLadderMs,
   });
   const api = await startApiServer(svc, o.api).catch(async (e: Error) => {
     await svc.stop();

@@ -137,7 +137,7 @@ export class Endpoint {
   private readonly throttle = new RateLimiter({ keysMax: 10_000 });
   private readonly retryMs: number;
   private readonly timeoutMs: number;
-  private readonly keepaliveMs: number;
+  private keepaliveMs: number;
   private readonly idleMs: number;
   private readonly queueBytesMax: number;
 
@@ -171,6 +171,9 @@ export class Endpoint {
   // ---- commands ----
 
   setIdentityPayload(payload: Uint8Array) { this.identityPayload = payload; }
+
+  /** Sets how often sessions opened with keepAlive send a keep-alive (sized to the NAT's binding timeout). */
+  setKeepaliveMs(ms: number) { this.keepaliveMs = Math.max(1, ms); }
 
   /** Starts a handshake on the path unless a session or an outgoing handshake exists. */
   connect(path: string, now: number, opts: ConnectOptions = {}) {

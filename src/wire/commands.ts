@@ -32,6 +32,9 @@ export const Cmd = {
   PunchOk: 71,
   PunchNotice: 72,
   PunchNoticeOk: 73,
+  // reachability: measuring the NAT's binding timeout (src/nat/binding-timeout.ts)
+  BindingProbe: 74,
+  BindingEcho: 75,
   // user ↔ user, end to end
   Chat: 40,
   ChatAck: 41,

@@ -51,9 +51,11 @@ test('a relayed call moves to the direct path, and later signalling follows it',
   const id = answered(m);
   assert.equal(m.get(id)!.via, relay);
   assert.equal(m.get(id)!.path, 'relay');
+  assert.equal(m.get(id)!.movedToDirectAtMs, undefined);
   m.moveToDirect(device, direct, 10);
   assert.equal(m.get(id)!.via, direct);
   assert.equal(m.get(id)!.path, 'direct');
+  assert.equal(m.get(id)!.movedToDirectAtMs, 10, 'the call says when it moved');
   m.hangup(id, 20);
   assert.equal(sent.at(-1), direct, 'the hangup goes on the direct path');
 });

@@ -41,6 +41,12 @@ export class NatLab {
 
   setNat(router: 'NA' | 'NB', type: NatType) { execFileSync(script, ['nat', this.prefix, router, type], { stdio: ['ignore', 'ignore', 'pipe'] }); }
 
+  /** Cuts (or restores) UDP between the two home networks; supernodes and relays stay reachable. */
+  setGate(state: 'closed' | 'open') { execFileSync(script, ['gate', this.prefix, state], { stdio: ['ignore', 'ignore', 'pipe'] }); }
+
+  /** How long a router's conntrack keeps idle UDP flows, in seconds ('default': Linux's 30 s unreplied, 120 s replied). */
+  setUdpTimeout(router: 'NA' | 'NB', seconds: number | 'default') { execFileSync(script, ['udp-timeout', this.prefix, router, String(seconds)], { stdio: ['ignore', 'ignore', 'pipe'] }); }
+
   /** Starts a program inside a host's namespace; `ip netns exec` execs it, so the PID is the program's. */
   spawn(host: Host, argv: string[]): Proc {
     const proc = spawn('ip', ['netns', 'exec', this.prefix + host, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -49,6 +55,23 @@ export class NatLab {
     proc.stdout!.on('data', (d) => { out += d; });
     proc.stderr!.on('data', (d) => { err += d; if (process.env.TINCAN_TEST_VERBOSE) process.stderr.write(d); });
     return { proc, out: () => out, err: () => err };
+  }
+
+  /**
+   * Polls a node's HTTP API inside its namespace from one light process (plain node, no tsx),
+   * so watching a call does not load the machine as a CLI process per poll would.
+   */
+  watchApi(host: Host, api: string, route: string, intervalMs = 100): { latest: () => any } {
+    const script = `const [url, ms] = process.argv.slice(1);
+      for (;;) { try { const r = await fetch(url); process.stdout.write(JSON.stringify(await r.json()) + '\\n'); } catch {}
+        await new Promise((r) => setTimeout(r, Number(ms))); }`;
+    const p = this.spawn(host, [process.execPath, '--input-type=module', '-e', script, `http://${api}/api/${route}`, String(intervalMs)]);
+    return {
+      latest: () => {
+        const lines = p.out().trimEnd().split('\n');
+        try { return JSON.parse(lines[lines.length - 1]); } catch { return undefined; }
+      },
+    };
   }
 
   /** Runs a program to completion inside a namespace (bounded in time). */

@@ -13,6 +13,7 @@ import { speechFixture } from '../../helpers/signals.ts';
 import { alignedCorrelation, windowedCorrelation } from '../../helpers/xcorr.ts';
 import { encodeWav, decodeWav } from '../../../src/media/wav.ts';
 import { toMono48k } from '../../../src/media/resample.ts';
+import { tone, toneGaps } from '../../helpers/gaps.ts';
 
 const skip = labUnavailable();
 const bin = path.resolve(import.meta.dirname, '../../../bin/tincan.js');
@@ -171,7 +172,7 @@ before(async () => {
 
 after(async () => {
   await lab.down();
-  if (cells.length) printMatrix();
+  if (cells.length || moveReport || bindingReport) printMatrix();
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 
@@ -191,6 +192,110 @@ for (const ta of ['public', ...natTypes] as const) {
     });
   }
 }
+
+// A call that starts relayed moves to direct mid-call: UDP between the two home networks is cut
+// (the lab's gate) so punching fails and the call starts on the relay; once Bob has heard two
+// seconds of it, the gate opens, the caller's next punching attempt (src/nat/retry.ts) finds the
+// path and both sides move the call. Alice plays a steady tone; a drop-out in Bob's recording
+// shows as a dip in its envelope (test/helpers/gaps.ts).
+const moveGapMaxMs = 60;
+let moveReport: string | undefined;
+test('a relayed call moves to direct mid-call without a gap', { skip: skip ?? (only && !only.includes('move') ? 'not selected' : undefined) }, async () => {
+  lab.setNat('NA', 'port-restricted');
+  lab.setNat('NB', 'port-restricted');
+  lab.setGate('closed');
+  const started = Date.now();
+  const record = path.join(tmp, 'rec-move.wav');
+  const tonePath = path.join(tmp, 'tone.wav');
+  fs.writeFileSync(tonePath, encodeWav(tone(14), 48_000));
+  const [a, b] = await Promise.all([userNode('A', 'alice', sn1), userNode('B', 'bob', sn2, ['--auto-answer', '--record', record])]);
+  try {
+    await until('bob to publish', async () => {
+      const r = await tincan(a.host, ['lookup', 'bob', '--api', a.api, '--json']);
+      return r.code === 0 && JSON.parse(r.stdout).publishedAtMs >= started ? true : undefined;
+    });
+    const calls = lab.watchApi('B', b.api, 'calls');
+    const active = async () => { const l = calls.latest(); return (Array.isArray(l) ? l : l?.calls)?.find((x: any) => x.state === 'active'); };
+    const calling = tincan(a.host, ['call', 'bob', '--play', tonePath, '--seconds', '12', '--api', a.api, '--json'], 60_000);
+    // Two seconds of audio: the first punching attempt (1.5 s) is over, so the move comes from a retry.
+    const relayed = await until('bob to hear two seconds of the call over the relay', async () => {
+      const c = await active();
+      return c && c.path === 'relay' && c.stats.framesReceived >= 100 ? c : undefined;
+    });
+    lab.setGate('open');
+    const openedAt = Date.now();
+    const moved = await until('the call to move to a direct path', async () => {
+      const c = await active();
+      return c?.path === 'direct' ? c : undefined;
+    }, 40_000);
+    const call = await calling;
+    assert.equal(call.code, 0, `call failed: ${call.stderr}`);
+    const out = JSON.parse(call.stdout);
+    const ended = await until('bob to see the call end with a recording', async () => {
+      const c = (await status(b))?.calls?.find((x: any) => x.state === 'ended');
+      return c && fs.existsSync(record) && fs.statSync(record).size > 44 ? c : undefined;
+    });
+    const rec = decodeWav(fs.readFileSync(record));
+    assert.ok(rec.ok, 'the recording is a valid WAV');
+    const pcm = toMono48k(rec.value);
+    // Where the move falls in Bob's recording: playout runs from the first frame on, one frame
+    // per 20 ms (give or take the few frames the jitter buffer stretches or drops), so the move
+    // is looked for in the two seconds around that point.
+    assert.ok(moved.movedToDirectAtMs !== undefined, 'bob says when the call moved');
+    const moveAt = moved.movedToDirectAtMs - moved.stats.firstFrameAtMs;
+    const around = toneGaps(pcm.subarray(Math.max(0, (moveAt - 1000) * 48), Math.max(0, moveAt + 1000) * 48));
+    const whole = toneGaps(pcm);
+    const s = ended.stats;
+    const line = `relay → direct mid-call: ${relayed.route} → ${moved.route}; alice: ${out.route}: ${out.routeReason}; ` +
+      `moved at ${moveAt} ms of Bob's ${Math.round(pcm.length / 48)} ms recording (gate opened at ${openedAt - moved.stats.firstFrameAtMs} ms); ` +
+      `longest gap within 1 s of the move ${around.longestMs} ms, in the whole call ${whole.longestMs} ms (${whole.gaps} dips below half level, longest at ${whole.atMs ?? '-'} ms); ` +
+      `bob received ${s.framesReceived}/${out.stats.framesSent} frames, concealed ${s.framesConcealed}, FEC ${s.framesRecoveredFec}, expanded ${s.framesExpanded}, late ${s.framesLate}, dropped ${s.framesDropped}`;
+    moveReport = line;
+    console.log(line);
+    assert.match(out.routeReason ?? '', /moved to it/);
+    assert.ok(out.route.startsWith('direct'), `the caller ends on a direct path, was ${out.route}`);
+    assert.ok(moveAt > 1000 && moveAt < pcm.length / 48 - 1000, 'the move happened mid-call');
+    assert.ok(around.longestMs <= moveGapMaxMs, `longest gap around the move ${around.longestMs} ms must be ≤ ${moveGapMaxMs} ms`);
+  } finally {
+    lab.setGate('open');
+    await Promise.all([lab.stop(a.p.proc), lab.stop(b.p.proc)]);
+  }
+});
+
+// Keep-alives sized to the NAT: Alice's router forgets idle UDP flows after 3 s (conntrack
+// timeouts set short), so Linux's usual 120 s and our default 25 s keep-alives would lose her.
+// Her node measures the binding's lifetime through its supernode on a socket of its own, sends
+// keep-alives inside it, and so stays reachable: Bob's chat gets through after she sat idle.
+let bindingReport: string | undefined;
+test('keep-alives are sized to the NAT\'s measured binding timeout', { skip: skip ?? (only && !only.includes('binding') ? 'not selected' : undefined) }, async () => {
+  lab.setNat('NA', 'port-restricted');
+  lab.setNat('NB', 'port-restricted');
+  lab.setUdpTimeout('NA', 3);
+  const [a, b] = await Promise.all([userNode('A', 'alice', sn1, ['--binding-ladder', '1000,2000,4000,8000']), userNode('B', 'bob', sn2)]);
+  try {
+    const st = lab.watchApi('A', a.api, 'status', 250);
+    const measured = await until('alice to measure her NAT\'s binding timeout', async () => {
+      const bnd = st.latest()?.nat?.binding;
+      return bnd?.state === 'done' || bnd?.state === 'failed' ? bnd : undefined;
+    }, 60_000);
+    const check = await tincan('A', ['netcheck', '--api', a.api]);
+    const line = check.stdout.split('\n').find((l) => l.includes('idle binding')) ?? '';
+    bindingReport = `binding timeout (router conntrack UDP timeout 3 s): alive ${measured.aliveMs} ms, expired ${measured.expiredMs} ms, keep-alive ${measured.keepaliveMs} ms; netcheck: ${line.trim()}`;
+    console.log(bindingReport);
+    assert.deepEqual([measured.state, measured.aliveMs, measured.expiredMs, measured.keepaliveMs], ['done', 2000, 4000, 1600]);
+    // No NAT-PMP server on the lab's routers: the client asks the default gateway and says it got no answer.
+    const pm = st.latest()?.nat?.portMapping;
+    assert.deepEqual([pm?.state, pm?.gateway], ['no-answer', '100.64.1.1']);
+    assert.match(check.stdout, /port mapping: +NAT-PMP: no answer from 100\.64\.1\.1/);
+    // The point: idle for longer than the router keeps a flow, Alice can still be reached.
+    await new Promise((r) => setTimeout(r, 5000));
+    const chat = await tincan('B', ['chat', 'alice', 'still', 'there?', '--api', b.api, '--json'], 30_000);
+    assert.equal(chat.code, 0, `bob's chat to alice after she sat idle: ${chat.stderr}`);
+  } finally {
+    lab.setUdpTimeout('NA', 'default');
+    await Promise.all([lab.stop(a.p.proc), lab.stop(b.p.proc)]);
+  }
+});
 
 function printMatrix() {
   const cols = natTypes;
@@ -221,6 +326,8 @@ function printMatrix() {
   }
   lines.push('', 'routes and reasons (caller route / callee route: why):');
   for (const c of cells) lines.push(`  ${c.caller} → ${c.callee}: ${c.route ?? '-'}: ${c.why}; ${c.audio ?? ''}; whole-signal xcorr ${c.whole?.toFixed(2)}; NATs as the nodes classified them: ${c.nat ?? '?'}`);
+  if (moveReport) lines.push('', moveReport);
+  if (bindingReport) lines.push('', bindingReport);
   console.log(lines.join('\n'));
   fs.writeFileSync(path.resolve(import.meta.dirname, '../../../.natlab-matrix.txt'), lines.join('\n') + '\n');
 }

@@ -3,6 +3,10 @@
 #
 #   natlab.sh up PREFIX              build a lab whose namespaces are all named PREFIX<role>
 #   natlab.sh nat PREFIX NA|NB TYPE  (re)configure one NAT router and flush its conntrack state
+#   natlab.sh gate PREFIX closed|open  cut (or restore) UDP between the two home networks only,
+#                                    so punching fails while the relay still works
+#   natlab.sh udp-timeout PREFIX NA|NB SECONDS  how long the router's conntrack keeps idle UDP
+#                                    flows (replied or not); "default" restores Linux's 30 s / 120 s
 #   natlab.sh down PREFIX            delete every namespace named PREFIX<role> (idempotent)
 #   natlab.sh sweep                  delete leftovers of earlier runs whose owner process is gone
 #
@@ -84,6 +88,26 @@ set_nat() { # router type
   x "$r" conntrack -F >/dev/null 2>&1 || true
 }
 
+gate() { # closed|open — on router NB, before conntrack (raw priority), so no state is left behind
+  x NB nft delete table ip natgate 2>/dev/null || true
+  [[ $1 == open ]] && return 0
+  [[ $1 == closed ]] || { echo "natlab: gate closed|open, got '$1'" >&2; exit 2; }
+  x NB nft -f - <<RULES
+table ip natgate {
+  chain pre { type filter hook prerouting priority raw; policy accept;
+    meta l4proto udp ip saddr $(wan_of NA) counter drop
+    meta l4proto udp ip daddr $(wan_of NA) counter drop
+  }
+}
+RULES
+}
+
+udp_timeout() { # router seconds|default — conntrack timeouts are per namespace
+  local r=$1 t=$2 u s
+  if [[ $t == default ]]; then u=30; s=120; else [[ $t =~ ^[0-9]+$ ]] || { echo "natlab: udp-timeout SECONDS|default" >&2; exit 2; }; u=$t; s=$t; fi
+  x "$r" sysctl -qw net.netfilter.nf_conntrack_udp_timeout="$u" net.netfilter.nf_conntrack_udp_timeout_stream="$s"
+}
+
 veth() { ip -n "$PREFIX$1" link add "$2" type veth peer name "$4" netns "$PREFIX$3"; }
 
 up() {
@@ -134,8 +158,10 @@ cmd=${1:-}; shift || true
 case $cmd in
   up)    check_prefix "${1:-}"; PREFIX=$1; up ;;
   nat)   check_prefix "${1:-}"; PREFIX=$1; set_nat "$2" "$3" ;;
+  gate)  check_prefix "${1:-}"; PREFIX=$1; gate "${2:-}" ;;
+  udp-timeout) check_prefix "${1:-}"; PREFIX=$1; udp_timeout "$2" "$3" ;;
   rules) PREFIX=unused; rules "$1" "$2" ;;
   down)  check_prefix "${1:-}"; PREFIX=$1; down ;;
   sweep) sweep ;;
-  *) sed -n '2,9p' "$0"; exit 2 ;;
+  *) sed -n '2,13p' "$0"; exit 2 ;;
 esac
