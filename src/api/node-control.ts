@@ -12,6 +12,8 @@ export type {
   Presence, NodeStatus, LookupResult, DeviceSummary, Contact, ChatMessage, CallState, CallEndReason, CallStats, CallInfo,
 } from '../node/types.ts';
 import type { NodeStatus, LookupResult, Contact, ChatMessage, CallInfo, Presence, DeviceSummary } from '../node/types.ts';
+import type { ProfileFields, SearchResult } from '../node/white-pages.ts';
+export type { ProfileFields, SearchResult } from '../node/white-pages.ts';
 
 export interface CallOptions {
   playFile?: string;      // WAV to send; absolute path on the node's machine
@@ -45,6 +47,11 @@ export interface NodeControl {
   /** Resolves when the peer's node has acknowledged the message (the delivery receipt). */
   chat(user: string, text: string): Promise<ChatMessage>;
   history(peer?: string): ChatMessage[];
+  /** The user's white-pages profile (docs/overlay.md, "White pages"); set files it in the directory. */
+  profile?(): ProfileFields | undefined;
+  setProfile?(p: ProfileFields): Promise<ProfileFields>;
+  /** Users by exact user name or by words of their display names. */
+  search?(query: string): Promise<SearchResult[]>;
   /** Resolves once the callee's node rings (or the call fails). */
   call(user: string, options: CallOptions): Promise<CallInfo>;
   answer(callId: string, options?: CallOptions): Promise<CallInfo>;

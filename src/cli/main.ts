@@ -31,6 +31,7 @@ user commands (talk to a running node; --api HOST:PORT, default 127.0.0.1:7780; 
   status                                 lookup USER
   netcheck                               (what this node found about its NAT)
   chat USER TEXT…                        hangup [CALL_ID]
+  profile [DISPLAY NAME… [--city C] [--language L]]       search NAME | WORDS…
   call USER [--play IN.wav] [--record OUT.wav] [--seconds N]
   calls                                  answer|reject [CALL_ID]
   hold|resume [CALL_ID]                  (CALL_ID may be left out when only one call fits)

@@ -23,6 +23,7 @@ import { udpPath, addressOfUdpPath, addressOfTcpPath } from '../session/paths.ts
 import { HelloOk, Publish, Lookup, LookupOk, PeerHello, Relay, Relayed } from '../overlay/protocol.ts';
 import { OverlayLink, isOverlayCommand } from '../overlay/overlay-link.ts';
 import { ClRequest, ClAnswer, Op, Status } from '../overlay/messages.ts';
+import { isEntryName } from '../overlay/entries.ts';
 import { SupernodeAnnounce, SupernodeList } from '../login/protocol.ts';
 import { verifyPresence } from '../overlay/presence.ts';
 import { RelayTable } from '../relay/relay-table.ts';
@@ -200,7 +201,8 @@ export class Supernode implements DatagramCore {
         const q = ClRequest.decode(m.body);
         if (!q.ok) return bad(q.error.message);
         const { op, req, user, item, ids } = q.value;
-        if (op === Op.Publish || op === Op.Lookup) return bad('use Publish and Lookup');
+        // Presence goes through Publish and Lookup (checked here first); directory entries (mail keys, profiles) come this way.
+        if ((op === Op.Publish || op === Op.Lookup) && !isEntryName(user)) return bad('use Publish and Lookup');
         this.overlay.core.request(op as Op, user, now, (status, hops, items) => {
           reply(ClAnswer.toBytes({ req, status, hops, items: items.length ? items : undefined }));
         }, item, ids);

@@ -41,6 +41,8 @@ export interface ChatMessage {
   text: string;
   sentAtMs: number;
   deliveredAtMs: number | undefined;  // receipt time for outgoing messages
+  /** Went through the recipient's offline mailbox (sealed end to end; docs/decisions/0015). */
+  offline?: boolean;
 }
 
 /** docs/calls.md: `incoming` rings here; `answering` waits for the caller to confirm we answered first. */

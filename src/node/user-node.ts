@@ -30,7 +30,7 @@ import { type Address, formatAddress } from '../wire/address.ts';
 import type { Message } from '../wire/object-list.ts';
 import { type Result, ok, err } from '../wire/result.ts';
 import { Cmd } from '../wire/commands.ts';
-import { describeFailure, errorBytes } from '../wire/replies.ts';
+import { describeFailure, errorBytes, OkReply } from '../wire/replies.ts';
 import { udpPath, relayPath, parseRelayPath, addressOfUdpPath, forwardPath, parseForwardPath, isDriverPath, tcpPath, addressOfTcpPath, isRelayedPath } from '../session/paths.ts';
 import { Reachability } from '../nat/reachability.ts';
 import { PunchRequest, PunchOk } from '../nat/protocol.ts';
@@ -40,6 +40,9 @@ import { loginClient, renewAtMs, renewRetryMs, finalRenewalErrors, type DeviceIn
 import { Hello, HelloOk, Publish, Lookup, LookupOk, Relay, Relayed } from '../overlay/protocol.ts';
 import { signPresence, verifyPresence, type Presence } from '../overlay/presence.ts';
 import { Chat, ChatAck } from '../chat/protocol.ts';
+import { ClRequest, ClAnswer, type Op } from '../overlay/messages.ts';
+import { Mailbox, isReceipt, type OverlayAnswer } from './mailbox.ts';
+import { WhitePages, type ProfileFields, type SearchResult } from './white-pages.ts';
 import { CallManager, type CallEvent } from '../calls/call-manager.ts';
 import type { NodeStatus, ChatMessage, LookupResult, CallInfo } from './types.ts';
 import type { LogLine } from './core.ts';
@@ -93,6 +96,10 @@ export class UserNode {
   private certificateExpiresAtMs: number | undefined;
   /** The attachment to a supernode, kept alive and moved on failure; owns the host cache. */
   readonly link: SupernodeLink;
+  /** Offline mail: our mail key in the directory, sealed mail out, our mailbox collected (mailbox.ts). */
+  readonly mailbox: Mailbox;
+  /** The user's white-pages profile and search (white-pages.ts). */
+  readonly whitePages: WhitePages;
   private get attachment(): Attachment | undefined { return this.link.attachment; }
   private nextPublishMs: number | undefined;
   private nextRenewMs: number | undefined;
@@ -156,6 +163,22 @@ export class UserNode {
         if (p.value.role === 'node' && !p.value.user) return err('no-certificate', 'peer node has no valid certificate');
         return p;
       },
+    });
+    this.mailbox = new Mailbox({
+      random: cfg.random, signing: cfg.signingKey, staticKey: cfg.staticKey, now: () => this.now,
+      me: () => (this.user && this.certificate ? { user: this.user, certificate: this.certificate } : undefined),
+      loginKey: () => this.loginKey,
+      overlay: (op, name, item, ids, cb) => this.overlayRequest(op, name, item, ids, cb),
+      toUser: (user, bytes, cb) => this.connectToUser(user, this.now, (p) => p.ok ? this.rpc.request(p.value, bytes, this.now, (r) => cb(r.ok ? ok(r.value.message) : r)) : cb(p)),
+      deliver: (message) => this.events.push({ type: 'chat', message }),
+      receipt: (id, peer, deliveredAtMs) => this.events.push({ type: 'receipt', id, peer, deliveredAtMs }),
+      log: (level, message) => this.log(level, message),
+    });
+    this.whitePages = new WhitePages({
+      signing: cfg.signingKey, now: () => this.now, loginKey: () => this.loginKey,
+      me: () => (this.user && this.certificate ? { user: this.user, certificate: this.certificate } : undefined),
+      overlay: (op, name, item, ids, cb) => this.overlayRequest(op, name, item, ids, cb),
+      log: (level, message) => this.log(level, message),
     });
     this.calls = new CallManager({
       now: () => this.now,
@@ -394,16 +417,38 @@ export class UserNode {
     const msg: ChatMessage = {
       id: Buffer.from(this.cfg.random(12)).toString('hex'), peer: user, direction: 'out', text, sentAtMs: now, deliveredAtMs: undefined,
     };
+    // Not reachable now: the message waits, sealed, in the user's offline mailbox.
+    const offline = (why: Result<never>) => {
+      if (why.ok || !offlineCodes.has(why.error.code)) return cb(why);
+      this.log('info', `${user} cannot be reached (${why.error.message}); leaving the message in their offline mailbox`);
+      this.mailbox.send(user, msg, (r) => cb(r.ok ? r : err(r.error.code, `${why.error.message}; ${r.error.message}`)));
+    };
     this.connectToUser(user, now, (p) => {
-      if (!p.ok) return cb(p);
+      if (!p.ok) return offline(p);
       this.rpc.request(p.value, Chat.toBytes({ id: msg.id, text, sentAtMs: now }), this.now, (r) => {
-        if (!r.ok) return cb(err('not-delivered', `message not delivered: ${r.error.message}`));
+        // If the message did arrive and only the acknowledgement was lost, the reader drops the mailed copy (same id).
+        if (!r.ok) return offline(err('not-delivered', `message not delivered: ${r.error.message}`));
         if (r.value.message.command !== Cmd.ChatAck) { const f = describeFailure(r.value.message); return cb(err(f.code, f.message)); }
         msg.deliveredAtMs = this.now;
         this.events.push({ type: 'receipt', id: msg.id, peer: user, deliveredAtMs: this.now });
         cb(ok(msg));
       });
     });
+    this.drain(now);
+  }
+
+  /** Sets the user's white-pages profile and files it in the directory (docs/overlay.md, "White pages"). */
+  setProfile(p: ProfileFields, now: number, cb: (r: Result<ProfileFields>) => void) {
+    this.now = now;
+    this.whitePages.setProfile(p, cb);
+    this.drain(now);
+  }
+
+  /** Finds users by exact user name or by words of their display names. */
+  search(query: string, now: number, cb: (r: Result<SearchResult[]>) => void) {
+    this.now = now;
+    if (!this.attachment) return cb(err('not-attached', 'not connected to a supernode; log in first'));
+    this.whitePages.search(query, cb);
     this.drain(now);
   }
 
@@ -496,7 +541,21 @@ export class UserNode {
       }
       if (r.value.message.command !== Cmd.Ok) { const f = describeFailure(r.value.message); return cb(err(f.code, f.message)); }
       this.events.push({ type: 'status' });
+      this.mailbox.onPublished(this.now);
+      this.whitePages.onPublished(this.now);
       cb(ok(undefined));
+    });
+  }
+
+  /** A directory or mailbox request to the overlay through our supernode. */
+  private overlayRequest(op: Op, name: string, item: Uint8Array | undefined, ids: string[] | undefined, cb: (r: Result<OverlayAnswer>) => void) {
+    const a = this.attachment;
+    if (!a) return cb(err('not-attached', 'not connected to a supernode; log in first'));
+    this.rpc.request(a.path, ClRequest.toBytes({ op, req: 0, user: name, item, ids }), this.now, (r) => {
+      if (!r.ok) return cb(err('supernode-unreachable', r.error.message));
+      if (r.value.message.command !== Cmd.ClAnswer) { const f = describeFailure(r.value.message); return cb(err(f.code, f.message)); }
+      const q = ClAnswer.decode(r.value.message.body);
+      cb(q.ok ? ok({ status: q.value.status, items: q.value.items ?? [] }) : err('bad-reply', q.error.message));
     });
   }
 
@@ -702,10 +761,14 @@ export class UserNode {
     if (m.command === Cmd.Chat) {
       const q = Chat.decode(m.body);
       if (!q.ok) return respond(errorBytes('bad-request', q.error.message));
-      this.events.push({ type: 'chat', message: {
+      if (this.mailbox.firstSight(peerUser, q.value.id)) this.events.push({ type: 'chat', message: {
         id: q.value.id, peer: peerUser, direction: 'in', text: q.value.text, sentAtMs: q.value.sentAtMs, deliveredAtMs: now,
       } });
       return respond(ChatAck.toBytes({ id: q.value.id, receivedAtMs: now }));
+    }
+    if (isReceipt(m)) {
+      if (!this.mailbox.consumeReceipt(peerUser, m)) return respond(errorBytes('bad-request', 'malformed receipt'));
+      return respond(OkReply.toBytes({}));
     }
     if (this.calls.consumeRequest(path, { user: peerUser, device }, m, now, respond)) {
       // A call signalled over the relay while a direct session already works: media goes direct.
@@ -722,6 +785,9 @@ export class UserNode {
 
   private log(level: LogLine['level'], message: string) { this.events.push({ type: 'log', line: { level, message } }); }
 }
+
+/** Failures that mean "not reachable now" (rather than a mistake): the message goes to the offline mailbox. */
+const offlineCodes = new Set(['not-found', 'unreachable', 'not-delivered']);
 
 // Implementation limit: device records remembered for placing calls.
 const knownDevicesMax = 1024;

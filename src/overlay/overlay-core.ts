@@ -29,6 +29,8 @@ export interface OverlayConfig {
   rand: Rand;
   /** Checks a presence record (the real network: the user's signature under a login certificate). */
   verifyRecord(bytes: Uint8Array, now: number): RecordMeta | undefined;
+  /** Whether a mail fetch or acknowledgement is the mailbox owner's (src/overlay/mail-auth.ts); absent: anyone's. */
+  authorizeMail?(op: Op, user: string, auth: Uint8Array | undefined, ids: string[], now: number): boolean;
   /** The longest an offline mail is kept. */
   mailRetentionMs?: number;
   requestTimeoutMs?: number;
@@ -374,9 +376,11 @@ export class OverlayCore {
         return this.answer(r, Status.Ok, []);
       }
       case Op.MailFetch:
+        if (this.cfg.authorizeMail && !this.cfg.authorizeMail(Op.MailFetch, r.user, r.item, [], now)) return this.answer(r, Status.Rejected, []);
         return this.answer(r, Status.Ok, store.mailsFor(r.user, now).slice(0, chunkItems).map((m) => m.bytes));
       case Op.MailAck: {
         const ids = r.ids ?? [];
+        if (this.cfg.authorizeMail && !this.cfg.authorizeMail(Op.MailAck, r.user, r.item, ids, now)) return this.answer(r, Status.Rejected, []);
         if (store.ack(ids, now + this.retentionMs)) this.replicate(others, OvReplicate.toBytes({ slot: r.slot, tombs: ids }), ids.length);
         return this.answer(r, Status.Ok, []);
       }

@@ -13,7 +13,7 @@ import { type Address, formatAddress } from '../wire/address.ts';
 import type { Result } from '../wire/result.ts';
 import {
   ApiError, type NodeControl, type AudioBridge, type NodeEvent, type NodeStatus, type LookupResult, type Contact, type ChatMessage,
-  type CallInfo, type CallOptions, type DeviceSummary,
+  type CallInfo, type CallOptions, type DeviceSummary, type ProfileFields, type SearchResult,
 } from '../api/node-control.ts';
 
 export interface NodeServiceOptions {
@@ -148,6 +148,16 @@ export class NodeService implements NodeControl {
 
   history(peer?: string): ChatMessage[] { return this.historyList.filter((m) => !peer || m.peer === peer); }
 
+  profile(): ProfileFields | undefined { return this.node.whitePages.profile; }
+
+  async setProfile(p: ProfileFields): Promise<ProfileFields> {
+    const out = await this.run<ProfileFields>((now, cb) => this.node.setProfile(p, now, cb));
+    this.data.writeJson('profile.json', out);
+    return out;
+  }
+
+  search(query: string): Promise<SearchResult[]> { return this.run<SearchResult[]>((now, cb) => this.node.search(query, now, cb)); }
+
   async call(user: string, options: CallOptions): Promise<CallInfo> {
     if (options.playFile) {
       try { readWavMono48k(options.playFile); } catch (e) { throw new ApiError('bad-audio-file', (e as Error).message); }
@@ -224,8 +234,14 @@ export class NodeService implements NodeControl {
           this.saveHostCache();
           this.emit({ type: 'status', status: this.status() });
           break;
-        case 'chat': this.remember(e.message); this.emit({ type: 'chat', message: e.message }); break;
-        case 'receipt': this.emit(e); break;
+        case 'chat': if (this.remember(e.message)) this.emit({ type: 'chat', message: e.message }); break;
+        case 'receipt': {
+          // A receipt for a message left in an offline mailbox: the history shows it delivered.
+          const m = this.historyList.find((x) => x.id === e.id && x.peer === e.peer && x.direction === 'out');
+          if (m && m.deliveredAtMs === undefined) m.deliveredAtMs = e.deliveredAtMs;
+          this.emit(e);
+          break;
+        }
         case 'audio':
           this.recorders.get(e.callId)?.push(e.pcm);
           for (const sink of this.audioSinks.get(e.callId) ?? []) sink(e.pcm);
@@ -259,13 +275,18 @@ export class NodeService implements NodeControl {
     this.emit({ type: 'call', call });
   }
 
-  private remember(m: ChatMessage) {
+  /** False for an incoming message already in the history (delivered again after a crash before the mailbox acknowledgement). */
+  private remember(m: ChatMessage): boolean {
+    if (m.direction === 'in' && this.historyList.some((x) => x.id === m.id && x.peer === m.peer && x.direction === 'in')) return false;
     this.historyList.push(m);
     if (this.historyList.length > historyMax) this.historyList.shift();
     try { fs.appendFileSync(this.data.file('history.jsonl'), JSON.stringify(m) + '\n', { mode: 0o600 }); } catch { /* history is best effort */ }
+    return true;
   }
 
   private loadState() {
+    const profile = this.data.readJson<ProfileFields>('profile.json');
+    if (profile?.displayName) this.node.whitePages.profile = profile;
     for (const u of this.data.readJson<string[]>('contacts.json') ?? []) this.contactList.set(u, { user: u, presence: 'unknown', lastSeenMs: undefined });
     try {
       const lines = fs.readFileSync(this.data.file('history.jsonl'), 'utf8').trim().split('\n').slice(-historyMax);

@@ -33,6 +33,7 @@ export const Cmd = {
   // user ↔ user, end to end
   Chat: 40,
   ChatAck: 41,
+  ChatReceipt: 42,
   CallInvite: 50,
   CallRinging: 51,
   CallAnswer: 52,
