@@ -98,7 +98,7 @@ export class Mailbox {
       if (!item.ok) return cb(item);
       this.h.overlay(Op.MailPut, to, item.value, undefined, (p) => {
         if (!p.ok) return cb(p);
-        if (p.value.status !== Status.Ok) return cb(err('not-stored', `${to}'s mailbox did not take the message`));
+        if (p.value.status !== Status.Ok) return cb(err('not-stored', `${to}'s mailbox did not take the message (it holds at most 1000)`));
         this.stats.sent++;
         if (this.awaiting.size >= awaitingReceiptMax) this.awaiting.delete(this.awaiting.keys().next().value!);
         this.awaiting.set(m.id, to);

@@ -33,6 +33,8 @@ export interface OverlayConfig {
   authorizeMail?(op: Op, user: string, auth: Uint8Array | undefined, ids: string[], now: number): boolean;
   /** The longest an offline mail is kept. */
   mailRetentionMs?: number;
+  /** Mails one mailbox may hold before new ones are refused (anyone may write to anyone). */
+  mailboxMax?: number;
   requestTimeoutMs?: number;
 }
 
@@ -59,6 +61,7 @@ const triesMax = 4;
 const hopsMax = 6;
 const chunkItems = 64;
 const recentEventMs = 120_000;
+const mailboxMaxDefault = 1000;
 
 export class OverlayCore {
   readonly members: Membership;
@@ -371,7 +374,8 @@ export class OverlayCore {
       }
       case Op.MailPut: {
         const m = r.item && this.acceptMail(r.item, r.user, now);
-        if (!m) return this.answer(r, Status.Rejected, []);
+        // The limit applies where mail enters, not to replication, so replicas still converge.
+        if (!m || store.mailsFor(r.user, now).length >= (this.cfg.mailboxMax ?? mailboxMaxDefault)) return this.answer(r, Status.Rejected, []);
         if (store.putMail(m.id, m.to, m.expiresAtMs, r.item!)) this.replicate(others, OvReplicate.toBytes({ slot: r.slot, mails: [r.item!] }), 1);
         return this.answer(r, Status.Ok, []);
       }
