@@ -104,3 +104,23 @@ test('an offline chat opens only for its addressee and names its certified sende
   const long = sealOfflineChat({ ...m, text: 'x'.repeat(4000) }, { certificate: cert('alice'), signing: alice.signing }, [bob.static.publicKey], now + 1000, random);
   assert.ok(!long.ok && long.error.code === 'too-long-for-mail');
 });
+
+test('hostile bytes into the entry, mailbox-statement, sealed-box and offline-chat readers never throw', () => {
+  const r = prng(99);
+  const good = [
+    signProfile(profile(), alice.signing.privateKey)[1].bytes,
+    signMailAuth({ user: 'bob', certificate: cert('bob', bob), op: Op.MailFetch, atMs: now, ids: [] }, bob.signing.privateKey),
+    sealOfflineChat({ id: 'x', from: 'alice', to: 'bob', text: 'hi', sentAtMs: now }, { certificate: cert('alice'), signing: alice.signing }, [bob.static.publicKey], now + 1000, random),
+  ].map((x) => (x instanceof Uint8Array ? x : (x as { ok: true; value: Uint8Array }).value));
+  for (let i = 0; i < 3000; i++) {
+    const base = good[i % good.length];
+    const b = i % 4 === 0 ? r.bytes(r.int(300)) : base.slice();
+    if (i % 4) for (let k = 0; k < 1 + (i % 5); k++) b[r.int(b.length)] ^= 1 << r.int(8);
+    assert.doesNotThrow(() => {
+      verifyEntry(b, lk, now);
+      checkMailAuth(b, Op.MailFetch, 'bob', [], lk, now);
+      open(b, bob.static, new Uint8Array(0));
+      openOfflineChat(b, { user: 'bob', staticKey: bob.static }, lk, now);
+    });
+  }
+});
