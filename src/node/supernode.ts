@@ -28,6 +28,7 @@ import { SupernodeAnnounce, SupernodeList } from '../login/protocol.ts';
 import { verifyPresence } from '../overlay/presence.ts';
 import { RelayTable } from '../relay/relay-table.ts';
 import { coordinatePunch } from '../nat/coordinator.ts';
+import { requestReachCheck, probeReach, answerReachPing } from './reach-check.ts';
 import type { DatagramCore, LogLine } from './core.ts';
 
 export interface SupernodeConfig {
@@ -63,6 +64,10 @@ export class Supernode implements DatagramCore {
   private readonly loginPath: string;
   private nextAnnounceMs: number | undefined;
   private readonly announceEveryMs: number;
+  /** The login server's network-wide switch, passed to nodes asking about promotion. */
+  promotionAllowed = true;
+  /** The latest time we were given (timing probes answered later). */
+  private clockMs = 0;
 
   constructor(private readonly cfg: SupernodeConfig) {
     this.loginKey = cfg.loginKey;
@@ -105,11 +110,13 @@ export class Supernode implements DatagramCore {
   // ---- inputs ----
 
   handleDatagram(path: string, bytes: Uint8Array, now: number) {
+    this.clockMs = now;
     this.rpc.handleDatagram(path, bytes, now);
     this.drain(now);
   }
 
   handleTimeout(now: number) {
+    this.clockMs = now;
     this.rpc.handleTimeout(now);
     if (this.nextAnnounceMs !== undefined && now >= this.nextAnnounceMs) this.announce(now);
     this.overlay.handleTimeout(now);
@@ -134,6 +141,7 @@ export class Supernode implements DatagramCore {
     this.rpc.request(this.loginPath, SupernodeAnnounce.toBytes({ address: this.cfg.listen }), now, (r) => {
       if (!r.ok) { this.log('warn', `login server did not answer the announcement: ${r.error.message}`); return; }
       const list = SupernodeList.decode(r.value.message.body);
+      if (list.ok) this.promotionAllowed = list.value.promotion !== false;
       if (list.ok) for (const a of list.value.supernodes) this.join(a, now);
     });
   }
@@ -210,6 +218,10 @@ export class Supernode implements DatagramCore {
       }
       case Cmd.Lookup: return this.consumeLookup(m, reply, now);
       case Cmd.PunchRequest: return coordinatePunch(this.rpc, this.relay, path, m, reply, now);
+      case Cmd.ReachRequest:
+        return requestReachCheck(this.rpc, [...this.peers.values()], this.promotionAllowed, path, m, reply, now, (n) => this.cfg.random(1)[0] % n);
+      case Cmd.ReachProbe: return probeReach(this.rpc, this.peers.has(path), m, reply, now, () => this.clockMs);
+      case Cmd.ReachPing: return answerReachPing(m, reply, this.cfg.random);
       case Cmd.PeerHello: {
         const p = PeerHello.decode(m.body);
         if (!p.ok) return bad(p.error.message);

@@ -43,6 +43,8 @@ import { Chat, ChatAck } from '../chat/protocol.ts';
 import { ClRequest, ClAnswer, type Op } from '../overlay/messages.ts';
 import { Mailbox, isReceipt, type OverlayAnswer } from './mailbox.ts';
 import { WhitePages, type ProfileFields, type SearchResult } from './white-pages.ts';
+import { ReachRequest, ReachOk, answerReachPing } from './reach-check.ts';
+import type { ReachVerdict } from './promotion.ts';
 import { CallManager, type CallEvent } from '../calls/call-manager.ts';
 import type { NodeStatus, ChatMessage, LookupResult, CallInfo } from './types.ts';
 import type { LogLine } from './core.ts';
@@ -452,6 +454,21 @@ export class UserNode {
     this.drain(now);
   }
 
+  /** Asks our supernode to have another supernode reach us (at `port` on our public address) unsolicited (promotion). */
+  checkReach(port: number | undefined, now: number, cb: (r: Result<ReachVerdict>) => void) {
+    this.now = now;
+    const a = this.attachment;
+    if (!a || !a.path.startsWith('udp:')) return cb(err('not-attached', 'not attached to a supernode over UDP'));
+    this.rpc.request(a.path, ReachRequest.toBytes({ port }), now, (r) => {
+      if (!r.ok) return cb(err('supernode-unreachable', r.error.message));
+      if (r.value.message.command !== Cmd.ReachOk) { const f = describeFailure(r.value.message); return cb(err(f.code, f.message)); }
+      const q = ReachOk.decode(r.value.message.body);
+      if (!q.ok) return cb(err('bad-reply', q.error.message));
+      cb(ok({ reachable: q.value.reachable, bitsPerSecond: q.value.bitsPerSecond, promotion: q.value.promotion, by: q.value.by && formatAddress(q.value.by) }));
+    }, { timeoutMs: 12_000 });
+    this.drain(now);
+  }
+
   call(rawUser: string, now: number, cb: (r: Result<CallInfo>) => void): string | undefined {
     this.now = now;
     const name = normaliseUserName(rawUser);
@@ -754,6 +771,8 @@ export class UserNode {
       const r = this.nat.consumeNotice(m, now);
       return respond(r.ok ? r.value : errorBytes(r.error.code, r.error.message));
     }
+    // A supernode checking that we are reachable (promotion): anyone may ask, the answer is filler.
+    if (m.command === Cmd.ReachPing) return answerReachPing(m, respond, this.cfg.random);
     if (!peerUser) return respond(errorBytes('not-a-user', 'only certified users may ask this node'));
     this.userPaths.set(peerUser, path);
     const device = toBase64Url(peer.signingKey);

@@ -30,6 +30,12 @@ export const Cmd = {
   PunchOk: 71,
   PunchNotice: 72,
   PunchNoticeOk: 73,
+  // promotion (src/node/promotion.ts): supernodes verify that a node is reachable from outside
+  ReachRequest: 74,
+  ReachOk: 75,
+  ReachProbe: 76,
+  ReachProbeOk: 77,
+  ReachPing: 78,
   // user ↔ user, end to end
   Chat: 40,
   ChatAck: 41,
