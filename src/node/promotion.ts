@@ -50,6 +50,13 @@ export class PromotionPolicy {
     return 'candidate';
   }
 
+  /** A candidacy that could not be tried (not logged in yet): ask again in `ms`. */
+  postpone(now: number, ms: number, reason: string) {
+    if (this.state === 'candidate') this.state = 'ordinary';
+    this.reason = reason;
+    this.nextMs = now + ms;
+  }
+
   /** The outcome of a verification (or its failure to happen: reachable false). */
   verdict(now: number, v: ReachVerdict): VerdictAction {
     this.networkAllows = v.promotion;

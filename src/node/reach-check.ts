@@ -37,8 +37,9 @@ export function requestReachCheck(rpc: Rpc, peers: Address[], promotion: boolean
   const q = ReachRequest.decode(m.body);
   const seen = addressOfUdpPath(path);
   if (!q.ok || !seen) return reply(errorBytes('bad-request', q.ok ? 'reachability is only checked on direct UDP paths' : q.error.message));
-  // Switched off network-wide, or nobody else to ask: no probe.
-  if (!promotion || peers.length === 0) return reply(ReachOk.toBytes({ reachable: false, promotion }));
+  // Switched off network-wide: no probe. Nobody else to ask yet: no verdict either way.
+  if (!promotion) return reply(ReachOk.toBytes({ reachable: false, promotion }));
+  if (peers.length === 0) return reply(errorBytes('no-prober', 'no other supernode to probe from yet'));
   const by = peers[pick(peers.length)];
   // Only the address the request came from (its port may differ: a node asks about its supernode socket).
   const target = { host: seen.host, port: q.value.port ?? seen.port };

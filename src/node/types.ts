@@ -17,6 +17,8 @@ export interface NodeStatus {
   /** Call signals from peers that were malformed, unknown or out of place: dropped. */
   callSignalsDropped?: number;
   transport?: 'udp' | 'tcp';          // how we reach supernodes (tcp: UDP got no answer)
+  /** Promotion to supernode (docs/overlay.md, "Promotion"): ordinary, candidate or supernode, and why. */
+  promotion?: { state: string; reason: string; supernode?: string };
   nat?: { kind: string; mapping: string; filtering: string; publicAddresses: string[]; needsBirthday: boolean };
 }
 

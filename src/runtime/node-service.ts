@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import { UserNode, type UserNodeEvent } from '../node/user-node.ts';
 import { UdpDriver } from './udp-driver.ts';
 import { DataDir } from './data-dir.ts';
+import { PromotionRunner } from './promotion-runner.ts';
 import { WavPlayer, WavRecorder, readWavMono48k } from './audio.ts';
 import { now as clockNow } from './clock.ts';
 import { random } from './clock.ts';
@@ -26,6 +27,9 @@ export interface NodeServiceOptions {
   play?: string;
   record?: string;
   noDirect: boolean;
+  /** --no-promote: never become a supernode; promoteAfterMs: uptime needed first (default 2 h). */
+  noPromote?: boolean;
+  promoteAfterMs?: number;
   log?: (level: string, message: string) => void;
 }
 
@@ -44,6 +48,7 @@ export class NodeService implements NodeControl {
   private contactTimer: NodeJS.Timeout | undefined;
   private savedCertificate: Uint8Array | undefined;
   private savedHostCache = '';
+  private promotion: PromotionRunner | undefined;
 
   private constructor(private readonly node: UserNode, private readonly driver: UdpDriver,
     private readonly data: DataDir, private readonly opts: NodeServiceOptions) {}
@@ -68,6 +73,10 @@ export class NodeService implements NodeControl {
     driver.attach(node, () => svc.drain());
     svc.restoreSession();
     svc.contactTimer = setInterval(() => svc.refreshContacts(), contactRefreshMs);
+    svc.promotion = new PromotionRunner(node, driver, {
+      data: opts.data, login: opts.login, loginKey: () => opts.loginKey ?? data.loginKey(), optedOut: opts.noPromote === true,
+      minUptimeMs: opts.promoteAfterMs, log: (l, m) => opts.log?.(l, m),
+    });
     return svc;
   }
 
@@ -75,6 +84,7 @@ export class NodeService implements NodeControl {
 
   async stop() {
     if (this.contactTimer) clearInterval(this.contactTimer);
+    await this.promotion?.stop();
     await this.hangup().catch(() => {});
     for (const p of this.players.values()) p.stop();
     this.saveHostCache();
@@ -83,7 +93,7 @@ export class NodeService implements NodeControl {
 
   // ---- NodeControl ----
 
-  status(): NodeStatus { return this.node.status(); }
+  status(): NodeStatus { return { ...this.node.status(), ...(this.promotion ? { promotion: this.promotion.status() } : {}) }; }
 
   register(user: string, password: string, invite?: string): Promise<void> {
     return this.run<void>((now, cb) => this.node.register(user, password, now, cb, invite));

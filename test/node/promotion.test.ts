@@ -31,6 +31,10 @@ test('policy: promoted only after enough uptime, when verified reachable and fas
   assert.equal(p.verdict(2707, good), 'promote');
   assert.equal(p.tick(2807), 'recheck');
   assert.equal(p.verdict(2808, { ...good, promotion: false }), 'demote', 'the network switch acts at once');
+  p.postpone(2900, 50, 'waiting');
+  assert.equal(p.state, 'ordinary');
+  assert.equal(p.tick(2920), undefined);
+  assert.equal(p.tick(2950), 'candidate', 'a postponed candidacy comes back soon');
   const opted = new PromotionPolicy({ optedOut: true, minUptimeMs: 0 }, 0);
   assert.equal(opted.tick(10_000_000), undefined);
   assert.match(opted.reason, /opted out/);
