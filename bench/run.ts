@@ -1,4 +1,4 @@
-// `npm run bench -- NAME`: runs one benchmark (wire, compress, login, crypto, media, relay, sim).
+// `npm run bench -- NAME`: runs one benchmark (wire, compress, login, crypto, media, relay, sim, search).
 const name = process.argv[2];
 const benches: Record<string, () => Promise<unknown>> = {
   wire: () => import('./wire.ts'),
@@ -8,6 +8,7 @@ const benches: Record<string, () => Promise<unknown>> = {
   media: () => import('./media.ts'),
   relay: () => import('./relay.ts'),
   sim: () => import('./sim.ts'),
+  search: () => import('./search.ts'),
 };
 if (!name || !benches[name]) {
   process.stderr.write(`bench: name one of ${Object.keys(benches).join(', ')}\n`);

@@ -14,6 +14,8 @@ export type {
 import type { NodeStatus, LookupResult, Contact, ChatMessage, CallInfo, Presence, DeviceSummary } from '../node/types.ts';
 import type { ConferenceInfo } from '../calls/conference-manager.ts';
 export type { ConferenceInfo };
+import type { ProfileFields, SearchResult } from '../node/white-pages.ts';
+export type { ProfileFields, SearchResult } from '../node/white-pages.ts';
 
 export interface CallOptions {
   playFile?: string;      // WAV to send; absolute path on the node's machine
@@ -48,6 +50,11 @@ export interface NodeControl {
   /** Resolves when the peer's node has acknowledged the message (the delivery receipt). */
   chat(user: string, text: string): Promise<ChatMessage>;
   history(peer?: string): ChatMessage[];
+  /** The user's white-pages profile (docs/overlay.md, "White pages"); set files it in the directory. */
+  profile?(): ProfileFields | undefined;
+  setProfile?(p: ProfileFields): Promise<ProfileFields>;
+  /** Users by exact user name or by words of their display names. */
+  search?(query: string): Promise<SearchResult[]>;
   /** Resolves once the callee's node rings (or the call fails). */
   call(user: string, options: CallOptions): Promise<CallInfo>;
   answer(callId: string, options?: CallOptions): Promise<CallInfo>;

@@ -51,6 +51,10 @@ function routes(c: NodeControl): Route[] {
   add('DELETE', '/api/contacts/:user', async (p) => { await c.removeContact(p.user); return { removed: p.user }; });
   add('POST', '/api/chat', (_p, b) => c.chat(str(b?.to, 'to', 64), str(b?.text, 'text', 8000)));
   add('GET', '/api/history', (_p, _b, q) => c.history(q.get('peer') ?? undefined));
+  const wp = <T>(fn: (() => T) | undefined): T => { if (!fn) throw new ApiError('not-supported', 'this node has no white pages', 501); return fn(); };
+  add('GET', '/api/profile', () => wp(c.profile && (() => c.profile!() ?? null)));
+  add('POST', '/api/profile', (_p, b) => wp(c.setProfile && (() => c.setProfile!({ displayName: str(b?.displayName, 'displayName', 64), city: optStr(b?.city, 'city'), language: optStr(b?.language, 'language') }))));
+  add('GET', '/api/search', (_p, _b, q) => wp(c.search && (() => c.search!(str(q.get('q') ?? undefined, 'q', 256)))));
   add('POST', '/api/call', (_p, b) => c.call(str(b?.to, 'to', 64), callOptions(b)));
   add('GET', '/api/calls', () => c.calls());
   add('POST', '/api/calls/:id/answer', (p, b) => c.answer(p.id, b ? callOptions(b) : undefined));

@@ -13,3 +13,5 @@ export const Chat = command(Cmd.Chat, {
   sentAtMs: f.uint(3),
 });
 export const ChatAck = command(Cmd.ChatAck, { id: f.string(1, 64), receivedAtMs: f.uint(2) });
+/** A receipt for a message that came through the recipient's offline mailbox, sent when it is read (src/chat/offline-mail.ts). */
+export const ChatReceipt = command(Cmd.ChatReceipt, { id: f.string(1, 64), receivedAtMs: f.uint(2) });

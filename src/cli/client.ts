@@ -4,17 +4,22 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { parseArgs, UsageError } from './args.ts';
 import { parseHostPort, formatAddress } from '../wire/address.ts';
-import type { CallInfo, NodeStatus, LookupResult, ChatMessage, DeviceSummary, ConferenceInfo } from '../api/node-control.ts';
+import type { CallInfo, NodeStatus, LookupResult, ChatMessage, DeviceSummary, ConferenceInfo, ProfileFields, SearchResult } from '../api/node-control.ts';
+
+function describeProfile(p: SearchResult): string {
+  const where = [p.city, p.language].filter(Boolean).join(', ');
+  return [p.user, p.displayName && `"${p.displayName}"`, where && `(${where})`].filter(Boolean).join(' ');
+}
 
 export class ClientError extends Error {
   constructor(message: string, readonly exitCode = 1) { super(message); }
 }
 
-export const clientCommands = ['register', 'login', 'status', 'netcheck', 'lookup', 'chat', 'call', 'hangup', 'answer', 'reject', 'hold', 'resume', 'calls', 'conference', 'passwd', 'delete-account', 'devices'];
+export const clientCommands = ['register', 'login', 'status', 'netcheck', 'lookup', 'chat', 'call', 'hangup', 'answer', 'reject', 'hold', 'resume', 'calls', 'conference', 'passwd', 'delete-account', 'devices', 'profile', 'search'];
 
 const flagSpec = {
   api: 'string', json: 'boolean', 'password-file': 'string', invite: 'string', play: 'string', record: 'string', seconds: 'string',
-  'new-password-file': 'string', remove: 'string', yes: 'boolean',
+  'new-password-file': 'string', remove: 'string', yes: 'boolean', city: 'string', language: 'string',
 } as const;
 
 class Api {
@@ -155,7 +160,25 @@ export async function runClientCommand(cmd: string, argv: string[]): Promise<num
       const text = positionals.slice(1).join(' ');
       if (!text) throw new UsageError('chat needs a message');
       const m = await api.req<ChatMessage>('POST', 'chat', { to: user, text });
-      out(m, `delivered to ${m.peer}`);
+      out(m, m.offline ? `${m.peer} is offline: the message waits, sealed, in their mailbox (you get a receipt when they read it)` : `delivered to ${m.peer}`);
+      return 0;
+    }
+    case 'profile': {
+      // No words: show the profile; words: they are the new display name.
+      if (positionals.length === 0 && flags.city === undefined && flags.language === undefined) {
+        const p = await api.req<ProfileFields | null>('GET', 'profile');
+        out(p, p ? describeProfile({ user: '', ...p }) : 'no profile set (tincan profile DISPLAY NAME… [--city C] [--language L])');
+        return 0;
+      }
+      if (positionals.length === 0) throw new UsageError('profile needs a display name');
+      const p = await api.req<ProfileFields>('POST', 'profile', { displayName: positionals.join(' '), city: flags.city, language: flags.language });
+      out(p, `profile set: ${describeProfile({ user: '', ...p })}`);
+      return 0;
+    }
+    case 'search': {
+      if (positionals.length === 0) throw new UsageError('search needs a user name or words of a display name');
+      const found = await api.req<SearchResult[]>('GET', `search?q=${encodeURIComponent(positionals.join(' '))}`);
+      out(found, found.length ? found.map(describeProfile).join('\n') : 'nobody found');
       return 0;
     }
     case 'hangup': {

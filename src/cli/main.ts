@@ -15,12 +15,14 @@ const usage = `usage: tincan COMMAND [flags]
 
 network roles
   login-server --listen HOST:PORT --db FILE.sqlite|postgres://USER@HOST:PORT/DB [--registration open|invite|closed] [--invite-codes CODE,…]
+               [--no-promotion]   (no ordinary node becomes a supernode anywhere in the network)
   supernode    --listen HOST:PORT --login HOST:PORT [--login-key KEY] [--bootstrap HOST:PORT,…] [--data DIR]
                [--tcp-listen HOST:PORT,…]   (TCP fallback: always on --listen's address too; e.g. also :443)
                [--relay-user-kbps N] [--relay-user-channels N]   (per-user relay quotas; 0: unlimited; default 512, 16)
   node         --data DIR --login HOST:PORT [--login-key KEY] [--bootstrap HOST:PORT,…] [--api HOST:PORT]
                [--listen HOST:PORT] [--auto-answer] [--play FILE.wav] [--record FILE.wav] [--no-direct]
                [--uplink-kbps N]  (declared uplink, for conference host election)
+               [--no-promote] [--promote-after SECONDS]   (uptime before it may become a supernode; default 7200)
   demo         [--data DIR]        a whole network on loopback (what npm start runs)
 
 simulation (docs/overlay.md)
@@ -34,6 +36,7 @@ user commands (talk to a running node; --api HOST:PORT, default 127.0.0.1:7780; 
   status                                 lookup USER
   netcheck                               (what this node found about its NAT)
   chat USER TEXT…                        hangup [CALL_ID]
+  profile [DISPLAY NAME… [--city C] [--language L]]       search NAME | WORDS…
   call USER [--play IN.wav] [--record OUT.wav] [--seconds N]
   calls                                  answer|reject [CALL_ID]
   hold|resume [CALL_ID]                  (CALL_ID may be left out when only one call fits)
@@ -42,7 +45,7 @@ user commands (talk to a running node; --api HOST:PORT, default 127.0.0.1:7780; 
 `;
 
 const roleFlags: Record<string, FlagSpec> = {
-  'login-server': { listen: 'string', db: 'string', registration: 'string', 'invite-codes': 'string' },
+  'login-server': { listen: 'string', db: 'string', registration: 'string', 'invite-codes': 'string', 'no-promotion': 'boolean' },
   supernode: {
     listen: 'string', login: 'string', 'login-key': 'string', bootstrap: 'string', data: 'string', 'tcp-listen': 'string',
     'relay-user-kbps': 'string', 'relay-user-channels': 'string',
@@ -50,7 +53,7 @@ const roleFlags: Record<string, FlagSpec> = {
   node: {
     data: 'string', login: 'string', 'login-key': 'string', bootstrap: 'string', api: 'string', listen: 'string',
     'auto-answer': 'boolean', play: 'string', record: 'string', 'no-direct': 'boolean', quiet: 'boolean',
-    'uplink-kbps': 'string', 'binding-ladder': 'string',
+    'uplink-kbps': 'string', 'binding-ladder': 'string', 'no-promote': 'boolean', 'promote-after': 'string',
   },
   demo: { data: 'string', quiet: 'boolean' },
 };
@@ -111,6 +114,12 @@ function count(flags: Record<string, unknown>, name: string, fallback: number): 
   return Number(v);
 }
 
+function seconds(v: string | undefined, name: string): number | undefined {
+  if (v === undefined) return undefined;
+  if (!/^\d+$/.test(v)) throw new UsageError(`${name} takes a whole number of seconds, not "${v}"`);
+  return Number(v) * 1000;
+}
+
 function required(flags: Record<string, unknown>, name: string): string {
   const v = flags[name];
   if (typeof v !== 'string' || v === '') throw new UsageError(`--${name} is required`);
@@ -123,7 +132,7 @@ async function startRole(cmd: string, argv: string[]): Promise<Running> {
   const str = (n: string) => (typeof flags[n] === 'string' ? (flags[n] as string) : undefined);
   switch (cmd) {
     case 'login-server':
-      return startLoginServer({ listen: address(flags, 'listen', '127.0.0.1:7700'), db: str('db') ?? 'tincan-login.sqlite', registration: registration(flags) });
+      return startLoginServer({ listen: address(flags, 'listen', '127.0.0.1:7700'), db: str('db') ?? 'tincan-login.sqlite', registration: registration(flags), promotion: flags['no-promotion'] !== true });
     case 'supernode':
       return startSupernode({
         listen: address(flags, 'listen', '127.0.0.1:7710'), login: address(flags, 'login'), loginKey: str('login-key'),
@@ -141,6 +150,7 @@ async function startRole(cmd: string, argv: string[]): Promise<Running> {
         play: str('play'), record: str('record'), noDirect: flags['no-direct'] === true, quiet: flags.quiet === true,
         uplinkKbps: uplink(flags),
         bindingLadderMs: msList(flags, 'binding-ladder'),
+        noPromote: flags['no-promote'] === true, promoteAfterMs: seconds(str('promote-after'), '--promote-after'),
       });
     default:
       return runDemo({ data: str('data'), quiet: flags.quiet === true });

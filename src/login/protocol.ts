@@ -24,7 +24,8 @@ export const LoginOk = command(Cmd.LoginOk, {
 });
 
 export const SupernodeAnnounce = command(Cmd.SupernodeAnnounce, { address: f.address(1) });
-export const SupernodeList = command(Cmd.SupernodeList, { supernodes: f.addresses(1, 64) });
+/** `promotion: false` — the operators turned promotion of ordinary nodes off network-wide (docs/overlay.md, "Promotion"). */
+export const SupernodeList = command(Cmd.SupernodeList, { supernodes: f.addresses(1, 64), promotion: f.bool(2).opt() });
 
 /**
  * A new certificate for the same device, before the old one expires: answered with LoginOk.

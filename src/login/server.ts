@@ -44,6 +44,8 @@ export interface LoginServerConfig {
   /** Who may register: anyone, holders of an invite code, or nobody (accounts made by operators). */
   registration?: RegistrationPolicy; // default open
   rateLimits?: RateLimitConfig;
+  /** false: ordinary nodes are not promoted to supernodes anywhere in the network (told to supernodes with their list). */
+  promotion?: boolean;
 }
 
 // Implementation limit: bounds the device list a reply carries and a stolen password's reach.
@@ -279,7 +281,7 @@ export class LoginServer implements DatagramCore {
     await this.cfg.store.upsertSupernode({
       address: formatAddress(q.value.address), publicKey: r.peer.signingKey, lastSeenMs: now,
     });
-    return SupernodeList.toBytes({ supernodes: await this.supernodes(now) });
+    return SupernodeList.toBytes({ supernodes: await this.supernodes(now), promotion: this.cfg.promotion === false ? false : undefined });
   }
 
   private async supernodes(now: number): Promise<Address[]> {

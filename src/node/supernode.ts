@@ -24,12 +24,14 @@ import { udpPath, addressOfUdpPath, addressOfTcpPath } from '../session/paths.ts
 import { HelloOk, Publish, Lookup, LookupOk, PeerHello, Relay, Relayed, RelayBind, RelayBindOk } from '../overlay/protocol.ts';
 import { OverlayLink, isOverlayCommand } from '../overlay/overlay-link.ts';
 import { ClRequest, ClAnswer, Op, Status } from '../overlay/messages.ts';
+import { isEntryName } from '../overlay/entries.ts';
 import { SupernodeAnnounce, SupernodeList } from '../login/protocol.ts';
 import { verifyPresence } from '../overlay/presence.ts';
 import { RelayTable } from '../relay/relay-table.ts';
 import { RelayPlane, type RelayQuotas } from '../relay/relay-plane.ts';
 import { BindingEchoes } from '../nat/binding-echo.ts';
 import { coordinatePunch } from '../nat/coordinator.ts';
+import { requestReachCheck, probeReach, answerReachPing } from './reach-check.ts';
 import type { DatagramCore, LogLine } from './core.ts';
 
 export interface SupernodeConfig {
@@ -75,6 +77,10 @@ export class Supernode implements DatagramCore {
   private readonly announceEveryMs: number;
   /** Delayed echoes that measure nodes' NAT binding timeouts (src/nat/binding-echo.ts). */
   private readonly echoes = new BindingEchoes();
+  /** The login server's network-wide switch, passed to nodes asking about promotion. */
+  promotionAllowed = true;
+  /** The latest time we were given (timing probes answered later). */
+  private clockMs = 0;
 
   constructor(private readonly cfg: SupernodeConfig) {
     this.loginKey = cfg.loginKey;
@@ -121,6 +127,7 @@ export class Supernode implements DatagramCore {
   // ---- inputs ----
 
   handleDatagram(path: string, bytes: Uint8Array, now: number) {
+    this.clockMs = now;
     if (this.plane.handle(path, bytes, now)) return;
     this.rpcTimeoutStale = true;
     this.rpc.handleDatagram(path, bytes, now);
@@ -128,6 +135,7 @@ export class Supernode implements DatagramCore {
   }
 
   handleTimeout(now: number) {
+    this.clockMs = now;
     this.rpcTimeoutStale = true;
     this.rpc.handleTimeout(now);
     this.plane.sweep(now);
@@ -160,6 +168,7 @@ export class Supernode implements DatagramCore {
     this.rpc.request(this.loginPath, SupernodeAnnounce.toBytes({ address: this.cfg.listen }), now, (r) => {
       if (!r.ok) { this.log('warn', `login server did not answer the announcement: ${r.error.message}`); return; }
       const list = SupernodeList.decode(r.value.message.body);
+      if (list.ok) this.promotionAllowed = list.value.promotion !== false;
       if (list.ok) for (const a of list.value.supernodes) this.join(a, now);
     });
   }
@@ -227,7 +236,8 @@ export class Supernode implements DatagramCore {
         const q = ClRequest.decode(m.body);
         if (!q.ok) return bad(q.error.message);
         const { op, req, user, item, ids } = q.value;
-        if (op === Op.Publish || op === Op.Lookup) return bad('use Publish and Lookup');
+        // Presence goes through Publish and Lookup (checked here first); directory entries (mail keys, profiles) come this way.
+        if ((op === Op.Publish || op === Op.Lookup) && !isEntryName(user)) return bad('use Publish and Lookup');
         this.overlay.core.request(op as Op, user, now, (status, hops, items) => {
           reply(ClAnswer.toBytes({ req, status, hops, items: items.length ? items : undefined }));
         }, item, ids);
@@ -243,6 +253,10 @@ export class Supernode implements DatagramCore {
       }
       case Cmd.PunchRequest: return coordinatePunch(this.rpc, this.relay, path, m, reply, now);
       case Cmd.BindingProbe: return reply(this.echoes.consume(path, m, now));
+      case Cmd.ReachRequest:
+        return requestReachCheck(this.rpc, [...this.peers.values()], this.promotionAllowed, path, m, reply, now, (n) => this.cfg.random(1)[0] % n);
+      case Cmd.ReachProbe: return probeReach(this.rpc, this.peers.has(path), m, reply, now, () => this.clockMs);
+      case Cmd.ReachPing: return answerReachPing(m, reply, this.cfg.random);
       case Cmd.PeerHello: {
         const p = PeerHello.decode(m.body);
         if (!p.ok) return bad(p.error.message);

@@ -17,6 +17,8 @@ export interface NodeStatus {
   /** Call signals from peers that were malformed, unknown or out of place: dropped. */
   callSignalsDropped?: number;
   transport?: 'udp' | 'tcp';          // how we reach supernodes (tcp: UDP got no answer)
+  /** Promotion to supernode (docs/overlay.md, "Promotion"): ordinary, candidate or supernode, and why. */
+  promotion?: { state: string; reason: string; supernode?: string };
   nat?: {
     kind: string; mapping: string; filtering: string; publicAddresses: string[]; needsBirthday: boolean;
     /** The NAT's idle binding lifetime as measured, and the keep-alive interval chosen from it. */
@@ -47,6 +49,8 @@ export interface ChatMessage {
   text: string;
   sentAtMs: number;
   deliveredAtMs: number | undefined;  // receipt time for outgoing messages
+  /** Went through the recipient's offline mailbox (sealed end to end; docs/decisions/0018). */
+  offline?: boolean;
 }
 
 /** docs/calls.md: `incoming` rings here; `answering` waits for the caller to confirm we answered first. */

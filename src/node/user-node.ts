@@ -30,7 +30,7 @@ import { type Address, formatAddress } from '../wire/address.ts';
 import type { Message } from '../wire/object-list.ts';
 import { type Result, ok, err } from '../wire/result.ts';
 import { Cmd } from '../wire/commands.ts';
-import { describeFailure, errorBytes } from '../wire/replies.ts';
+import { describeFailure, errorBytes, OkReply } from '../wire/replies.ts';
 import { udpPath, relayPath, parseRelayPath, addressOfUdpPath, forwardPath, parseForwardPath, isDriverPath, tcpPath, addressOfTcpPath, isRelayedPath, socketPath } from '../session/paths.ts';
 import { Reachability } from '../nat/reachability.ts';
 import { PunchRequest, PunchOk } from '../nat/protocol.ts';
@@ -45,6 +45,11 @@ import { Hello, HelloOk, Publish, Lookup, LookupOk, Relay, Relayed, RelayBind, R
 import { RelayClient } from '../relay/relay-client.ts';
 import { signPresence, verifyPresence, type Presence } from '../overlay/presence.ts';
 import { Chat, ChatAck } from '../chat/protocol.ts';
+import { ClRequest, ClAnswer, type Op } from '../overlay/messages.ts';
+import { Mailbox, isReceipt, type OverlayAnswer } from './mailbox.ts';
+import { WhitePages, type ProfileFields, type SearchResult } from './white-pages.ts';
+import { ReachRequest, ReachOk, answerReachPing } from './reach-check.ts';
+import type { ReachVerdict } from './promotion.ts';
 import { CallManager, type CallEvent } from '../calls/call-manager.ts';
 import { ConferenceManager, type ConferenceEvent } from '../calls/conference-manager.ts';
 import type { Capacity } from '../media/conference.ts';
@@ -110,6 +115,10 @@ export class UserNode {
   private certificateExpiresAtMs: number | undefined;
   /** The attachment to a supernode, kept alive and moved on failure; owns the host cache. */
   readonly link: SupernodeLink;
+  /** Offline mail: our mail key in the directory, sealed mail out, our mailbox collected (mailbox.ts). */
+  readonly mailbox: Mailbox;
+  /** The user's white-pages profile and search (white-pages.ts). */
+  readonly whitePages: WhitePages;
   private get attachment(): Attachment | undefined { return this.link.attachment; }
   private nextPublishMs: number | undefined;
   private nextRenewMs: number | undefined;
@@ -183,6 +192,22 @@ export class UserNode {
         if (p.value.role === 'node' && !p.value.user) return err('no-certificate', 'peer node has no valid certificate');
         return p;
       },
+    });
+    this.mailbox = new Mailbox({
+      random: cfg.random, signing: cfg.signingKey, staticKey: cfg.staticKey, now: () => this.now,
+      me: () => (this.user && this.certificate ? { user: this.user, certificate: this.certificate } : undefined),
+      loginKey: () => this.loginKey,
+      overlay: (op, name, item, ids, cb) => this.overlayRequest(op, name, item, ids, cb),
+      toUser: (user, bytes, cb) => this.connectToUser(user, this.now, (p) => p.ok ? this.rpc.request(p.value, bytes, this.now, (r) => cb(r.ok ? ok(r.value.message) : r)) : cb(p)),
+      deliver: (message) => this.events.push({ type: 'chat', message }),
+      receipt: (id, peer, deliveredAtMs) => this.events.push({ type: 'receipt', id, peer, deliveredAtMs }),
+      log: (level, message) => this.log(level, message),
+    });
+    this.whitePages = new WhitePages({
+      signing: cfg.signingKey, now: () => this.now, loginKey: () => this.loginKey,
+      me: () => (this.user && this.certificate ? { user: this.user, certificate: this.certificate } : undefined),
+      overlay: (op, name, item, ids, cb) => this.overlayRequest(op, name, item, ids, cb),
+      log: (level, message) => this.log(level, message),
     });
     this.calls = new CallManager({
       now: () => this.now,
@@ -431,16 +456,53 @@ export class UserNode {
     const msg: ChatMessage = {
       id: Buffer.from(this.cfg.random(12)).toString('hex'), peer: user, direction: 'out', text, sentAtMs: now, deliveredAtMs: undefined,
     };
+    // Not reachable now: the message waits, sealed, in the user's offline mailbox.
+    const offline = (why: Result<never>) => {
+      if (why.ok || !offlineCodes.has(why.error.code)) return cb(why);
+      this.log('info', `${user} cannot be reached (${why.error.message}); leaving the message in their offline mailbox`);
+      this.mailbox.send(user, msg, (r) => cb(r.ok ? r : err(r.error.code, `${why.error.message}; ${r.error.message}`)));
+    };
     this.connectToUser(user, now, (p) => {
-      if (!p.ok) return cb(p);
+      if (!p.ok) return offline(p);
       this.rpc.request(p.value, Chat.toBytes({ id: msg.id, text, sentAtMs: now }), this.now, (r) => {
-        if (!r.ok) return cb(err('not-delivered', `message not delivered: ${r.error.message}`));
+        // If the message did arrive and only the acknowledgement was lost, the reader drops the mailed copy (same id).
+        if (!r.ok) return offline(err('not-delivered', `message not delivered: ${r.error.message}`));
         if (r.value.message.command !== Cmd.ChatAck) { const f = describeFailure(r.value.message); return cb(err(f.code, f.message)); }
         msg.deliveredAtMs = this.now;
         this.events.push({ type: 'receipt', id: msg.id, peer: user, deliveredAtMs: this.now });
         cb(ok(msg));
       });
     });
+    this.drain(now);
+  }
+
+  /** Sets the user's white-pages profile and files it in the directory (docs/overlay.md, "White pages"). */
+  setProfile(p: ProfileFields, now: number, cb: (r: Result<ProfileFields>) => void) {
+    this.now = now;
+    this.whitePages.setProfile(p, cb);
+    this.drain(now);
+  }
+
+  /** Finds users by exact user name or by words of their display names. */
+  search(query: string, now: number, cb: (r: Result<SearchResult[]>) => void) {
+    this.now = now;
+    if (!this.attachment) return cb(err('not-attached', 'not connected to a supernode; log in first'));
+    this.whitePages.search(query, cb);
+    this.drain(now);
+  }
+
+  /** Asks our supernode to have another supernode reach us (at `port` on our public address) unsolicited (promotion). */
+  checkReach(port: number | undefined, now: number, cb: (r: Result<ReachVerdict>) => void) {
+    this.now = now;
+    const a = this.attachment;
+    if (!a || !a.path.startsWith('udp:')) return cb(err('not-attached', 'not attached to a supernode over UDP'));
+    this.rpc.request(a.path, ReachRequest.toBytes({ port }), now, (r) => {
+      if (!r.ok) return cb(err('supernode-unreachable', r.error.message));
+      if (r.value.message.command !== Cmd.ReachOk) { const f = describeFailure(r.value.message); return cb(err(f.code, f.message)); }
+      const q = ReachOk.decode(r.value.message.body);
+      if (!q.ok) return cb(err('bad-reply', q.error.message));
+      cb(ok({ reachable: q.value.reachable, bitsPerSecond: q.value.bitsPerSecond, promotion: q.value.promotion, by: q.value.by && formatAddress(q.value.by) }));
+    }, { timeoutMs: 12_000 });
     this.drain(now);
   }
 
@@ -564,7 +626,21 @@ export class UserNode {
       }
       if (r.value.message.command !== Cmd.Ok) { const f = describeFailure(r.value.message); return cb(err(f.code, f.message)); }
       this.events.push({ type: 'status' });
+      this.mailbox.onPublished(this.now);
+      this.whitePages.onPublished(this.now);
       cb(ok(undefined));
+    });
+  }
+
+  /** A directory or mailbox request to the overlay through our supernode. */
+  private overlayRequest(op: Op, name: string, item: Uint8Array | undefined, ids: string[] | undefined, cb: (r: Result<OverlayAnswer>) => void) {
+    const a = this.attachment;
+    if (!a) return cb(err('not-attached', 'not connected to a supernode; log in first'));
+    this.rpc.request(a.path, ClRequest.toBytes({ op, req: 0, user: name, item, ids }), this.now, (r) => {
+      if (!r.ok) return cb(err('supernode-unreachable', r.error.message));
+      if (r.value.message.command !== Cmd.ClAnswer) { const f = describeFailure(r.value.message); return cb(err(f.code, f.message)); }
+      const q = ClAnswer.decode(r.value.message.body);
+      cb(q.ok ? ok({ status: q.value.status, items: q.value.items ?? [] }) : err('bad-reply', q.error.message));
     });
   }
 
@@ -829,6 +905,8 @@ export class UserNode {
       const r = this.nat.consumeNotice(m, now);
       return respond(r.ok ? r.value : errorBytes(r.error.code, r.error.message));
     }
+    // A supernode checking that we are reachable (promotion): anyone may ask, the answer is filler.
+    if (m.command === Cmd.ReachPing) return answerReachPing(m, respond, this.cfg.random);
     if (!peerUser) return respond(errorBytes('not-a-user', 'only certified users may ask this node'));
     this.userPaths.set(peerUser, path);
     const device = toBase64Url(peer.signingKey);
@@ -836,10 +914,14 @@ export class UserNode {
     if (m.command === Cmd.Chat) {
       const q = Chat.decode(m.body);
       if (!q.ok) return respond(errorBytes('bad-request', q.error.message));
-      this.events.push({ type: 'chat', message: {
+      if (this.mailbox.firstSight(peerUser, q.value.id)) this.events.push({ type: 'chat', message: {
         id: q.value.id, peer: peerUser, direction: 'in', text: q.value.text, sentAtMs: q.value.sentAtMs, deliveredAtMs: now,
       } });
       return respond(ChatAck.toBytes({ id: q.value.id, receivedAtMs: now }));
+    }
+    if (isReceipt(m)) {
+      if (!this.mailbox.consumeReceipt(peerUser, m)) return respond(errorBytes('bad-request', 'malformed receipt'));
+      return respond(OkReply.toBytes({}));
     }
     if (this.calls.consumeRequest(path, { user: peerUser, device }, m, now, respond)) {
       // A call signalled over the relay while a direct session already works: media goes direct.
@@ -861,6 +943,9 @@ export class UserNode {
 
 // The extra socket (driver path sK/udp:…) that measures the binding timeout: past the birthday sockets.
 const bindingSocket = 511;
+
+/** Failures that mean "not reachable now" (rather than a mistake): the message goes to the offline mailbox. */
+const offlineCodes = new Set(['not-found', 'unreachable', 'not-delivered']);
 // Implementation limit: device records remembered for placing calls.
 const knownDevicesMax = 1024;
 

@@ -49,7 +49,9 @@ export const ClAnswer = command(Cmd.ClAnswer, {
   req: f.uint(1, 0xffffffff), status: f.uint(2, 3), hops: f.uint(3, 16), items: items(4).opt(),
 });
 
+/** Specification: the largest mail body (a sealed message, src/chat/offline-mail.ts); a MailItem fits a request's 4 KiB item. */
+export const mailBodyMax = 3584;
 /** An offline message, held by the recipient's slot until acknowledged or expired. */
 export const MailItem = schema({
-  id: f.string(1, 64), to: f.string(2, 64), from: f.string(3, 64), body: f.bytes(4, 2048), expiresAtMs: f.uint(5),
+  id: f.string(1, 64), to: f.string(2, 64), from: f.string(3, 64), body: f.bytes(4, mailBodyMax), expiresAtMs: f.uint(5),
 });

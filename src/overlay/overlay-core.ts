@@ -29,8 +29,12 @@ export interface OverlayConfig {
   rand: Rand;
   /** Checks a presence record (the real network: the user's signature under a login certificate). */
   verifyRecord(bytes: Uint8Array, now: number): RecordMeta | undefined;
+  /** Whether a mail fetch or acknowledgement is the mailbox owner's (src/overlay/mail-auth.ts); absent: anyone's. */
+  authorizeMail?(op: Op, user: string, auth: Uint8Array | undefined, ids: string[], now: number): boolean;
   /** The longest an offline mail is kept. */
   mailRetentionMs?: number;
+  /** Mails one mailbox may hold before new ones are refused (anyone may write to anyone). */
+  mailboxMax?: number;
   requestTimeoutMs?: number;
 }
 
@@ -57,6 +61,7 @@ const triesMax = 4;
 const hopsMax = 6;
 const chunkItems = 64;
 const recentEventMs = 120_000;
+const mailboxMaxDefault = 1000;
 
 export class OverlayCore {
   readonly members: Membership;
@@ -369,14 +374,17 @@ export class OverlayCore {
       }
       case Op.MailPut: {
         const m = r.item && this.acceptMail(r.item, r.user, now);
-        if (!m) return this.answer(r, Status.Rejected, []);
+        // The limit applies where mail enters, not to replication, so replicas still converge.
+        if (!m || store.mailsFor(r.user, now).length >= (this.cfg.mailboxMax ?? mailboxMaxDefault)) return this.answer(r, Status.Rejected, []);
         if (store.putMail(m.id, m.to, m.expiresAtMs, r.item!)) this.replicate(others, OvReplicate.toBytes({ slot: r.slot, mails: [r.item!] }), 1);
         return this.answer(r, Status.Ok, []);
       }
       case Op.MailFetch:
+        if (this.cfg.authorizeMail && !this.cfg.authorizeMail(Op.MailFetch, r.user, r.item, [], now)) return this.answer(r, Status.Rejected, []);
         return this.answer(r, Status.Ok, store.mailsFor(r.user, now).slice(0, chunkItems).map((m) => m.bytes));
       case Op.MailAck: {
         const ids = r.ids ?? [];
+        if (this.cfg.authorizeMail && !this.cfg.authorizeMail(Op.MailAck, r.user, r.item, ids, now)) return this.answer(r, Status.Rejected, []);
         if (store.ack(ids, now + this.retentionMs)) this.replicate(others, OvReplicate.toBytes({ slot: r.slot, tombs: ids }), ids.length);
         return this.answer(r, Status.Ok, []);
       }

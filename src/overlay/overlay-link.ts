@@ -10,6 +10,8 @@ import { Cmd } from '../wire/commands.ts';
 import { OverlayCore } from './overlay-core.ts';
 import { hash32 } from './ring.ts';
 import { verifyPresence } from './presence.ts';
+import { isEntry, verifyEntry, entryMeta } from './entries.ts';
+import { checkMailAuth } from './mail-auth.ts';
 import type { RandomBytes } from '../crypto/keys.ts';
 import { addressOfUdpPath } from '../session/paths.ts';
 
@@ -36,11 +38,16 @@ export class OverlayLink {
       params: { slotBits: cfg.slotBits ?? 3, replicas: cfg.replicas ?? 10 }, rand,
       verifyRecord: (bytes, now) => {
         const key = cfg.loginKey();
+        if (key && isEntry(bytes)) { const e = verifyEntry(bytes, key, now); return e.ok ? entryMeta(e.value) : undefined; }
         const v = key ? verifyPresence(bytes, key, now) : undefined;
         return v?.ok ? {
           user: v.value.presence.user, device: toBase64Url(v.value.certificate.deviceKey),
           publishedAtMs: v.value.presence.publishedAtMs, expiresAtMs: v.value.presence.expiresAtMs,
         } : undefined;
+      },
+      authorizeMail: (op, user, auth, ids, now) => {
+        const key = cfg.loginKey();
+        return key !== undefined && checkMailAuth(auth, op, user, ids, key, now).ok;
       },
     });
   }

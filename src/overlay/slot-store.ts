@@ -11,6 +11,8 @@ export interface RecordMeta {
   device?: string;
   publishedAtMs: number;
   expiresAtMs: number;
+  /** Records kept under this user name (default devicesPerUserMax): a search word's slot keeps more. */
+  keepMax?: number;
 }
 export interface StoredRecord extends RecordMeta { bytes: Uint8Array; h: number }
 export interface StoredMail { id: string; to: string; expiresAtMs: number; bytes: Uint8Array; h: number }
@@ -43,7 +45,7 @@ export class SlotStore {
     const have = this.records.get(key);
     if (have && (have.publishedAtMs > meta.publishedAtMs || (have.publishedAtMs === meta.publishedAtMs && have.expiresAtMs >= meta.expiresAtMs))) return false;
     let keys = this.byUser.get(meta.user);
-    if (!have && keys && keys.size >= devicesPerUserMax) {
+    if (!have && keys && keys.size >= (meta.keepMax ?? devicesPerUserMax)) {
       const oldest = [...keys].map((k) => this.records.get(k)!).sort((a, b) => a.publishedAtMs - b.publishedAtMs)[0];
       if (oldest.publishedAtMs >= meta.publishedAtMs) return false;
       this.drop(keyOf(oldest));

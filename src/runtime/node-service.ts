@@ -6,6 +6,7 @@ import { UserNode, type UserNodeEvent } from '../node/user-node.ts';
 import { UdpDriver } from './udp-driver.ts';
 import { defaultGateway } from './gateway.ts';
 import { DataDir } from './data-dir.ts';
+import { PromotionRunner } from './promotion-runner.ts';
 import { WavPlayer, WavRecorder, readWavMono48k } from './audio.ts';
 import { now as clockNow } from './clock.ts';
 import { capacityMeter } from './capacity.ts';
@@ -17,7 +18,7 @@ import { type Address, formatAddress } from '../wire/address.ts';
 import type { Result } from '../wire/result.ts';
 import {
   ApiError, type NodeControl, type AudioBridge, type NodeEvent, type NodeStatus, type LookupResult, type Contact, type ChatMessage,
-  type CallInfo, type CallOptions, type DeviceSummary,
+  type CallInfo, type CallOptions, type DeviceSummary, type ProfileFields, type SearchResult,
 } from '../api/node-control.ts';
 
 export interface NodeServiceOptions {
@@ -33,6 +34,9 @@ export interface NodeServiceOptions {
   /** The uplink the user declares for hosting conferences; default 1000 kb/s. */
   uplinkKbps?: number;
   bindingLadderMs?: number[];
+  /** --no-promote: never become a supernode; promoteAfterMs: uptime needed first (default 2 h). */
+  noPromote?: boolean;
+  promoteAfterMs?: number;
   log?: (level: string, message: string) => void;
 }
 
@@ -53,6 +57,7 @@ export class NodeService implements NodeControl {
   private savedHostCache = '';
   private readonly conf: ConferenceService;
   private stopMeter = () => {};
+  private promotion: PromotionRunner | undefined;
 
   private constructor(private readonly node: UserNode, private readonly driver: UdpDriver,
     private readonly data: DataDir, private readonly opts: NodeServiceOptions) {
@@ -85,6 +90,10 @@ export class NodeService implements NodeControl {
     driver.attach(node, () => svc.drain());
     svc.restoreSession();
     svc.contactTimer = setInterval(() => svc.refreshContacts(), contactRefreshMs);
+    svc.promotion = new PromotionRunner(node, driver, {
+      data: opts.data, login: opts.login, loginKey: () => opts.loginKey ?? data.loginKey(), optedOut: opts.noPromote === true,
+      minUptimeMs: opts.promoteAfterMs, log: (l, m) => opts.log?.(l, m),
+    });
     return svc;
   }
 
@@ -92,6 +101,7 @@ export class NodeService implements NodeControl {
 
   async stop() {
     if (this.contactTimer) clearInterval(this.contactTimer);
+    await this.promotion?.stop();
     await this.hangup().catch(() => {});
     this.conf.leaveAll();
     this.conf.stop();
@@ -103,7 +113,7 @@ export class NodeService implements NodeControl {
 
   // ---- NodeControl ----
 
-  status(): NodeStatus { return this.node.status(); }
+  status(): NodeStatus { return { ...this.node.status(), ...(this.promotion ? { promotion: this.promotion.status() } : {}) }; }
 
   register(user: string, password: string, invite?: string): Promise<void> {
     return this.run<void>((now, cb) => this.node.register(user, password, now, cb, invite));
@@ -167,6 +177,16 @@ export class NodeService implements NodeControl {
   }
 
   history(peer?: string): ChatMessage[] { return this.historyList.filter((m) => !peer || m.peer === peer); }
+
+  profile(): ProfileFields | undefined { return this.node.whitePages.profile; }
+
+  async setProfile(p: ProfileFields): Promise<ProfileFields> {
+    const out = await this.run<ProfileFields>((now, cb) => this.node.setProfile(p, now, cb));
+    this.data.writeJson('profile.json', out);
+    return out;
+  }
+
+  search(query: string): Promise<SearchResult[]> { return this.run<SearchResult[]>((now, cb) => this.node.search(query, now, cb)); }
 
   async call(user: string, options: CallOptions): Promise<CallInfo> {
     if (options.playFile) {
@@ -251,8 +271,14 @@ export class NodeService implements NodeControl {
           this.saveHostCache();
           this.emit({ type: 'status', status: this.status() });
           break;
-        case 'chat': this.remember(e.message); this.emit({ type: 'chat', message: e.message }); break;
-        case 'receipt': this.emit(e); break;
+        case 'chat': if (this.remember(e.message)) this.emit({ type: 'chat', message: e.message }); break;
+        case 'receipt': {
+          // A receipt for a message left in an offline mailbox: the history shows it delivered.
+          const m = this.historyList.find((x) => x.id === e.id && x.peer === e.peer && x.direction === 'out');
+          if (m && m.deliveredAtMs === undefined) m.deliveredAtMs = e.deliveredAtMs;
+          this.emit(e);
+          break;
+        }
         case 'audio':
           this.recorders.get(e.callId)?.push(e.pcm);
           for (const sink of this.audioSinks.get(e.callId) ?? []) sink(e.pcm);
@@ -288,13 +314,18 @@ export class NodeService implements NodeControl {
     this.emit({ type: 'call', call });
   }
 
-  private remember(m: ChatMessage) {
+  /** False for an incoming message already in the history (delivered again after a crash before the mailbox acknowledgement). */
+  private remember(m: ChatMessage): boolean {
+    if (m.direction === 'in' && this.historyList.some((x) => x.id === m.id && x.peer === m.peer && x.direction === 'in')) return false;
     this.historyList.push(m);
     if (this.historyList.length > historyMax) this.historyList.shift();
     try { fs.appendFileSync(this.data.file('history.jsonl'), JSON.stringify(m) + '\n', { mode: 0o600 }); } catch { /* history is best effort */ }
+    return true;
   }
 
   private loadState() {
+    const profile = this.data.readJson<ProfileFields>('profile.json');
+    if (profile?.displayName) this.node.whitePages.profile = profile;
     for (const u of this.data.readJson<string[]>('contacts.json') ?? []) this.contactList.set(u, { user: u, presence: 'unknown', lastSeenMs: undefined });
     try {
       const lines = fs.readFileSync(this.data.file('history.jsonl'), 'utf8').trim().split('\n').slice(-historyMax);

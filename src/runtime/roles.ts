@@ -17,13 +17,14 @@ import { toBase64Url, fromBase64Url } from '../crypto/bytes.ts';
 import { type Address, formatAddress } from '../wire/address.ts';
 import { startApiServer } from '../api/server.ts';
 
-export interface LoginServerOptions { listen: Address; db: string; quiet?: boolean; registration?: RegistrationPolicy }
+export interface LoginServerOptions { listen: Address; db: string; quiet?: boolean; registration?: RegistrationPolicy; promotion?: boolean }
 export interface SupernodeOptions {
   listen: Address; login: Address; loginKey?: string; bootstrap: Address[]; data?: string; quiet?: boolean; tcpListen?: Address[]; relayQuotas?: RelayQuotas;
 }
 export interface NodeOptions {
   data: string; login: Address; loginKey?: string; bootstrap: Address[]; api: Address; listen?: Address;
   autoAnswer: boolean; play?: string; record?: string; noDirect: boolean; quiet?: boolean; uplinkKbps?: number; bindingLadderMs?: number[];
+  noPromote?: boolean; promoteAfterMs?: number;
 }
 export interface DemoOptions { data?: string; apiBasePort?: number; quiet?: boolean }
 
@@ -69,7 +70,7 @@ export async function startLoginServer(o: LoginServerOptions): Promise<Running> 
   const store = await openStore(o.db, log);
   const signingKey = await storedKey(store, 'signing-key', ed25519FromSeed);
   const staticKey = await storedKey(store, 'static-key', x25519FromPrivate);
-  const server = new LoginServer({ staticKey, signingKey, random, store, registration: o.registration });
+  const server = new LoginServer({ staticKey, signingKey, random, store, registration: o.registration, promotion: o.promotion });
   const driver = await UdpDriver.bind(o.listen, (e) => log('error', String(e))).catch((e: Error) => {
     throw new RoleError(`cannot listen on ${formatAddress(o.listen)}: ${e.message}`);
   });
@@ -83,7 +84,7 @@ export async function startLoginServer(o: LoginServerOptions): Promise<Running> 
   const listen = formatAddress(driver.address);
   log('info', `listening on udp ${listen}; key ${server.publicKey}`);
   return {
-    describe: () => ({ listen, key: server.publicKey, db: o.db.replace(/\/\/[^@/]*@/, '//…@'), registration: o.registration?.mode ?? 'open' }),
+    describe: () => ({ listen, key: server.publicKey, db: o.db.replace(/\/\/[^@/]*@/, '//…@'), registration: o.registration?.mode ?? 'open', promotion: o.promotion !== false }),
     stop: async () => { await driver.close(); await store.close(); },
   };
 }
@@ -130,7 +131,7 @@ export async function startNode(o: NodeOptions): Promise<Running> {
   const svc = await NodeService.start({
     data: o.data, login: o.login, loginKey: parseKey(o.loginKey, '--login-key'), bootstrap: o.bootstrap, listen: o.listen,
     autoAnswer: o.autoAnswer, play: o.play && path.resolve(o.play), record: o.record && path.resolve(o.record),
-    noDirect: o.noDirect, uplinkKbps: o.uplinkKbps, log, bindingLadderMs: o.bindingLadderMs,
+    noDirect: o.noDirect, uplinkKbps: o.uplinkKbps, log, bindingLadderMs: o.bindingLadderMs, noPromote: o.noPromote, promoteAfterMs: o.promoteAfterMs,
   });
   const api = await startApiServer(svc, o.api).catch(async (e: Error) => {
     await svc.stop();

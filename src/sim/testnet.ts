@@ -19,7 +19,7 @@ export interface TestnetOptions {
   /** Sees every message a core sends, before compression (for recording corpora). */
   tap?: (raw: Uint8Array) => void;
   /** Login server policy (registration, rate limits). */
-  login?: Pick<LoginServerConfig, 'registration' | 'rateLimits' | 'certificateLifetimeMs'>;
+  login?: Pick<LoginServerConfig, 'registration' | 'rateLimits' | 'certificateLifetimeMs' | 'promotion'>;
 }
 
 export interface TestUser { node: UserNode; address: Address; events: UserNodeEvent[] }

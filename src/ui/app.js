@@ -48,6 +48,8 @@ function renderMessages() {
     li.textContent = m.text;
     if (m.direction === 'out' && m.deliveredAtMs) {
       const t = document.createElement('span'); t.className = 'tick'; t.textContent = '✓ delivered'; li.append(t);
+    } else if (m.direction === 'out' && m.offline) {
+      const t = document.createElement('span'); t.className = 'tick'; t.textContent = '✉ waiting in their mailbox'; li.append(t);
     }
     return li;
   }));

@@ -35,9 +35,16 @@ export const Cmd = {
   // reachability: measuring the NAT's binding timeout (src/nat/binding-timeout.ts)
   BindingProbe: 74,
   BindingEcho: 75,
+  // promotion (src/node/promotion.ts): supernodes verify that a node is reachable from outside
+  ReachRequest: 90,
+  ReachOk: 91,
+  ReachProbe: 92,
+  ReachProbeOk: 93,
+  ReachPing: 94,
   // user ↔ user, end to end
   Chat: 40,
   ChatAck: 41,
+  ChatReceipt: 42,
   CallInvite: 50,
   CallRinging: 51,
   CallAnswer: 52,

@@ -1,23 +1,26 @@
 // The overlay on the real network: a login server and 20 `tincan supernode` processes on
 // loopback. Users (real UserNodes over real UDP sessions, in this process) register at
-// different supernodes, look each other up and leave offline mail; then a third of the
-// supernodes are killed (SIGKILL, by PID) and every record and every mail must still be there.
+// different supernodes, look each other up and leave sealed offline messages for users who
+// went offline; then a third of the supernodes are killed (SIGKILL, by PID) and every record
+// and every message must still be there, delivered once when its recipient comes back.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startRole, stopAll, waitFor, type Started } from './processes.ts';
-import { UserNode } from '../../src/node/user-node.ts';
+import { UserNode, type UserNodeEvent } from '../../src/node/user-node.ts';
+import type { ChatMessage } from '../../src/node/types.ts';
+import { mailKeyName } from '../../src/overlay/entries.ts';
+import { signMailAuth } from '../../src/overlay/mail-auth.ts';
 import { UdpDriver } from '../../src/runtime/udp-driver.ts';
 import { random } from '../../src/runtime/clock.ts';
 import { ed25519FromSeed, x25519FromPrivate } from '../../src/crypto/keys.ts';
 import { fromBase64Url } from '../../src/crypto/bytes.ts';
 import { parseHostPort, type Address } from '../../src/wire/address.ts';
 import { udpPath } from '../../src/session/paths.ts';
-import { decodeObjectList, encodeObjectList } from '../../src/wire/object-list.ts';
 import { Cmd } from '../../src/wire/commands.ts';
-import { ClRequest, ClAnswer, MailItem, Op, Status } from '../../src/overlay/messages.ts';
+import { ClRequest, ClAnswer, Op, Status } from '../../src/overlay/messages.ts';
 import type { Result } from '../../src/wire/result.ts';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tincan-overlay-'));
@@ -29,14 +32,16 @@ const addr = (s: string): Address => { const a = parseHostPort(s); if (!a.ok) th
 // Each process and user gets its own loopback address: handshakes are throttled per source address.
 let nextUserHost = 1;
 
-async function user(login: Address, loginKey: Uint8Array, sn: Address) {
+/** A user's node; `keys` from an earlier node make it the same device coming back. */
+async function user(login: Address, loginKey: Uint8Array, sn: Address, keys = { s: random(32), e: random(32) }) {
   const driver = await UdpDriver.bind({ host: `127.0.1.${nextUserHost++}`, port: 0 });
   drivers.push(driver);
   const node = new UserNode({
-    staticKey: x25519FromPrivate(random(32)), signingKey: ed25519FromSeed(random(32)), random, deviceId: 'd',
+    staticKey: x25519FromPrivate(keys.s), signingKey: ed25519FromSeed(keys.e), random, deviceId: 'd',
     login, loginKey, bootstrap: [sn], listen: driver.address, directAllowed: true, autoAnswer: false,
   });
-  driver.attach(node, () => { while (node.pollEvent()); });
+  const events: UserNodeEvent[] = [];
+  driver.attach(node, () => { for (let e = node.pollEvent(); e; e = node.pollEvent()) events.push(e); });
   const call = <T>(start: (now: number, cb: (r: Result<T>) => void) => void, ms = 20_000) => new Promise<Result<T>>((resolve, reject) => {
     const t = setTimeout(() => reject(new Error('no answer')), ms);
     driver.mutate((now) => start(now, (r) => { clearTimeout(t); resolve(r); }));
@@ -50,7 +55,7 @@ async function user(login: Address, loginKey: Uint8Array, sn: Address) {
       cb(a.ok ? { ok: true, value: { status: a.value.status, items: a.value.items ?? [] } } : a);
     }, { timeoutMs: 15_000 });
   });
-  return { node, call, overlay };
+  return { node, call, overlay, driver, keys, events };
 }
 
 /** Retries a step that depends on the overlay converging (membership gossip, failure detection); bounded in time. */
@@ -82,13 +87,29 @@ test('20 supernode processes: users register, find each other and get their offl
     users.push(u);
   }
 
-  // Mail for users who are not online yet: held by their slots.
+  // Recipients log in once (publishing their mail keys), then their nodes stop: they are offline.
+  const recipients = ['carol', 'dave', 'erin'];
+  const gone = [];
+  for (const [i, to] of recipients.entries()) {
+    const u = await user(loginAddr, loginKey, snAddr[(i * 5 + 1) % 20]);
+    assert.ok((await u.call<void>((now, cb) => u.node.register(to, 'a good password', now, cb))).ok);
+    assert.ok((await u.call((now, cb) => u.node.login(to, 'a good password', now, cb))).ok);
+    await eventually(`${to}'s mail key`, async () => {
+      const r = await u.overlay(Op.Lookup, mailKeyName(to));
+      return r.ok && r.value.status === Status.Ok ? true : undefined;
+    });
+    u.driver.close();
+    gone.push(u);
+  }
+  // Messages for them: their (stale) presence leads nowhere, so the messages go sealed into their slots.
   const sender = await user(loginAddr, loginKey, survivors[0]);
-  const mails = ['carol', 'dave', 'erin'].flatMap((to) => [1, 2].map((k) => ({ id: `${to}-${k}`, to })));
-  for (const m of mails) {
-    const item = encodeObjectList(MailItem.encode({ id: m.id, to: m.to, from: 'user0', body: new TextEncoder().encode(`hello ${m.to}`), expiresAtMs: Date.now() + 3_600_000 }));
-    const r = await sender.overlay(Op.MailPut, m.to, item);
-    assert.ok(r.ok && r.value.status === Status.Ok, `mail ${m.id}: ${JSON.stringify(r)}`);
+  assert.ok((await sender.call<void>((now, cb) => sender.node.register('sender', 'a good password', now, cb))).ok);
+  assert.ok((await sender.call((now, cb) => sender.node.login('sender', 'a good password', now, cb))).ok);
+  for (const to of recipients) {
+    for (const k of [1, 2]) {
+      const r = await sender.call<ChatMessage>((now, cb) => sender.node.chat(to, `hello ${to} ${k}`, now, cb), 60_000);
+      assert.ok(r.ok && r.value.offline, `mail for ${to}: ${JSON.stringify(r)}`);
+    }
   }
 
   // Everyone is findable from a supernode that will survive.
@@ -110,19 +131,23 @@ test('20 supernode processes: users register, find each other and get their offl
   // The records of users whose supernodes died are still in the directory (their slots had other holders).
   await lookAll();
 
-  // The recipients log in at survivors and collect each mail exactly once.
-  for (const [i, to] of ['carol', 'dave', 'erin'].entries()) {
-    const u = await user(loginAddr, loginKey, survivors[2 + i]);
-    const got = await eventually(`mail for ${to}`, async () => {
-      const r = await u.overlay(Op.MailFetch, to);
-      return r.ok && r.value.items.length === 2 ? r.value.items : undefined;
+  // Nobody but the owner may read a mailbox, even through a supernode that survives.
+  const stranger = await sender.overlay(Op.MailFetch, 'carol');
+  assert.ok(stranger.ok && stranger.value.status === Status.Rejected && stranger.value.items.length === 0);
+
+  // The recipients come back (same devices) at survivors and get each message exactly once.
+  const texts = (u: { events: UserNodeEvent[] }) => u.events.flatMap((e) => (e.type === 'chat' ? [e.message.text] : [])).sort();
+  for (const [i, to] of recipients.entries()) {
+    const u = await user(loginAddr, loginKey, survivors[2 + i], gone[i].keys);
+    await eventually(`${to} logs in again`, async () => ((await u.call((now, cb) => u.node.login(to, 'a good password', now, cb))).ok ? true : undefined));
+    await eventually(`mail for ${to}`, async () => (texts(u).length >= 2 ? true : undefined));
+    assert.deepEqual(texts(u), [`hello ${to} 1`, `hello ${to} 2`]);
+    // Acknowledged: the mailbox is empty for the owner's own signed fetch too.
+    await eventually(`${to}'s mailbox emptied`, async () => {
+      const auth = signMailAuth({ user: to, certificate: u.node.certificateBytes()!, op: Op.MailFetch, atMs: Date.now(), ids: [] }, u.keys.e);
+      const r = await u.overlay(Op.MailFetch, to, auth);
+      return r.ok && r.value.status === Status.Ok && r.value.items.length === 0 ? true : undefined;
     });
-    const ids = got.map((b) => { const l = decodeObjectList(b); assert.ok(l.ok); const m = MailItem.decode(l.value); assert.ok(m.ok); return m.value.id; }).sort();
-    assert.deepEqual(ids, [`${to}-1`, `${to}-2`]);
-    const ack = await u.overlay(Op.MailAck, to, undefined, ids);
-    assert.ok(ack.ok && ack.value.status === Status.Ok);
-    const again = await u.overlay(Op.MailFetch, to);
-    assert.ok(again.ok);
-    assert.equal(again.value.items.length, 0, 'acknowledged mail is gone');
+    assert.deepEqual(texts(u), [`hello ${to} 1`, `hello ${to} 2`], 'nothing delivered twice');
   }
 });
