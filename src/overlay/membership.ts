@@ -149,7 +149,7 @@ export class Membership {
 
   /** The next member clockwise: the one we watch for failure. */
   successor(): number {
-    const i = this.local.indexOf(this.self);
+    const i = lowerBound(this.offsets, (this.self - this.base) >>> 0);
     const n = this.local.length;
     return n > 1 && (this.whole || i + 1 < n) ? this.local[(i + 1) % n] : 0;
   }
