@@ -83,9 +83,11 @@ export class Membership {
 
   /** Fills an empty contact entry with a member that just talked to us. */
   heardFrom(id: number) {
-    if (this.whole || id === 0 || this.dead.has(id) || this.inNeighbourhood(id)) return;
+    // Runs for every message received: the common case (a known contact) is settled before the map look-up.
+    if (this.whole || id === 0 || this.inNeighbourhood(id)) return;
     const at = blockOfId(id, this.p) * this.contactsPerBlock;
     for (let k = 0; k < this.contactsPerBlock; k++) if (this.contacts[at + k] === id) return;
+    if (this.dead.has(id)) return;
     for (let k = 0; k < this.contactsPerBlock; k++) if (this.contacts[at + k] === 0) { this.contacts[at + k] = id; return; }
   }
 
@@ -147,7 +149,7 @@ export class Membership {
 
   /** The next member clockwise: the one we watch for failure. */
   successor(): number {
-    const i = this.local.indexOf(this.self);
+    const i = lowerBound(this.offsets, (this.self - this.base) >>> 0);
     const n = this.local.length;
     return n > 1 && (this.whole || i + 1 < n) ? this.local[(i + 1) % n] : 0;
   }

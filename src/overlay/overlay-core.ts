@@ -52,8 +52,14 @@ interface Pending {
 // Implementation constants (docs/overlay.md explains the figures).
 const tickMs = 1000;
 const gossipFanout = 4;
-const pingEveryTicks = 2;
+const pingEveryTicks = 1;
 const pingMissesDead = 2;
+/** How long a replica that just joined a slot's group may lack records it should hold (until its pull is answered). */
+const freshMs = 20_000;
+/** Co-replicas a newcomer asks for the slot's contents. */
+const pullFrom = 2;
+/** Members of the new group a leaving replica hands its copy to. */
+const handOffTo = 2;
 const slotDigestEveryTicks = 10;
 const memberDigestEveryTicks = 15;
 const sweepGridMs = 30_000;
@@ -68,6 +74,8 @@ export class OverlayCore {
   readonly stores = new Map<number, SlotStore>();
   readonly stats: OverlayStats = { malformed: 0, routed: 0, answered: 0, failed: 0, eventsSpread: 0, declaredDead: 0, replicatedItems: 0, antiEntropyRepairs: 0 };
   private readonly groups = new Map<number, number[]>();
+  /** Slots we joined the group of while running, and until when we may still be catching up. */
+  private readonly freshUntil = new Map<number, number>();
   private readonly sends: { to: number; bytes: Uint8Array }[] = [];
   private sendAt = 0;
   private readonly answers: { client: ClientRef; bytes: Uint8Array }[] = [];
@@ -301,11 +309,13 @@ export class OverlayCore {
     if (this.misses >= pingMissesDead) {
       this.stats.declaredDead++;
       this.event(succ, this.members.incOf(succ), 0, '', now);
-      this.watched = 0;
-      return;
+      // After a mass failure the next one may be dead too: start on it now, not a period later.
+      this.watched = this.members.successor();
+      this.misses = 0;
+      if (!this.watched) return;
     }
     this.misses++;
-    this.send(succ, OvPing.toBytes({ nonce: this.nonce = (this.nonce + 1) >>> 0 }));
+    this.send(this.watched, OvPing.toBytes({ nonce: this.nonce = (this.nonce + 1) >>> 0 }));
   }
 
   private sendMemberDigest() {
@@ -370,6 +380,7 @@ export class OverlayCore {
       }
       case Op.Lookup: {
         const recs = store.getRecords(r.user, now);
+        if (!recs.length && this.passOnWhileCatchingUp(r, others, now)) return;
         return this.answer(r, recs.length ? Status.Ok : Status.NotFound, recs.map((x) => x.bytes));
       }
       case Op.MailPut: {
@@ -379,9 +390,12 @@ export class OverlayCore {
         if (store.putMail(m.id, m.to, m.expiresAtMs, r.item!)) this.replicate(others, OvReplicate.toBytes({ slot: r.slot, mails: [r.item!] }), 1);
         return this.answer(r, Status.Ok, []);
       }
-      case Op.MailFetch:
+      case Op.MailFetch: {
         if (this.cfg.authorizeMail && !this.cfg.authorizeMail(Op.MailFetch, r.user, r.item, [], now)) return this.answer(r, Status.Rejected, []);
-        return this.answer(r, Status.Ok, store.mailsFor(r.user, now).slice(0, chunkItems).map((m) => m.bytes));
+        const mails = store.mailsFor(r.user, now);
+        if (!mails.length && this.passOnWhileCatchingUp(r, others, now)) return;
+        return this.answer(r, Status.Ok, mails.slice(0, chunkItems).map((m) => m.bytes));
+      }
       case Op.MailAck: {
         const ids = r.ids ?? [];
         if (this.cfg.authorizeMail && !this.cfg.authorizeMail(Op.MailAck, r.user, r.item, ids, now)) return this.answer(r, Status.Rejected, []);
@@ -389,6 +403,14 @@ export class OverlayCore {
         return this.answer(r, Status.Ok, []);
       }
     }
+  }
+
+  /** A newcomer to the group may not have caught up: it asks a co-replica rather than answer "nothing". */
+  private passOnWhileCatchingUp(r: RouteFields, others: number[], now: number): boolean {
+    if ((this.freshUntil.get(r.slot) ?? 0) <= now || r.hops >= hopsMax - 1 || !others.length) return false;
+    this.stats.routed++;
+    this.send(others[this.cfg.rand() % others.length], OvRoute.toBytes({ ...r, hops: r.hops + 1 }));
+    return true;
   }
 
   private acceptMail(item: Uint8Array, user: string, now: number) {
@@ -462,6 +484,34 @@ export class OverlayCore {
     }
   }
 
+  /**
+   * We became a replica of a slot: a running member pulls its contents from co-replicas at once
+   * (an empty digest makes them send everything) instead of waiting for the first old member's
+   * push, which never comes when that member died unnoticed in the same failure.
+   */
+  private joinGroup(slot: number, g: number[], now: number) {
+    const s = this.storeFor(slot, g);
+    if (this.nextTick === undefined) return;
+    this.freshUntil.set(slot, now + freshMs);
+    const others = g.filter((x) => x !== this.cfg.id);
+    for (let k = 0; k < pullFrom && others.length; k++) {
+      const to = others.splice(this.cfg.rand() % others.length, 1)[0];
+      this.send(to, OvSlotDigest.toBytes({ slot, hashes: [...s.buckets] }));
+    }
+  }
+
+  /**
+   * We are no longer a replica of a slot: before dropping our copy we hand it to two members of
+   * the group as we now see it — a write that reached only us (our view of the group was stale)
+   * would otherwise go with it.
+   */
+  private leaveGroup(slot: number, g: number[], s: SlotStore) {
+    this.stores.delete(slot); this.groups.delete(slot); this.freshUntil.delete(slot);
+    if (s.count === 0) return;
+    const to = g.filter((x) => x !== this.cfg.id);
+    for (let k = 0; k < handOffTo && to.length; k++) this.pushState(to.splice(this.cfg.rand() % to.length, 1)[0], slot, s, 0xffff, 0);
+  }
+
   private sendSlotDigest() {
     const slots = [...this.stores.keys()];
     if (slots.length === 0) return;
@@ -493,9 +543,9 @@ export class OverlayCore {
       const g = this.members.group(slot);
       const inG = g.includes(this.cfg.id);
       const s = this.stores.get(slot);
-      if (!s) { if (inG) this.storeFor(slot, g); continue; }
+      if (!s) { if (inG) this.joinGroup(slot, g, now); continue; }
       const prev = this.groups.get(slot) ?? [];
-      if (!inG) { this.stores.delete(slot); this.groups.delete(slot); continue; }
+      if (!inG) { this.leaveGroup(slot, g, s); continue; }
       const kept = g.filter((x) => prev.includes(x));
       if (kept[0] === this.cfg.id) for (const x of g) if (!prev.includes(x)) this.pushState(x, slot, s, 0xffff, 0);
       this.groups.set(slot, g);

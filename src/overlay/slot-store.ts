@@ -54,7 +54,7 @@ export class SlotStore {
     if (have) this.forget(have.h);
     const h = mix32(hash32(key) ^ Math.floor(meta.publishedAtMs / 1000) ^ (meta.expiresAtMs & 0xffff));
     // A copy: the record outlives the datagram it came in (whose buffer a view would keep alive).
-    this.records.set(key, { ...meta, bytes: bytes.slice(), h });
+    this.records.set(key, { user: meta.user, device: meta.device, publishedAtMs: meta.publishedAtMs, expiresAtMs: meta.expiresAtMs, bytes: bytes.slice(), h });
     if (!keys) { keys = new Set(); this.byUser.set(meta.user, keys); }
     keys.add(key);
     this.add(h);

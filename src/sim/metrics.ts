@@ -29,7 +29,8 @@ export class Metrics {
   private lookups = 0; private found = 0;
   /** Look-ups by 10 s window of when they started: [ok, total]. */
   private readonly windows = new Map<number, [number, number]>();
-  private readonly bytesByCmd = new Map<number, number>();
+  /** Bytes by the datagram's first byte (its command), indexed: a Map update per datagram showed in profiles. */
+  private readonly bytesByCmd = new Float64Array(256);
   private peakRss = 0;
   private heapAfterSetup = 0;
   private heapBase = process.memoryUsage().heapUsed;
@@ -44,7 +45,7 @@ export class Metrics {
 
   peerSend(bytes: Uint8Array) {
     const c = bytes[0];
-    this.bytesByCmd.set(c, (this.bytesByCmd.get(c) ?? 0) + bytes.length + datagramOverhead);
+    this.bytesByCmd[c] += bytes.length + datagramOverhead;
   }
 
   lookup(startedAt: number, now: number, ok: boolean, hops: number) {
@@ -73,7 +74,8 @@ export class Metrics {
     const perNode = (b: number) => Math.round(b / seconds / Math.max(1, (this.setupNodes + this.fin.liveAtEnd) / 2));
     const byCmd: Record<string, number> = {};
     let total = 0;
-    for (const [c, b] of [...this.bytesByCmd].sort((a, b) => b[1] - a[1])) { byCmd[names.get(c) ?? String(c)] = perNode(b); total += b; }
+    const used = [...this.bytesByCmd.entries()].filter(([, b]) => b > 0);
+    for (const [c, b] of used.sort((a, b) => b[1] - a[1])) { byCmd[names.get(c) ?? String(c)] = perNode(b); total += b; }
     let recovered: number | null | undefined;
     let worst = 1;
     const ws = [...this.windows].sort((a, b) => a[0] - b[0]);
