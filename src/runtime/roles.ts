@@ -97,15 +97,30 @@ export async function startSupernode(o: SupernodeOptions): Promise<Running> {
   let log = logger('supernode', o.quiet);
   const data = new DataDir(o.data ?? fs.mkdtempSync(path.join(os.tmpdir(), 'tincan-supernode-')));
   const keys = data.keys();
-  const driver = await UdpDriver.bind(o.listen, (e) => log('error', String(e)), { recvBufferBytes: relayRecvBufferBytes }).catch((e: Error) => {
-    throw new RoleError(`cannot listen on ${formatAddress(o.listen)}: ${e.message}`);
-  });
+  // TCP fallback for nodes whose UDP is blocked listens on our UDP address, and wherever else
+  // asked (443). With an ephemeral port (0) the UDP port's number may already be taken on TCP by
+  // someone else: then pick another pair rather than fail.
+  const attempts = o.listen.port === 0 ? 8 : 1;
+  let driver: UdpDriver | undefined;
+  let tcp: ReturnType<UdpDriver['enableTcp']> | undefined;
+  for (let i = 0; i < attempts && !driver; i++) {
+    const d = await UdpDriver.bind(o.listen, (e) => log('error', String(e)), { recvBufferBytes: relayRecvBufferBytes }).catch((e: Error) => {
+      throw new RoleError(`cannot listen on ${formatAddress(o.listen)}: ${e.message}`);
+    });
+    const t = d.enableTcp(false);
+    const taken = await t.listen(d.address).then(() => false, (e: NodeJS.ErrnoException) => {
+      if (e.code === 'EADDRINUSE' && i + 1 < attempts) return true;
+      void d.close();
+      throw new RoleError(`cannot listen on tcp ${formatAddress(d.address)}: ${e.message}`);
+    });
+    if (taken) { await d.close(); continue; }
+    driver = d; tcp = t;
+  }
+  if (!driver || !tcp) throw new RoleError(`cannot listen on tcp at ${formatAddress(o.listen)}: every port tried was taken`);
   log = logger(`supernode ${formatAddress(driver.address)}`, o.quiet);
-  // TCP fallback for nodes whose UDP is blocked: on our UDP address, and wherever else asked (443).
-  const tcp = driver.enableTcp(false);
-  const tcpListen: string[] = [];
-  for (const at of [driver.address, ...(o.tcpListen ?? [])]) {
-    const a = await tcp.listen(at).catch((e: Error) => { void driver.close(); throw new RoleError(`cannot listen on tcp ${formatAddress(at)}: ${e.message}`); });
+  const tcpListen: string[] = [formatAddress(driver.address)];
+  for (const at of o.tcpListen ?? []) {
+    const a = await tcp.listen(at).catch((e: Error) => { void driver!.close(); throw new RoleError(`cannot listen on tcp ${formatAddress(at)}: ${e.message}`); });
     tcpListen.push(formatAddress(a));
   }
   const sn = new Supernode({

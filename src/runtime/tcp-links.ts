@@ -34,9 +34,10 @@ export class TcpLinks {
     });
     this.servers.push(server);
     return new Promise((resolve, reject) => {
-      server.once('error', reject);
+      const failed = (e: Error) => { this.servers.splice(this.servers.indexOf(server), 1); reject(e); };
+      server.once('error', failed);
       server.listen(at.port, at.host, () => {
-        server.off('error', reject);
+        server.off('error', failed);
         server.on('error', (e) => this.onError(e));
         const a = server.address() as net.AddressInfo;
         resolve({ host: a.address, port: a.port });
