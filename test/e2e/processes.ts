@@ -54,16 +54,7 @@ export async function stopAll() {
   }));
 }
 
-/** Polls a condition on a live system (an API answer), bounded in time; no fixed sleeps. */
-export async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+export { waitFor } from '../helpers/wait.ts';
 
 export async function api(base: string, route: string, init?: { method?: string; body?: unknown }): Promise<any> {
   const res = await fetch(`http://${base}/api/${route}`, {

@@ -5,15 +5,14 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { chromiumPath, haveBrowser, launchChromium, openUi } from '../helpers/browser.ts';
 import { runDemo } from '../../src/runtime/demo.ts';
 import type { Running } from '../../src/runtime/roles.ts';
 import { decodeWav } from '../../src/media/wav.ts';
 import { toMono48k } from '../../src/media/resample.ts';
 import { alignedCorrelation } from '../helpers/xcorr.ts';
 
-const chromiumPath = '/usr/bin/chromium';
-const haveBrowser = fs.existsSync(chromiumPath);
 const speechFile = new URL('../fixtures/speech.wav', import.meta.url).pathname;
 let browser: Browser | undefined;
 let net: Running | undefined;
@@ -22,18 +21,11 @@ after(async () => { await browser?.close(); await net?.stop(); });
 test('a call between two browsers carries microphone audio end to end', { skip: haveBrowser ? false : `no browser at ${chromiumPath}` }, async (t) => {
   net = await runDemo({ apiBasePort: 0, quiet: true });
   const ui = net.describe().ui as Record<string, string>;
-  browser = await chromium.launch({
-    executablePath: chromiumPath, headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync',
-      '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream', `--use-file-for-fake-audio-capture=${speechFile}`,
-      '--autoplay-policy=no-user-gesture-required'],
-  });
-  const open = async (url: string): Promise<Page> => {
-    const page = await (await browser!.newContext()).newPage();
-    await page.goto(url);
-    await page.locator('#app').waitFor({ state: 'visible' });
-    return page;
-  };
+  browser = await launchChromium([
+    '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream', `--use-file-for-fake-audio-capture=${speechFile}`,
+    '--autoplay-policy=no-user-gesture-required',
+  ]);
+  const open = (url: string) => openUi(browser!, url);
   const alice = await open(ui.alice);
   const bob = await open(ui.bob);
   await alice.locator('#contacts li', { hasText: 'bob' }).click();

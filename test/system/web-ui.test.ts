@@ -2,15 +2,13 @@
 // demo network chat and call each other by clicking, as people would.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { chromiumPath, haveBrowser, launchChromium, openUi } from '../helpers/browser.ts';
 import { runDemo } from '../../src/runtime/demo.ts';
 import type { Running } from '../../src/runtime/roles.ts';
 
-const chromiumPath = '/usr/bin/chromium';
-const haveBrowser = fs.existsSync(chromiumPath);
 let browser: Browser | undefined;
 let net: Running | undefined;
 after(async () => { await browser?.close(); await net?.stop(); });
@@ -18,16 +16,8 @@ after(async () => { await browser?.close(); await net?.stop(); });
 test('alice and bob chat and call each other through the web UI', { skip: haveBrowser ? false : `no browser at ${chromiumPath} (.ci/run installs Debian's chromium)` }, async () => {
   net = await runDemo({ apiBasePort: 0, quiet: true });
   const ui = net.describe().ui as Record<string, string>;
-  browser = await chromium.launch({
-    executablePath: chromiumPath, headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
-  const open = async (url: string): Promise<Page> => {
-    const page = await (await browser!.newContext()).newPage();
-    await page.goto(url);
-    await page.locator('#app').waitFor({ state: 'visible' });
-    return page;
-  };
+  browser = await launchChromium();
+  const open = (url: string) => openUi(browser!, url);
   const alice = await open(ui.alice);
   const bob = await open(ui.bob);
   assert.match(await alice.locator('#status').innerText(), /alice/);

@@ -14,6 +14,7 @@ import { alignedCorrelation, windowedCorrelation } from '../../helpers/xcorr.ts'
 import { encodeWav, decodeWav } from '../../../src/media/wav.ts';
 import { toMono48k } from '../../../src/media/resample.ts';
 import { tone, toneGaps } from '../../helpers/gaps.ts';
+import { waitFor } from '../../helpers/wait.ts';
 
 const skip = labUnavailable();
 const bin = path.resolve(import.meta.dirname, '../../../bin/tincan.js');
@@ -42,17 +43,6 @@ async function ready(p: Proc, what: string, timeoutMs = 30_000): Promise<Record<
     if (p.proc.exitCode !== null) throw new Error(`${what} exited: ${p.err()}`);
     if (Date.now() > deadline) throw new Error(`${what} not ready: ${p.err()}`);
     await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-/** Polls a condition through the CLI inside a namespace, bounded in time. */
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
   }
 }
 
@@ -95,13 +85,13 @@ async function callCell(callerHost: Host, callerType: string, calleeType: string
   ]);
   try {
     // Bob's fresh record (this cell's public address) must be in the directory before Alice calls.
-    await until('bob to publish', async () => {
+    await waitFor('bob to publish', async () => {
       const r = await tincan(a.host, ['lookup', 'bob', '--api', a.api, '--json']);
       return r.code === 0 && JSON.parse(r.stdout).publishedAtMs >= started ? true : undefined;
     });
     const call = await tincan(a.host, ['call', 'bob', '--play', speech, '--seconds', '3', '--api', a.api, '--json'], 60_000);
     assert.equal(call.code, 0, `call failed: ${call.stderr}`);
-    const ended = await until('bob to see the call end with a recording', async () => {
+    const ended = await waitFor('bob to see the call end with a recording', async () => {
       const st = await status(b);
       const c = st?.calls?.find((x: any) => x.state === 'ended');
       return c && fs.existsSync(record) && fs.statSync(record).size > 44 ? c : undefined;
@@ -210,7 +200,7 @@ test('a relayed call moves to direct mid-call without a gap', { skip: skip ?? (o
   fs.writeFileSync(tonePath, encodeWav(tone(14), 48_000));
   const [a, b] = await Promise.all([userNode('A', 'alice', sn1), userNode('B', 'bob', sn2, ['--auto-answer', '--record', record])]);
   try {
-    await until('bob to publish', async () => {
+    await waitFor('bob to publish', async () => {
       const r = await tincan(a.host, ['lookup', 'bob', '--api', a.api, '--json']);
       return r.code === 0 && JSON.parse(r.stdout).publishedAtMs >= started ? true : undefined;
     });
@@ -218,20 +208,20 @@ test('a relayed call moves to direct mid-call without a gap', { skip: skip ?? (o
     const active = async () => { const l = calls.latest(); return (Array.isArray(l) ? l : l?.calls)?.find((x: any) => x.state === 'active'); };
     const calling = tincan(a.host, ['call', 'bob', '--play', tonePath, '--seconds', '12', '--api', a.api, '--json'], 60_000);
     // Two seconds of audio: the first punching attempt (1.5 s) is over, so the move comes from a retry.
-    const relayed = await until('bob to hear two seconds of the call over the relay', async () => {
+    const relayed = await waitFor('bob to hear two seconds of the call over the relay', async () => {
       const c = await active();
       return c && c.path === 'relay' && c.stats.framesReceived >= 100 ? c : undefined;
     });
     lab.setGate('open');
     const openedAt = Date.now();
-    const moved = await until('the call to move to a direct path', async () => {
+    const moved = await waitFor('the call to move to a direct path', async () => {
       const c = await active();
       return c?.path === 'direct' ? c : undefined;
     }, 40_000);
     const call = await calling;
     assert.equal(call.code, 0, `call failed: ${call.stderr}`);
     const out = JSON.parse(call.stdout);
-    const ended = await until('bob to see the call end with a recording', async () => {
+    const ended = await waitFor('bob to see the call end with a recording', async () => {
       const c = (await status(b))?.calls?.find((x: any) => x.state === 'ended');
       return c && fs.existsSync(record) && fs.statSync(record).size > 44 ? c : undefined;
     });
@@ -274,7 +264,7 @@ test('keep-alives are sized to the NAT\'s measured binding timeout', { skip: ski
   const [a, b] = await Promise.all([userNode('A', 'alice', sn1, ['--binding-ladder', '1000,2000,4000,8000']), userNode('B', 'bob', sn2)]);
   try {
     const st = lab.watchApi('A', a.api, 'status', 250);
-    const measured = await until('alice to measure her NAT\'s binding timeout', async () => {
+    const measured = await waitFor('alice to measure her NAT\'s binding timeout', async () => {
       const bnd = st.latest()?.nat?.binding;
       return bnd?.state === 'done' || bnd?.state === 'failed' ? bnd : undefined;
     }, 60_000);
