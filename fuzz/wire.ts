@@ -20,6 +20,15 @@ import * as overlay from '../src/overlay/protocol.ts';
 import * as login from '../src/login/protocol.ts';
 import * as calls from '../src/calls/protocol.ts';
 import * as chat from '../src/chat/protocol.ts';
+import * as conference from '../src/calls/conference-protocol.ts';
+import * as nat from '../src/nat/protocol.ts';
+import * as overlayCore from '../src/overlay/messages.ts';
+import * as entries from '../src/overlay/entries.ts';
+import * as reach from '../src/node/reach-check.ts';
+import { decodeMediaPacket } from '../src/media/frame.ts';
+import { NatPmpClient, natPmpPort } from '../src/nat/port-mapping.ts';
+import { RelayPlane } from '../src/relay/relay-plane.ts';
+import { RelayTable } from '../src/relay/relay-table.ts';
 
 export interface Rng { u32(): number; int(n: number): number; bytes(n: number): Uint8Array }
 
@@ -73,7 +82,7 @@ function heldBytes(v: unknown, depth = 0): number {
 const loginKey = new Uint8Array(32).fill(7);
 const staticKey = new Uint8Array(32).fill(9);
 type Decoder = { decode: (l: Uint8Array) => { ok: boolean; value?: unknown } };
-const commandSchemas = ([...Object.values(overlay), ...Object.values(login), ...Object.values(calls), ...Object.values(chat)] as unknown[])
+const commandSchemas = ([overlay, login, calls, chat, conference, nat, overlayCore, entries, reach].flatMap((m) => Object.values(m)) as unknown[])
   .filter((c): c is Decoder => typeof c === 'object' && c !== null && 'decode' in c);
 
 export type Target = (input: Uint8Array) => string | undefined; // a violated bound, or undefined
@@ -134,6 +143,34 @@ export const targets: Record<string, Target> = {
     };
   })(),
   'media-frame': (b) => { const f = decodeMediaFrame(b); return f.ok && f.value.payload.length > 1275 ? 'oversized media payload' : undefined; },
+  'media-packet': (b) => { const p = decodeMediaPacket(b); return p.ok && b.length > 1500 ? 'accepted an oversized media packet' : undefined; },
+  'nat-pmp': (() => {
+    // Answers claiming to come from the gateway: parsed, never trusted beyond their bytes.
+    const c = new NatPmpClient({ gateway: { host: '100.64.1.1', port: natPmpPort }, internalPort: 5000 });
+    let t = 0;
+    c.start(t);
+    return (b: Uint8Array) => {
+      c.handleDatagram(`udp:100.64.1.1:${natPmpPort}`, b, t++);
+      c.handleTimeout(t);
+      while (c.pollTransmit());
+      return undefined;
+    };
+  })(),
+  'relay-plane': (() => {
+    // A supernode's relay data plane fed hostile datagrams from a source that holds channels.
+    const r = rng(7);
+    const table = new RelayTable(r.bytes);
+    const plane = new RelayPlane(r.bytes, table, () => {});
+    table.tokenFor('udp:203.0.113.5:4000');
+    const bound = plane.bind('udp:203.0.113.5:4000', 'alice', table.tokenFor('udp:203.0.113.6:4000'), 0);
+    if (!bound.ok) throw new Error(`fuzz set-up: ${bound.error.message}`);
+    let t = 0;
+    return (b: Uint8Array) => {
+      plane.handle('udp:203.0.113.5:4000', b, t++);
+      while (plane.pollTransmit());
+      return undefined;
+    };
+  })(),
   'signed-records': (b) => {
     verifyPresence(b, loginKey, 1_800_000_000_000);
     verifyCertificate(b, loginKey, 1_800_000_000_000);
