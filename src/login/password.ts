@@ -58,7 +58,8 @@ function parseCount(text: string, max: number): number | undefined {
 
 interface ParsedHash { N: number; r: number; p: number; salt: Buffer; want: Buffer }
 
-function parseHash(password: string, encoded: string): ParsedHash | undefined {
+/** The parameters of a stored hash, or undefined when it is malformed or beyond what we will spend. */
+export function parseHash(password: string, encoded: string): ParsedHash | undefined {
   if (typeof password !== 'string' || typeof encoded !== 'string' || encoded.length > 512) return undefined;
   const parts = encoded.split('$');
   if (parts.length !== 6 || parts[0] !== 'scrypt') return undefined;
