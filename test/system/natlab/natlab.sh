@@ -7,6 +7,9 @@
 #                                    so punching fails while the relay still works
 #   natlab.sh udp-timeout PREFIX NA|NB SECONDS  how long the router's conntrack keeps idle UDP
 #                                    flows (replied or not); "default" restores Linux's 30 s / 120 s
+#   natlab.sh portmap PREFIX NA|NB on|off  nftables table and chains for a port-mapping daemon
+#                                    (miniupnpd) on the router, and the router's NAT rules let
+#                                    its mappings and its STUN self-test through (docs/reachability.md)
 #   natlab.sh down PREFIX            delete every namespace named PREFIX<role> (idempotent)
 #   natlab.sh sweep                  delete leftovers of earlier runs whose owner process is gone
 #
@@ -44,6 +47,18 @@ check_prefix() {
 rules() { # router type → nft ruleset
   local r=$1 t=$2 n; n=$(lan_of "$r")
   local host=100.64.$n.10 dnat="" masq='oifname "wan0" masquerade' inbound="" block=""
+  # With a port-mapping daemon on the router: inbound UDP it forwards (DNAT in its own table) is
+  # let through; the other types make no DNAT of their own, so only its mappings match. Its STUN
+  # self-test is answered from the lab's STUN fixture's other address and port (unsolicited
+  # flows to the router itself, otherwise dropped in the input hook).
+  # The router's own traffic (the daemon's STUN test) leaves from its own address, untranslated:
+  # a symmetric type's masquerade would otherwise give it random ports, as it does for the LAN.
+  local portmap_fwd="" portmap_in="" portmap_out=""
+  if [[ $PREFIX != unused ]] && x "$r" nft list table inet miniupnpd >/dev/null 2>&1; then
+    portmap_out="oifname \"wan0\" ip saddr $(wan_of "$r") accept"
+    portmap_fwd='iifname "wan0" ct status dnat accept'
+    portmap_in='iifname "wan0" ip saddr { 203.0.113.10, 203.0.113.11 } udp sport { 3478, 3479 } counter accept'
+  fi
   case $t in
     full-cone)          dnat="iifname \"wan0\" udp dport @mapped dnat to $host"
                         inbound='iifname "wan0" ct status dnat accept' ;;
@@ -57,12 +72,14 @@ rules() { # router type → nft ruleset
   esac
   cat <<RULES
 table ip natlab {
+  comment "natlab-type $t"
   set mapped { type inet_service; flags timeout; timeout 120s; }
   set permit { type ipv4_addr . inet_service; flags timeout; timeout 120s; }
   chain nat_pre { type nat hook prerouting priority dstnat; policy accept;
     $dnat
   }
   chain nat_post { type nat hook postrouting priority srcnat; policy accept;
+    $portmap_out
     $masq
   }
   chain filter_fwd { type filter hook forward priority filter; policy drop;
@@ -72,8 +89,10 @@ table ip natlab {
     ct state established,related accept
     iifname "lan0" accept
     $inbound
+    $portmap_fwd
   }
   chain filter_in { type filter hook input priority filter; policy accept;
+    $portmap_in
     iifname "wan0" meta l4proto udp ct state new drop
   }
 }
@@ -106,6 +125,24 @@ udp_timeout() { # router seconds|default — conntrack timeouts are per namespac
   local r=$1 t=$2 u s
   if [[ $t == default ]]; then u=30; s=120; else [[ $t =~ ^[0-9]+$ ]] || { echo "natlab: udp-timeout SECONDS|default" >&2; exit 2; }; u=$t; s=$t; fi
   x "$r" sysctl -qw net.netfilter.nf_conntrack_udp_timeout="$u" net.netfilter.nf_conntrack_udp_timeout_stream="$s"
+}
+
+portmap() { # router on|off — miniupnpd's own table (upnp_table_name / upnp_nat_table_name
+  # miniupnpd): Debian's nft_init.sh, which should create it, sources a file the package lacks.
+  local r=$1 t
+  x "$r" nft delete table inet miniupnpd 2>/dev/null || true
+  if [[ $2 == on ]]; then
+    x "$r" nft -f - <<RULES
+table inet miniupnpd {
+  chain forward { type filter hook forward priority filter - 1; policy accept; }
+  chain prerouting { type nat hook prerouting priority dstnat - 1; policy accept; }
+  chain postrouting { type nat hook postrouting priority srcnat - 1; policy accept; }
+}
+RULES
+  else [[ $2 == off ]] || { echo "natlab: portmap on|off, got '$2'" >&2; exit 2; }; fi
+  t=$(x "$r" nft list table ip natlab | grep -oE 'comment "natlab-type [a-z-]+"' | cut -d' ' -f3 | tr -d '"')
+  [[ -n $t ]] && set_nat "$r" "$t"
+  return 0
 }
 
 veth() { ip -n "$PREFIX$1" link add "$2" type veth peer name "$4" netns "$PREFIX$3"; }
@@ -160,8 +197,9 @@ case $cmd in
   nat)   check_prefix "${1:-}"; PREFIX=$1; set_nat "$2" "$3" ;;
   gate)  check_prefix "${1:-}"; PREFIX=$1; gate "${2:-}" ;;
   udp-timeout) check_prefix "${1:-}"; PREFIX=$1; udp_timeout "$2" "$3" ;;
+  portmap) check_prefix "${1:-}"; PREFIX=$1; portmap "$2" "${3:-}" ;;
   rules) PREFIX=unused; rules "$1" "$2" ;;
   down)  check_prefix "${1:-}"; PREFIX=$1; down ;;
   sweep) sweep ;;
-  *) sed -n '2,13p' "$0"; exit 2 ;;
+  *) sed -n '2,16p' "$0"; exit 2 ;;
 esac
