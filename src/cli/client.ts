@@ -1,4 +1,5 @@
 // User commands: HTTP clients of a running node's local API.
+import { protocolNames } from '../nat/port-mapper.ts';
 import fs from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
@@ -105,6 +106,7 @@ export async function runClientCommand(cmd: string, argv: string[]): Promise<num
         `listening on:    ${st.listen}${st.directAllowed ? '' : ' (direct paths off)'}`,
         `login server:    ${st.loginServer}${st.loginServerKey ? ` key ${st.loginServerKey}` : ''}`,
         `NAT:             ${st.nat?.kind ?? 'unknown'}`,
+        `port mapping:    ${describeMapping(st.nat?.portMapping)}`,
         `calls:           ${st.calls.filter((c) => c.state !== 'ended').length} in progress`,
         ...st.calls.slice(-5).map((c) => `  ${describeCall(c)}`),
         ...(st.callSignalsDropped ? [`call signals dropped: ${st.callSignalsDropped} (malformed, unknown call or out of order)`] : []),
@@ -330,14 +332,17 @@ function describeBinding(b: NonNullable<NodeStatus['nat']>['binding']): string {
   return `lives ${lives}; ${ka}`;
 }
 
-/** What the NAT-PMP client got from the gateway, in words (UPnP-IGD and PCP are not tried). */
-function describeMapping(m: NonNullable<NodeStatus['nat']>['portMapping']): string {
-  if (!m) return 'not tried (no gateway, or listening on loopback); UPnP-IGD / PCP not implemented';
-  const pub = m.publicAddress ? `; the gateway says our public address is ${m.publicAddress}` : '';
-  switch (m.state) {
-    case 'mapped': return `NAT-PMP at ${m.gateway}: ${m.publicAddress ?? '?'}:${m.externalPort} for ${m.lifetimeS} s`;
-    case 'refused': return `NAT-PMP at ${m.gateway} refused: ${m.error}${pub}`;
-    case 'no-answer': return `NAT-PMP: no answer from ${m.gateway}${pub}`;
-    default: return `NAT-PMP at ${m.gateway}: asking${pub}`;
+/** Which protocol got us a port mapping at the gateway, or what each protocol said (src/nat/port-mapper.ts). */
+export function describeMapping(m: NonNullable<NodeStatus['nat']>['portMapping']): string {
+  if (!m) return 'not tried (no gateway, listening on loopback or on every address, or --port-mapping none)';
+  const name = (p: string | undefined) => (p && (protocolNames as Record<string, string>)[p]) ?? p ?? 'port mapping';
+  const each = (m.attempts ?? []).map((a) => `${name(a.protocol)}: ${a.state === 'no-answer' ? 'no answer' : a.state}${a.error ? ` (${a.error})` : ''}`);
+  if (m.state === 'mapped') {
+    const others = each.filter((x) => !x.startsWith(`${name(m.protocol)}:`));
+    return `${name(m.protocol)} at ${m.gateway} forwards ${m.publicAddress ?? '?'}:${m.externalPort} to us for ${m.lifetimeS === 0 ? 'ever' : `${m.lifetimeS} s`}` +
+      (others.length ? `; ${others.join('; ')}` : '');
   }
+  const pub = m.publicAddress ? `; the gateway says our public address is ${m.publicAddress}` : '';
+  const state = m.state === 'no-answer' ? `none: no answer from ${m.gateway}` : m.state === 'refused' ? `none: ${m.gateway} refused` : `asking ${m.gateway}`;
+  return `${state}${each.length ? ` (${each.join('; ')})` : m.error ? ` (${m.error})` : ''}${pub}`;
 }

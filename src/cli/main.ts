@@ -5,6 +5,7 @@
 import path from 'node:path';
 import { parseArgs, UsageError, type FlagSpec } from './args.ts';
 import { parseHostPort, type Address } from '../wire/address.ts';
+import { mappingProtocols, type MappingProtocol } from '../nat/port-mapper.ts';
 import { startLoginServer, startSupernode, startNode, runDemo, RoleError, type Running } from '../runtime/roles.ts';
 import type { RegistrationPolicy } from '../login/server.ts';
 import { defaultRelayQuotas } from '../relay/relay-plane.ts';
@@ -23,6 +24,7 @@ network roles
                [--listen HOST:PORT] [--auto-answer] [--play FILE.wav] [--record FILE.wav] [--no-direct]
                [--uplink-kbps N]  (declared uplink, for conference host election)
                [--no-promote] [--promote-after SECONDS]   (uptime before it may become a supernode; default 7200)
+               [--port-mapping pcp,nat-pmp,upnp-igd|none]   (what to ask the gateway for a port with; default all)
   demo         [--data DIR]        a whole network on loopback (what npm start runs)
 
 simulation (docs/overlay.md)
@@ -54,6 +56,7 @@ const roleFlags: Record<string, FlagSpec> = {
     data: 'string', login: 'string', 'login-key': 'string', bootstrap: 'string', api: 'string', listen: 'string',
     'auto-answer': 'boolean', play: 'string', record: 'string', 'no-direct': 'boolean', quiet: 'boolean',
     'uplink-kbps': 'string', 'binding-ladder': 'string', 'no-promote': 'boolean', 'promote-after': 'string',
+    'port-mapping': 'string',
   },
   demo: { data: 'string', quiet: 'boolean' },
 };
@@ -63,6 +66,16 @@ function uplink(flags: Record<string, unknown>): number | undefined {
   const n = Number(flags['uplink-kbps']);
   if (!Number.isInteger(n) || n < 1 || n > 10_000_000) throw new UsageError('--uplink-kbps must be a whole number of kb/s from 1');
   return n;
+}
+
+/** --port-mapping pcp,nat-pmp,upnp-igd | none: which protocols ask the gateway for a port. */
+function portMappingFlag(v: string | undefined): MappingProtocol[] | undefined {
+  if (v === undefined) return undefined;
+  if (v === 'none') return [];
+  const list = v.split(',').map((x) => x.trim());
+  const bad = list.find((x) => !(mappingProtocols as string[]).includes(x));
+  if (bad !== undefined || !list.length) throw new UsageError(`--port-mapping takes ${mappingProtocols.join(',')} (any of them) or none, got '${bad ?? v}'`);
+  return list as MappingProtocol[];
 }
 
 /** A list of milliseconds, e.g. --binding-ladder 1000,2000,4000 (idle times to test the NAT's binding with). */
@@ -151,6 +164,7 @@ async function startRole(cmd: string, argv: string[]): Promise<Running> {
         uplinkKbps: uplink(flags),
         bindingLadderMs: msList(flags, 'binding-ladder'),
         noPromote: flags['no-promote'] === true, promoteAfterMs: seconds(str('promote-after'), '--promote-after'),
+        portMapping: portMappingFlag(str('port-mapping')),
       });
     default:
       return runDemo({ data: str('data'), quiet: flags.quiet === true });

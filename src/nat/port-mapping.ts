@@ -8,9 +8,11 @@
 // 250 ms, 500 ms, 1 s (RFC 6886 §3.1 doubles up to 64 s; a home gateway that has not answered in
 // ~2 s is taken as absent, and the node goes on without a mapping). A granted mapping is renewed
 // at half its lifetime; an answer whose epoch went backwards means the gateway restarted and
-// lost its mappings, so we map again. UPnP-IGD (SOAP over HTTP) and PCP are not here.
+// lost its mappings, so we map again. release() deletes the mapping (lifetime 0, RFC 6886 §3.4).
+// PCP (src/nat/pcp.ts) and UPnP-IGD (src/nat/upnp-igd.ts) are their own clients; the port mapper
+// (src/nat/port-mapper.ts) runs them together.
 //
-//   commands: start(now)
+//   commands: start(now), release(now), cancel()
 //   inputs:   handleDatagram(fromPath, bytes, now) → consumed?, handleTimeout(now)
 //   outputs:  pollTransmit() → { path, bytes }, pollTimeout(), result()
 import type { Address } from '../wire/address.ts';
@@ -66,6 +68,16 @@ export class NatPmpClient {
     this.send(0, now);
     this.send(1, now);
   }
+
+  /** Deletes the mapping at the gateway (one datagram; nothing waits for the answer). */
+  release(now: number) {
+    if (this.state === 'mapped') this.out.push(mappingRequest(this.cfg.internalPort, 0, 0));
+    this.cancel();
+    void now;
+  }
+
+  /** Stops asking and renewing (another protocol got the mapping, or we are shutting down). */
+  cancel() { this.pending = []; this.renewAtMs = undefined; }
 
   handleDatagram(path: string, b: Uint8Array, now: number): boolean {
     if (path !== this.gatewayPath || b.length < 8 || b[0] !== 0 || b[1] < 128) return false;
@@ -140,12 +152,12 @@ export class NatPmpClient {
 }
 
 /** Opcode 1 (UDP): version, opcode, reserved, internal port, suggested external port, lifetime. */
-function mappingRequest(port: number, lifetimeS: number): Uint8Array {
+function mappingRequest(port: number, lifetimeS: number, externalPort = port): Uint8Array {
   const b = new Uint8Array(12);
   const v = new DataView(b.buffer);
   b[1] = 1;
   v.setUint16(4, port);
-  v.setUint16(6, port);
+  v.setUint16(6, externalPort);
   v.setUint32(8, lifetimeS);
   return b;
 }

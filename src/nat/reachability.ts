@@ -40,8 +40,11 @@ export class Reachability {
 
   report(): NatReport { return classifyNat(this.cfg.local, this.samples); }
 
-  /** Our NAT maps per destination: peers must find our ports by birthday punching. */
-  get symmetric(): boolean { return this.report().needsBirthday; }
+  /** The gateway forwards a fixed public port to us (src/nat/port-mapper.ts): peers reach us there. */
+  portMapped = false;
+
+  /** Our NAT maps per destination and no port mapping gives peers a fixed port: they must find ours by birthday punching. */
+  get symmetric(): boolean { return this.report().needsBirthday && !this.portMapped; }
 
   // ---- attempts ----
 

@@ -23,8 +23,11 @@ export interface NodeStatus {
     kind: string; mapping: string; filtering: string; publicAddresses: string[]; needsBirthday: boolean;
     /** The NAT's idle binding lifetime as measured, and the keep-alive interval chosen from it. */
     binding?: { aliveMs: number | undefined; expiredMs: number | undefined; keepaliveMs: number; state: string };
-    /** NAT-PMP port mapping at the default gateway (src/nat/port-mapping.ts); absent when not tried. */
-    portMapping?: { state: string; gateway: string; publicAddress: string | undefined; externalPort: number | undefined; lifetimeS: number | undefined; error: string | undefined };
+    /** Port mapping at the default gateway (src/nat/port-mapper.ts): which protocol granted it, or what each said; absent when not tried. */
+    portMapping?: {
+      state: string; gateway: string; publicAddress: string | undefined; externalPort: number | undefined; lifetimeS: number | undefined; error: string | undefined;
+      protocol?: string; attempts?: { protocol: string; state: string; error: string | undefined; publicAddress: string | undefined }[];
+    };
   };
 }
 

@@ -31,13 +31,14 @@ import type { Message } from '../wire/object-list.ts';
 import { type Result, ok, err } from '../wire/result.ts';
 import { Cmd } from '../wire/commands.ts';
 import { describeFailure, errorBytes, OkReply } from '../wire/replies.ts';
-import { udpPath, relayPath, parseRelayPath, addressOfUdpPath, forwardPath, parseForwardPath, isDriverPath, tcpPath, addressOfTcpPath, isRelayedPath, socketPath } from '../session/paths.ts';
+import { udpPath, relayPath, parseRelayPath, addressOfUdpPath, forwardPath, parseForwardPath, isDriverPath, tcpPath, addressOfTcpPath, isRelayedPath, socketPath, parseSocketPath } from '../session/paths.ts';
 import { Reachability } from '../nat/reachability.ts';
 import { PunchRequest, PunchOk } from '../nat/protocol.ts';
 import { describeRoute } from '../nat/route.ts';
 import { PunchRetry } from '../nat/retry.ts';
 import { BindingTimeoutProbe } from '../nat/binding-timeout.ts';
-import { NatPmpClient } from '../nat/port-mapping.ts';
+import { PortMapper, type MappingProtocol } from '../nat/port-mapper.ts';
+import type { HttpReply, UpnpRequest } from '../nat/upnp-igd.ts';
 import { BindingProbe, BindingEcho } from '../nat/protocol.ts';
 import { normaliseUserName } from '../login/names.ts';
 import { loginClient, renewAtMs, renewRetryMs, finalRenewalErrors, type DeviceInfo } from '../login/client.ts';
@@ -84,8 +85,10 @@ export interface UserNodeConfig {
   capacity?: () => Capacity;
   /** Idle times to test the NAT's binding with (src/nat/binding-timeout.ts); default 5 s … 80 s. */
   bindingLadderMs?: number[];
-  /** The default gateway, asked for a port mapping by NAT-PMP (src/nat/port-mapping.ts); none: not tried. */
+  /** The default gateway, asked for a port mapping (src/nat/port-mapper.ts); none: not tried. */
   gateway?: Address;
+  /** Port-mapping protocols to try at the gateway; default PCP, NAT-PMP and UPnP-IGD. */
+  portMapping?: MappingProtocol[];
 }
 
 export type UserNodeEvent =
@@ -140,7 +143,8 @@ export class UserNode {
   private readonly binding: BindingTimeoutProbe;
   private bindingPath: string | undefined;
   private keepaliveMs: number | undefined;
-  private readonly portMapper: NatPmpClient | undefined;
+  private readonly portMapper: PortMapper | undefined;
+  private mappedKey = '';
   /** Path attempts in progress: path → waiter. */
   private readonly waiting = new Map<string, PathWaiter>();
   private readonly events: UserNodeEvent[] = [];
@@ -167,7 +171,8 @@ export class UserNode {
       probeMs: cfg.probeMs, probeTimeoutMs: cfg.probeTimeoutMs,
     });
     this.binding = new BindingTimeoutProbe({ random: cfg.random, ladderMs: cfg.bindingLadderMs });
-    this.portMapper = cfg.gateway && !isUnspecified(cfg.listen) ? new NatPmpClient({ gateway: cfg.gateway, internalPort: cfg.listen.port }) : undefined;
+    this.portMapper = cfg.gateway && !isUnspecified(cfg.listen) && cfg.portMapping?.length !== 0
+      ? new PortMapper({ gateway: cfg.gateway, internalHost: cfg.listen.host, internalPort: cfg.listen.port, random: cfg.random, protocols: cfg.portMapping }) : undefined;
     this.rpc = new Rpc({
       staticKey: cfg.staticKey,
       random: cfg.random,
@@ -369,7 +374,7 @@ export class UserNode {
   /** Attaches to a supernode and publishes presence (needs a certificate); stays attached from then on. */
   attach(now: number, cb: (r: Result<void>) => void = () => {}) {
     this.now = now;
-    if (this.portMapper?.result().state === 'idle') this.portMapper.start(now);
+    if (this.portMapper?.idle) this.portMapper.start(now);
     this.link.attach(now, (a) => {
       if (!a.ok) return cb(a);
       this.sampleNat(a.value);
@@ -535,7 +540,7 @@ export class UserNode {
 
   handleDatagram(path: string, bytes: Uint8Array, now: number) {
     this.now = now;
-    if (this.portMapper?.handleDatagram(path, bytes, now)) { this.events.push({ type: 'status' }); return this.drain(now); }
+    if (this.portMapper?.handleDatagram(path, bytes, now)) { this.portMapped(now); return this.drain(now); }
     if (path === this.attachment?.path) this.link.heard(now);
     const relayed = this.relayChannels.unwrap(path, bytes, now);
     if (relayed) this.rpc.handleDatagram(relayed.path, relayed.inner, now);
@@ -559,7 +564,7 @@ export class UserNode {
     for (const user of this.retry.due(now)) this.punchAgain(user);
     this.binding.handleTimeout(now);
     this.pumpBinding();
-    this.portMapper?.handleTimeout(now);
+    if (this.portMapper) { this.portMapper.handleTimeout(now); this.portMapped(now); }
     if (this.nextPublishMs !== undefined && now >= this.nextPublishMs) this.publish(now, () => {});
     if (this.nextRenewMs !== undefined && now >= this.nextRenewMs) this.renew(now);
     this.link.handleTimeout(now);
@@ -719,7 +724,8 @@ export class UserNode {
         return startRelay(`${why}; relayed`);
       }
       const ms = this.now - started;
-      const how = birthday || peerSymmetric ? ' (birthday punching: a symmetric NAT on the way)' : '';
+      // Our symmetric NAT reached a peer's fixed port (a port mapping, a cone) from our own socket: no birthday.
+      const how = parseSocketPath(path) || peerSymmetric ? ' (birthday punching: a symmetric NAT on the way)' : '';
       const firstMs = this.retryTargets.get(user)?.firstMs;
       this.retry.cancel(user);
       this.retryTargets.delete(user);
@@ -770,7 +776,37 @@ export class UserNode {
     }
   }
 
-  /** The public address the gateway forwards to us (NAT-PMP), while it does. */
+  // ---- port mapping: the runtime carries UPnP-IGD's SSDP and HTTP (PCP and NAT-PMP use our socket) ----
+
+  pollPortMapRequest(): UpnpRequest | undefined { return this.portMapper?.pollRequest(); }
+
+  handlePortMapSsdp(from: Address, bytes: Uint8Array, now: number) { this.now = now; this.portMapper?.handleSsdp(from, bytes, now); this.portMapped(now); this.drain(now); }
+
+  handlePortMapHttp(id: number, reply: HttpReply, now: number) { this.now = now; this.portMapper?.handleHttp(id, reply, now); this.portMapped(now); this.drain(now); }
+
+  /** Shutting down: delete the mapping at the gateway (datagrams and a request to send now); true if we held one. */
+  releasePortMapping(now: number): boolean {
+    this.now = now;
+    const held = this.mappedAddress().length > 0;
+    this.portMapper?.release(now);
+    this.portMapped(now);
+    this.drain(now);
+    return held;
+  }
+
+  /** A mapping granted, changed or lost: peers reach us there without punching, so publish it. */
+  private portMapped(now: number) {
+    const m = this.mappedAddress()[0];
+    const key = m ? formatAddress(m) : '';
+    if (key === this.mappedKey) return;
+    this.mappedKey = key;
+    this.nat.portMapped = m !== undefined;
+    this.log('info', m ? `port mapping: ${this.portMapper!.result().protocol} at the gateway forwards ${key} to us` : 'port mapping: none now');
+    this.events.push({ type: 'status' });
+    if (this.attachment && this.user && this.certificate) this.publish(now, () => {});
+  }
+
+  /** The public address the gateway forwards to us (PCP, NAT-PMP or UPnP-IGD), while it does. */
   private mappedAddress(): Address[] {
     const m = this.portMapper?.result();
     return m?.state === 'mapped' && m.publicAddress && m.externalPort ? [{ host: m.publicAddress, port: m.externalPort }] : [];

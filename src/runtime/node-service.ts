@@ -5,6 +5,8 @@ import fs from 'node:fs';
 import { UserNode, type UserNodeEvent } from '../node/user-node.ts';
 import { UdpDriver } from './udp-driver.ts';
 import { defaultGateway } from './gateway.ts';
+import { PortMappingIo } from './port-mapping-io.ts';
+import type { MappingProtocol } from '../nat/port-mapper.ts';
 import { DataDir } from './data-dir.ts';
 import { PromotionRunner } from './promotion-runner.ts';
 import { WavPlayer, WavRecorder, readWavMono48k } from './audio.ts';
@@ -37,6 +39,8 @@ export interface NodeServiceOptions {
   /** --no-promote: never become a supernode; promoteAfterMs: uptime needed first (default 2 h). */
   noPromote?: boolean;
   promoteAfterMs?: number;
+  /** --port-mapping: the protocols to ask the gateway with (default all; [] for none). */
+  portMapping?: MappingProtocol[];
   log?: (level: string, message: string) => void;
 }
 
@@ -58,6 +62,7 @@ export class NodeService implements NodeControl {
   private readonly conf: ConferenceService;
   private stopMeter = () => {};
   private promotion: PromotionRunner | undefined;
+  private portMapIo: PortMappingIo | undefined;
 
   private constructor(private readonly node: UserNode, private readonly driver: UdpDriver,
     private readonly data: DataDir, private readonly opts: NodeServiceOptions) {
@@ -83,10 +88,12 @@ export class NodeService implements NodeControl {
       bindingLadderMs: opts.bindingLadderMs,
       // Port mapping asks the default gateway; never from loopback (tests and demos stay off real networks).
       gateway: driver.address.host.startsWith('127.') ? undefined : defaultGateway(),
+      portMapping: opts.portMapping,
     });
     const svc = new NodeService(node, driver, data, opts);
     svc.stopMeter = meter.stop;
     svc.loadState();
+    svc.portMapIo = new PortMappingIo(driver.address.host, (fn) => driver.mutate(fn), node);
     driver.attach(node, () => svc.drain());
     svc.restoreSession();
     svc.contactTimer = setInterval(() => svc.refreshContacts(), contactRefreshMs);
@@ -108,6 +115,13 @@ export class NodeService implements NodeControl {
     this.stopMeter();
     for (const p of this.players.values()) p.stop();
     this.saveHostCache();
+    // Delete our port mapping at the gateway (bounded: a silent gateway does not hold us up).
+    let held = false;
+    this.driver.mutate((now) => { held = this.node.releasePortMapping(now); });
+    await this.portMapIo?.settle(1500);
+    // A datagram handed to the socket is sent a tick later; closing at once would cancel the deletion.
+    if (held) await new Promise((r) => setTimeout(r, 100));
+    this.portMapIo?.close();
     await this.driver.close();
   }
 
@@ -261,6 +275,7 @@ export class NodeService implements NodeControl {
   private emit(e: NodeEvent) { for (const l of this.listeners) { try { l(e); } catch { /* a listener's bug is its own */ } } }
 
   private drain() {
+    for (let r = this.node.pollPortMapRequest(); r; r = this.node.pollPortMapRequest()) this.portMapIo?.perform(r);
     for (let e: UserNodeEvent | undefined = this.node.pollEvent(); e; e = this.node.pollEvent()) {
       switch (e.type) {
         case 'log': this.opts.log?.(e.line.level, e.line.message); if (e.line.level !== 'info') this.emit({ type: 'warning', message: e.line.message }); break;

@@ -1,4 +1,5 @@
 // Entry points for the long-running roles: each binds a core to its sockets, files and store.
+import type { MappingProtocol } from '../nat/port-mapper.ts';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -22,6 +23,8 @@ export interface SupernodeOptions {
   listen: Address; login: Address; loginKey?: string; bootstrap: Address[]; data?: string; quiet?: boolean; tcpListen?: Address[]; relayQuotas?: RelayQuotas;
 }
 export interface NodeOptions {
+  /** --port-mapping: protocols to ask the gateway with (src/nat/port-mapper.ts). */
+  portMapping?: MappingProtocol[];
   data: string; login: Address; loginKey?: string; bootstrap: Address[]; api: Address; listen?: Address;
   autoAnswer: boolean; play?: string; record?: string; noDirect: boolean; quiet?: boolean; uplinkKbps?: number; bindingLadderMs?: number[];
   noPromote?: boolean; promoteAfterMs?: number;
@@ -146,7 +149,7 @@ export async function startNode(o: NodeOptions): Promise<Running> {
   const svc = await NodeService.start({
     data: o.data, login: o.login, loginKey: parseKey(o.loginKey, '--login-key'), bootstrap: o.bootstrap, listen: o.listen,
     autoAnswer: o.autoAnswer, play: o.play && path.resolve(o.play), record: o.record && path.resolve(o.record),
-    noDirect: o.noDirect, uplinkKbps: o.uplinkKbps, log, bindingLadderMs: o.bindingLadderMs, noPromote: o.noPromote, promoteAfterMs: o.promoteAfterMs,
+    noDirect: o.noDirect, uplinkKbps: o.uplinkKbps, log, bindingLadderMs: o.bindingLadderMs, noPromote: o.noPromote, promoteAfterMs: o.promoteAfterMs, portMapping: o.portMapping,
   });
   const api = await startApiServer(svc, o.api).catch(async (e: Error) => {
     await svc.stop();

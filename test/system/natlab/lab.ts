@@ -4,6 +4,7 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import path from 'node:path';
+import fs from 'node:fs';
 
 export type NatType = 'full-cone' | 'address-restricted' | 'port-restricted' | 'symmetric' | 'udp-blocked';
 export const natTypes: NatType[] = ['full-cone', 'address-restricted', 'port-restricted', 'symmetric', 'udp-blocked'];
@@ -46,6 +47,39 @@ export class NatLab {
 
   /** How long a router's conntrack keeps idle UDP flows, in seconds ('default': Linux's 30 s unreplied, 120 s replied). */
   setUdpTimeout(router: 'NA' | 'NB', seconds: number | 'default') { execFileSync(script, ['udp-timeout', this.prefix, router, String(seconds)], { stdio: ['ignore', 'ignore', 'pipe'] }); }
+
+  /**
+   * miniupnpd (Debian's miniupnpd-nftables) on a router, answering UPnP-IGD, NAT-PMP and PCP on its
+   * LAN side, with the lab's RFC 5780 STUN fixture (stun5780.ts) on the servers' two addresses
+   * for its start-up check; resolves once it says port forwarding is enabled. Stopped by
+   * stopPortMapping() or the lab's teardown.
+   */
+  async startPortMapping(router: 'NA' | 'NB', dir: string): Promise<{ daemon: Proc; stun: Proc }> {
+    try { execFileSync('sh', ['-c', 'command -v miniupnpd'], { stdio: 'ignore' }); } catch { throw new Error('the port-mapping test needs miniupnpd (apt-get install miniupnpd-nftables)'); }
+    const lan = router === 'NA' ? '100.64.1' : '100.64.2';
+    execFileSync(script, ['portmap', this.prefix, router, 'on'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const stun = this.spawn('S', [process.execPath, '--import', 'tsx', path.resolve(import.meta.dirname, 'stun5780.ts'), '203.0.113.10', '203.0.113.11']);
+    await waitForOutput(stun, () => stun.out().includes('"ready"'), 'the STUN fixture');
+    const conf = path.join(dir, `miniupnpd-${router}.conf`);
+    fs.writeFileSync(conf, [
+      'ext_ifname=wan0', 'listening_ip=lan0', 'http_port=2869', 'enable_natpmp=yes', 'enable_upnp=yes', 'secure_mode=yes', 'system_uptime=yes',
+      // The lab's addresses are all reserved ranges, refused as ext_ip: the public address comes from STUN.
+      'ext_perform_stun=yes', 'ext_stun_host=203.0.113.10', 'ext_stun_port=3478',
+      'upnp_table_name=miniupnpd', 'upnp_nat_table_name=miniupnpd', 'upnp_forward_chain=forward', 'upnp_nat_chain=prerouting', 'upnp_nat_postrouting_chain=postrouting',
+      'uuid=3b5e1f0a-6c1d-4c5e-9a1e-0123456789ab', 'min_lifetime=60', 'max_lifetime=86400',
+      `allow 1024-65535 ${lan}.0/24 1024-65535`, 'deny 0-65535 0.0.0.0/0 0-65535', '',
+    ].join('\n'));
+    const daemon = this.spawn(router, ['miniupnpd', '-d', '-f', conf, '-P', path.join(dir, `miniupnpd-${router}.pid`)]);
+    await waitForOutput(daemon, () => /Listening for NAT-PMP\/PCP traffic/.test(daemon.err()), 'miniupnpd', 30_000);
+    if (!/Port forwarding is now enabled/.test(daemon.err())) throw new Error(`miniupnpd will not forward ports: ${daemon.err().split('\n').filter((l) => /STUN|forward/i.test(l)).join(' | ')}`);
+    return { daemon, stun };
+  }
+
+  async stopPortMapping(router: 'NA' | 'NB', p: { daemon: Proc; stun: Proc }) {
+    await this.stop(p.daemon.proc);
+    await this.stop(p.stun.proc);
+    execFileSync(script, ['portmap', this.prefix, router, 'off'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  }
 
   /** Starts a program inside a host's namespace; `ip netns exec` execs it, so the PID is the program's. */
   spawn(host: Host, argv: string[]): Proc {
@@ -104,5 +138,14 @@ export class NatLab {
     if (!this.up) { try { execFileSync(script, ['down', this.prefix]); } catch { /* nothing to delete */ } return; }
     execFileSync(script, ['down', this.prefix]);
     this.up = false;
+  }
+}
+
+async function waitForOutput(p: Proc, ready: () => boolean, what: string, timeoutMs = 15_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!ready()) {
+    if (p.proc.exitCode !== null) throw new Error(`${what} exited: ${p.err().slice(-2000)}`);
+    if (Date.now() > deadline) throw new Error(`${what} not ready: ${p.err().slice(-2000)}`);
+    await new Promise((r) => setTimeout(r, 50));
   }
 }

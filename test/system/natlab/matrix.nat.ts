@@ -6,6 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { NatLab, natTypes, labUnavailable, type NatType, type Host, type Proc } from './lab.ts';
@@ -73,7 +74,10 @@ async function status(n: Node) {
   return r.code === 0 ? JSON.parse(r.stdout) : undefined;
 }
 
-async function callCell(callerHost: Host, callerType: string, calleeType: string) {
+/** Bob's extra flags, and what to wait for before Alice calls (the port-mapping cells). */
+interface CellOptions { bobArgs?: string[]; beforeCall?: (a: Node, b: Node) => Promise<void> }
+
+async function callCell(callerHost: Host, callerType: string, calleeType: string, opts: CellOptions = {}) {
   const started = Date.now();
   const record = path.join(tmp, `rec-${callerType}-${calleeType}.wav`);
   const cell: Cell = { caller: callerType, callee: calleeType, path: '-', why: '', firstAudioMs: undefined, match: undefined, ok: false };
@@ -81,7 +85,7 @@ async function callCell(callerHost: Host, callerType: string, calleeType: string
   const caller = callerHost === 'P' ? 'pat' : 'alice';
   const [a, b] = await Promise.all([
     userNode(callerHost, caller, sn1),
-    userNode('B', 'bob', sn2, ['--auto-answer', '--record', record]),
+    userNode('B', 'bob', sn2, ['--auto-answer', '--record', record, ...opts.bobArgs ?? []]),
   ]);
   try {
     // Bob's fresh record (this cell's public address) must be in the directory before Alice calls.
@@ -89,6 +93,7 @@ async function callCell(callerHost: Host, callerType: string, calleeType: string
       const r = await tincan(a.host, ['lookup', 'bob', '--api', a.api, '--json']);
       return r.code === 0 && JSON.parse(r.stdout).publishedAtMs >= started ? true : undefined;
     });
+    await opts.beforeCall?.(a, b);
     const call = await tincan(a.host, ['call', 'bob', '--play', speech, '--seconds', '3', '--api', a.api, '--json'], 60_000);
     assert.equal(call.code, 0, `call failed: ${call.stderr}`);
     const ended = await waitFor('bob to see the call end with a recording', async () => {
@@ -162,7 +167,7 @@ before(async () => {
 
 after(async () => {
   await lab.down();
-  if (cells.length || moveReport || bindingReport) printMatrix();
+  if (cells.length || moveReport || bindingReport || portmapReport.length) printMatrix();
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 
@@ -276,7 +281,7 @@ test('keep-alives are sized to the NAT\'s measured binding timeout', { skip: ski
     // No NAT-PMP server on the lab's routers: the client asks the default gateway and says it got no answer.
     const pm = st.latest()?.nat?.portMapping;
     assert.deepEqual([pm?.state, pm?.gateway], ['no-answer', '100.64.1.1']);
-    assert.match(check.stdout, /port mapping: +NAT-PMP: no answer from 100\.64\.1\.1/);
+    assert.match(check.stdout, /port mapping: +none: no answer from 100\.64\.1\.1 \(PCP: no answer; NAT-PMP: no answer; UPnP-IGD: no answer\)/);
     // The point: idle for longer than the router keeps a flow, Alice can still be reached.
     await new Promise((r) => setTimeout(r, 5000));
     const chat = await tincan('B', ['chat', 'alice', 'still', 'there?', '--api', b.api, '--json'], 30_000);
@@ -284,6 +289,64 @@ test('keep-alives are sized to the NAT\'s measured binding timeout', { skip: ski
   } finally {
     lab.setUdpTimeout('NA', 'default');
     await Promise.all([lab.stop(a.p.proc), lab.stop(b.p.proc)]);
+  }
+});
+
+// Port mapping (docs/reachability.md): miniupnpd on Bob's router, both homes behind symmetric
+// NATs, so without it the call could only be relayed. Bob's node asks the gateway for a port
+// (UPnP-IGD only in the first case; every protocol in the second, where PCP answers first; NAT-PMP
+// alone in the third), publishes the mapped address, and Alice's call reaches him directly
+// through it, from her own socket (no birthday sockets). Bob's mapping is deleted when he stops.
+const portmapReport: string[] = [];
+test('port mappings from miniupnpd carry a direct call between two symmetric NATs', { skip: skip ?? (only && !only.includes('portmap') ? 'not selected' : undefined) }, async () => {
+  lab.setNat('NA', 'symmetric');
+  lab.setNat('NB', 'symmetric');
+  const daemon = await lab.startPortMapping('NB', tmp);
+  const rules = () => execFileSync('ip', ['netns', 'exec', `${lab.prefix}NB`, 'nft', 'list', 'chain', 'inet', 'miniupnpd', 'prerouting'], { encoding: 'utf8' });
+  try {
+    for (const [protocol, flag, call] of [['upnp-igd', 'upnp-igd', true], ['pcp', undefined, true], ['nat-pmp', 'nat-pmp', false]] as const) {
+      const bobArgs = flag ? ['--port-mapping', flag] : [];
+      let mapped: any;
+      const waitMapped = async (b: Node) => {
+        mapped = await waitFor(`bob's ${protocol} mapping`, async () => {
+          const m = (await status(b))?.nat?.portMapping;
+          if (m && m.state !== 'trying' && m.state !== 'mapped') throw new Error(`no mapping: ${JSON.stringify(m)}`);
+          return m?.state === 'mapped' ? m : undefined;
+        });
+        assert.deepEqual([mapped.protocol, mapped.publicAddress, mapped.externalPort], [protocol, '203.0.113.22', 5000]);
+        assert.match(rules(), /dport 5000 dnat ip to 100\.64\.2\.10:5000/);
+        const check = await tincan('B', ['netcheck', '--api', b.api]);
+        const line = check.stdout.split('\n').find((l) => l.includes('port mapping')) ?? '';
+        assert.match(line, new RegExp(`${{ 'upnp-igd': 'UPnP-IGD', pcp: 'PCP', 'nat-pmp': 'NAT-PMP' }[protocol]} at 100\\.64\\.2\\.1 forwards 203\\.0\\.113\\.22:5000 to us`));
+        portmapReport.push(`${protocol}: netcheck on bob: ${line.trim()}`);
+      };
+      if (!call) {
+        const b = await userNode('B', 'bob', sn2, bobArgs);
+        try { await waitMapped(b); } finally { await lab.stop(b.p.proc); }
+      } else {
+        const cell = await callCell('A', 'symmetric', `symmetric, ${protocol} mapping`, {
+          bobArgs,
+          beforeCall: async (a, b) => {
+            await waitMapped(b);
+            await waitFor('bob\'s record to carry the mapped address', async () => {
+              const r = await tincan(a.host, ['lookup', 'bob', '--api', a.api, '--json']);
+              return r.code === 0 && JSON.parse(r.stdout).addresses.includes('203.0.113.22:5000') ? true : undefined;
+            });
+          },
+        });
+        const check = (ok: boolean, message: string) => { if (!ok) cell.error ??= message; assert.ok(ok, message); };
+        check(cell.path === 'direct', `the call must be direct (not birthday, not relayed), was ${cell.path}: ${cell.route}`);
+        check(cell.route?.startsWith('direct udp 203.0.113.22:5000') === true, `alice reaches bob at his mapped address, route ${cell.route}`);
+        check(cell.match !== undefined && cell.match >= 0.9, `windowed cross-correlation ${cell.match?.toFixed(3)} must be ≥ 0.9 (${cell.audio})`);
+        portmapReport.push(`${protocol}: call ${cell.route}: ${cell.why}; first audio ${cell.firstAudioMs} ms; match ${cell.match?.toFixed(2)}`);
+      }
+      // Bob stopped: his node deleted the mapping at the gateway.
+      await waitFor(`bob's ${protocol} mapping to be deleted when his node stops`, async () => /dport 5000 /.test(rules()) ? undefined : true, 10_000)
+        .catch((e) => { throw new Error(`${(e as Error).message}; miniupnpd said: ${daemon.daemon.err().split('\n').filter((l) => /remov|delet|NAT-PMP/i.test(l)).slice(-6).join(' | ')}`); });
+    }
+  } finally {
+    console.log(portmapReport.join('\n'));
+    await lab.stopPortMapping('NB', daemon);
   }
 });
 
@@ -318,6 +381,7 @@ function printMatrix() {
   for (const c of cells) lines.push(`  ${c.caller} → ${c.callee}: ${c.route ?? '-'}: ${c.why}; ${c.audio ?? ''}; whole-signal xcorr ${c.whole?.toFixed(2)}; NATs as the nodes classified them: ${c.nat ?? '?'}`);
   if (moveReport) lines.push('', moveReport);
   if (bindingReport) lines.push('', bindingReport);
+  if (portmapReport.length) lines.push('', 'port mapping (miniupnpd on bob\'s router, both NATs symmetric):', ...portmapReport.map((l) => `  ${l}`));
   console.log(lines.join('\n'));
   fs.writeFileSync(path.resolve(import.meta.dirname, '../../../.natlab-matrix.txt'), lines.join('\n') + '\n');
 }
