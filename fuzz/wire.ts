@@ -27,6 +27,7 @@ import * as entries from '../src/overlay/entries.ts';
 import * as reach from '../src/node/reach-check.ts';
 import { decodeMediaPacket } from '../src/media/frame.ts';
 import { NatPmpClient, natPmpPort } from '../src/nat/port-mapping.ts';
+import { PortMapper } from '../src/nat/port-mapper.ts';
 import { RelayPlane } from '../src/relay/relay-plane.ts';
 import { RelayTable } from '../src/relay/relay-table.ts';
 
@@ -153,6 +154,25 @@ export const targets: Record<string, Target> = {
       c.handleDatagram(`udp:100.64.1.1:${natPmpPort}`, b, t++);
       c.handleTimeout(t);
       while (c.pollTransmit());
+      return undefined;
+    };
+  })(),
+  'port-mapper': (() => {
+    // PCP / NAT-PMP answers, SSDP answers and HTTP bodies from a hostile gateway: never a throw.
+    const r = rng(11);
+    const m = new PortMapper({ gateway: { host: '100.64.1.1', port: 0 }, internalHost: '100.64.1.10', internalPort: 5000, random: (n) => r.bytes(n) });
+    let t = 0;
+    m.start(t);
+    return (input: Uint8Array) => {
+      // A quarter of the inputs carry PCP's version byte, so they reach past the first check.
+      const b = input.slice();
+      if (b.length > 1 && (b[0] & 3) === 0) b[0] = 2;
+      m.handleDatagram(`udp:100.64.1.1:${natPmpPort}`, b, t++);
+      m.handleSsdp({ host: '100.64.1.1', port: 1900 }, b, t);
+      m.handleHttp(b.length > 0 ? b[0] : 0, { status: 200, body: new TextDecoder().decode(b) }, t);
+      m.handleTimeout(t);
+      while (m.pollTransmit());
+      while (m.pollRequest());
       return undefined;
     };
   })(),
