@@ -46,3 +46,14 @@ test('datagrams that are not ours go on to the sessions', () => {
   assert.equal(r.handleDatagram('udp:203.0.113.22:5000', new Uint8Array(100), 1), false);
   assert.ok(addressOfUdpPath('udp:203.0.113.22:5000'));
 });
+
+test('a port mapping makes a symmetric NAT reachable without birthday punching; the classification stays truthful', () => {
+  const r = new Reachability({ random: prng(5).bytes, local: { host: '100.64.2.10', port: 5000 } });
+  r.addSample({ host: '203.0.113.10', port: 7001 }, { host: '203.0.113.22', port: 40001 });
+  r.addSample({ host: '203.0.113.11', port: 7001 }, { host: '203.0.113.22', port: 40777 });
+  assert.equal(r.report().needsBirthday, true);
+  assert.equal(r.startOutgoing([alice], 0, () => {}).birthday, true);
+  r.portMapped = true;
+  assert.equal(r.startOutgoing([alice], 0, () => {}).birthday, false, 'peers reach our mapped port from their own socket');
+  assert.equal(r.report().needsBirthday, true, 'netcheck still says what the NAT does');
+});
