@@ -89,6 +89,8 @@ export interface UserNodeConfig {
   gateway?: Address;
   /** Port-mapping protocols to try at the gateway; default PCP, NAT-PMP and UPnP-IGD. */
   portMapping?: MappingProtocol[];
+  /** Our LAN address, named in PCP and UPnP-IGD requests when `listen` is every address (0.0.0.0). */
+  portMappingHost?: string;
 }
 
 export type UserNodeEvent =
@@ -171,8 +173,9 @@ export class UserNode {
       probeMs: cfg.probeMs, probeTimeoutMs: cfg.probeTimeoutMs,
     });
     this.binding = new BindingTimeoutProbe({ random: cfg.random, ladderMs: cfg.bindingLadderMs });
-    this.portMapper = cfg.gateway && !isUnspecified(cfg.listen) && cfg.portMapping?.length !== 0
-      ? new PortMapper({ gateway: cfg.gateway, internalHost: cfg.listen.host, internalPort: cfg.listen.port, random: cfg.random, protocols: cfg.portMapping }) : undefined;
+    const lanHost = isUnspecified(cfg.listen) ? cfg.portMappingHost : cfg.listen.host;
+    this.portMapper = cfg.gateway && lanHost && cfg.portMapping?.length !== 0
+      ? new PortMapper({ gateway: cfg.gateway, internalHost: lanHost, internalPort: cfg.listen.port, random: cfg.random, protocols: cfg.portMapping }) : undefined;
     this.rpc = new Rpc({
       staticKey: cfg.staticKey,
       random: cfg.random,

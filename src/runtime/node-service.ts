@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import { UserNode, type UserNodeEvent } from '../node/user-node.ts';
 import { UdpDriver } from './udp-driver.ts';
-import { defaultGateway } from './gateway.ts';
+import { defaultGateway, localAddressToward } from './gateway.ts';
 import { PortMappingIo } from './port-mapping-io.ts';
 import type { MappingProtocol } from '../nat/port-mapper.ts';
 import { DataDir } from './data-dir.ts';
@@ -80,20 +80,21 @@ export class NodeService implements NodeControl {
     const meter = capacityMeter(opts.uplinkKbps ?? 1000);
     const driver = await UdpDriver.bind(opts.listen ?? { host: '127.0.0.1', port: 0 }, (e) => opts.log?.('error', `internal error: ${String(e)}`));
     driver.enableTcp(true);
+    // Port mapping asks the default gateway; never from loopback (tests and demos stay off real networks).
+    const gateway = driver.address.host.startsWith('127.') ? undefined : defaultGateway();
+    const lanHost = driver.address.host === '0.0.0.0' && gateway ? localAddressToward(gateway) : driver.address.host;
     const node = new UserNode({
       staticKey: keys.static, signingKey: keys.signing, random, deviceId: keys.deviceId,
       login: opts.login, loginKey: opts.loginKey ?? pinned, bootstrap: opts.bootstrap, listen: driver.address,
       directAllowed: !opts.noDirect, autoAnswer: opts.autoAnswer, capacity: meter.capacity,
       hostCache: data.hostCache(clockNow(), (m) => opts.log?.('warn', m)),
       bindingLadderMs: opts.bindingLadderMs,
-      // Port mapping asks the default gateway; never from loopback (tests and demos stay off real networks).
-      gateway: driver.address.host.startsWith('127.') ? undefined : defaultGateway(),
-      portMapping: opts.portMapping,
+      gateway, portMapping: opts.portMapping, portMappingHost: lanHost,
     });
     const svc = new NodeService(node, driver, data, opts);
     svc.stopMeter = meter.stop;
     svc.loadState();
-    svc.portMapIo = new PortMappingIo(driver.address.host, (fn) => driver.mutate(fn), node);
+    if (gateway && lanHost) svc.portMapIo = new PortMappingIo(lanHost, (fn) => driver.mutate(fn), node);
     driver.attach(node, () => svc.drain());
     svc.restoreSession();
     svc.contactTimer = setInterval(() => svc.refreshContacts(), contactRefreshMs);

@@ -49,8 +49,8 @@ async function ready(p: Proc, what: string, timeoutMs = 30_000): Promise<Record<
 
 const registered = new Set<string>();
 
-async function userNode(host: Host, user: string, bootstrap: string, extra: string[] = []) {
-  const listen = host === 'P' ? '203.0.113.30:5000' : host === 'A' ? '100.64.1.10:5000' : '100.64.2.10:5000';
+async function userNode(host: Host, user: string, bootstrap: string, extra: string[] = [], listenOn?: string) {
+  const listen = listenOn ?? (host === 'P' ? '203.0.113.30:5000' : host === 'A' ? '100.64.1.10:5000' : '100.64.2.10:5000');
   // Real-time audio on a shared, busy machine: the two call processes get a CPU priority boost.
   const p = lab.spawn(host, ['nice', '-n', '-10', process.execPath, bin, 'node', '--data', path.join(tmp, user), '--login', login, '--login-key', loginKey,
     '--bootstrap', bootstrap, '--listen', listen, '--api', '127.0.0.1:0', ...extra]);
@@ -295,8 +295,9 @@ test('keep-alives are sized to the NAT\'s measured binding timeout', { skip: ski
 // Port mapping (docs/reachability.md): miniupnpd on Bob's router, both homes behind symmetric
 // NATs, so without it the call could only be relayed. Bob's node asks the gateway for a port
 // (UPnP-IGD only in the first case; every protocol in the second, where PCP answers first; NAT-PMP
-// alone in the third), publishes the mapped address, and Alice's call reaches him directly
-// through it, from her own socket (no birthday sockets). Bob's mapping is deleted when he stops.
+// alone in the third; every protocol again in the fourth, listening on 0.0.0.0, so the node
+// finds its LAN address itself), publishes the mapped address, and Alice's call reaches him
+// directly through it, from her own socket (no birthday sockets). Bob's mapping is deleted when he stops.
 const portmapReport: string[] = [];
 test('port mappings from miniupnpd carry a direct call between two symmetric NATs', { skip: skip ?? (only && !only.includes('portmap') ? 'not selected' : undefined) }, async () => {
   lab.setNat('NA', 'symmetric');
@@ -304,7 +305,8 @@ test('port mappings from miniupnpd carry a direct call between two symmetric NAT
   const daemon = await lab.startPortMapping('NB', tmp);
   const rules = () => execFileSync('ip', ['netns', 'exec', `${lab.prefix}NB`, 'nft', 'list', 'chain', 'inet', 'miniupnpd', 'prerouting'], { encoding: 'utf8' });
   try {
-    for (const [protocol, flag, call] of [['upnp-igd', 'upnp-igd', true], ['pcp', undefined, true], ['nat-pmp', 'nat-pmp', false]] as const) {
+    const cases = [['upnp-igd', 'upnp-igd', true, undefined], ['pcp', undefined, true, undefined], ['nat-pmp', 'nat-pmp', false, undefined], ['pcp', undefined, false, '0.0.0.0:5000']] as const;
+    for (const [protocol, flag, call, listenOn] of cases) {
       const bobArgs = flag ? ['--port-mapping', flag] : [];
       let mapped: any;
       const waitMapped = async (b: Node) => {
@@ -318,10 +320,10 @@ test('port mappings from miniupnpd carry a direct call between two symmetric NAT
         const check = await tincan('B', ['netcheck', '--api', b.api]);
         const line = check.stdout.split('\n').find((l) => l.includes('port mapping')) ?? '';
         assert.match(line, new RegExp(`${{ 'upnp-igd': 'UPnP-IGD', pcp: 'PCP', 'nat-pmp': 'NAT-PMP' }[protocol]} at 100\\.64\\.2\\.1 forwards 203\\.0\\.113\\.22:5000 to us`));
-        portmapReport.push(`${protocol}: netcheck on bob: ${line.trim()}`);
+        portmapReport.push(`${protocol}${listenOn ? ` (listening on ${listenOn})` : ''}: netcheck on bob: ${line.trim()}`);
       };
       if (!call) {
-        const b = await userNode('B', 'bob', sn2, bobArgs);
+        const b = await userNode('B', 'bob', sn2, bobArgs, listenOn);
         try { await waitMapped(b); } finally { await lab.stop(b.p.proc); }
       } else {
         const cell = await callCell('A', 'symmetric', `symmetric, ${protocol} mapping`, {
