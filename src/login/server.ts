@@ -28,7 +28,7 @@ import { normaliseUserName } from './names.ts';
 import { hashPasswordAsync, verifyPasswordAsync, checkPasswordPolicy } from './password.ts';
 import type { AccountStore, Account } from './store.ts';
 import { RateLimiter, type RateLimitConfig } from '../session/rate-limiter.ts';
-import { addressOfUdpPath } from '../session/paths.ts';
+import { addressOfUdpPath, addressOfTcpPath } from '../session/paths.ts';
 import { ErrorReply } from '../wire/replies.ts';
 import type { DatagramCore } from '../node/core.ts';
 
@@ -116,7 +116,7 @@ export class LoginServer implements DatagramCore {
 
   /** One token from the sender's address bucket, or the error reply that says when to retry. */
   private limitAddress(r: PendingRequest, now: number): Uint8Array | undefined {
-    const host = addressOfUdpPath(r.path)?.host ?? r.path;
+    const host = (addressOfUdpPath(r.path) ?? addressOfTcpPath(r.path))?.host ?? r.path;
     const waitMs = this.limits.take(`addr:${host}`, this.limits.addressSpec, now);
     return waitMs > 0 ? rateLimited(waitMs) : undefined;
   }

@@ -95,6 +95,9 @@ export class SupernodeLink {
     tryNext(now);
   }
 
+  /** UDP did not get through elsewhere (to the login server): try TCP first from now on. */
+  preferTcp() { this.viaTcp = true; }
+
   private settle(r: Result<Attachment>) {
     for (const cb of this.waiters.splice(0)) cb(r);
   }

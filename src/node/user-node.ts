@@ -40,7 +40,8 @@ import { BindingTimeoutProbe } from '../nat/binding-timeout.ts';
 import { NatPmpClient } from '../nat/port-mapping.ts';
 import { BindingProbe, BindingEcho } from '../nat/protocol.ts';
 import { normaliseUserName } from '../login/names.ts';
-import { loginClient, renewAtMs, renewRetryMs, finalRenewalErrors, type DeviceInfo } from '../login/client.ts';
+import { LoginRoute } from '../login/login-route.ts';
+import { loginClient, renewAtMs, renewRetryMs, finalRenewalErrors, type DeviceInfo, type Grant } from '../login/client.ts';
 import { Hello, HelloOk, Publish, Lookup, LookupOk, Relay, Relayed, RelayBind, RelayBindOk } from '../overlay/protocol.ts';
 import { RelayClient } from '../relay/relay-client.ts';
 import { signPresence, verifyPresence, type Presence } from '../overlay/presence.ts';
@@ -145,14 +146,18 @@ export class UserNode {
   private readonly waiting = new Map<string, PathWaiter>();
   private readonly events: UserNodeEvent[] = [];
   private now = 0;
-  private readonly loginPath: string;
+  /** UDP, else TCP, else TCP port 443 to the login server (login/login-route.ts). */
+  readonly loginRoute: LoginRoute;
   private readonly ttlMs: number;
   private readonly directMs: number;
   private readonly punchGraceMs: number;
 
   constructor(private readonly cfg: UserNodeConfig) {
     this.loginKey = cfg.loginKey;
-    this.loginPath = udpPath(cfg.login);
+    this.loginRoute = new LoginRoute({
+      login: cfg.login,
+      connect: (p, now) => this.rpc.connect(p, now), close: (p, now) => this.rpc.close(p, now), isUp: (p) => this.rpc.endpoint.isEstablished(p),
+    });
     this.ttlMs = cfg.presenceTtlMs ?? 5 * 60_000;
     this.directMs = cfg.directAttemptMs ?? 1500;
     this.punchGraceMs = cfg.punchGraceMs ?? 250;
@@ -177,7 +182,7 @@ export class UserNode {
         const p = consumeIdentityProof(payload, rs, this.loginKey, now);
         if (!p.ok) return p;
         if (p.value.role === 'login') {
-          if (path !== this.loginPath) return err('not-login-server', 'login role claimed by another address');
+          if (!this.loginRoute.isLoginPath(path)) return err('not-login-server', 'login role claimed by another address');
           if (this.loginKey && !equalBytes(this.loginKey, p.value.signingKey)) {
             this.log('error', `LOGIN SERVER KEY CHANGED: ${formatAddress(cfg.login)} shows ${toBase64Url(p.value.signingKey)}, pinned ${toBase64Url(this.loginKey)}; refusing to talk to it`);
             return err('login-key-changed', 'login server key does not match the pinned key');
@@ -264,19 +269,21 @@ export class UserNode {
 
   register(user: string, password: string, now: number, cb: (r: Result<void>) => void, invite?: string) {
     this.now = now;
-    loginClient.register(this.rpc, this.loginPath, { user, password, deviceId: this.cfg.deviceId, invite }, now, cb);
+    this.viaLogin(now, cb, (path) => loginClient.register(this.rpc, path, { user, password, deviceId: this.cfg.deviceId, invite }, this.now, cb));
     this.drain(now);
   }
 
   login(user: string, password: string, now: number, cb: (r: Result<NodeStatus>) => void) {
     this.now = now;
-    loginClient.login(this.rpc, this.loginPath, { user, password, deviceId: this.cfg.deviceId }, now, (r) => {
+    this.viaLogin(now, cb, (path) => loginClient.login(this.rpc, path, { user, password, deviceId: this.cfg.deviceId }, this.now, (r) => {
       if (!r.ok) return cb(r);
       const accepted = this.restore(r.value.certificate, this.now);
       if (!accepted.ok) return cb(accepted);
       this.link.hosts.learn(r.value.supernodes, this.now);
+      // The login server answered only over TCP: UDP is blocked here, do not wait for it again.
+      if (this.loginRoute.transport === 'tcp' && !this.attachment) this.link.preferTcp();
       this.attach(this.now, (a) => cb(a.ok ? ok(this.status()) : a));
-    });
+    }));
     this.drain(now);
   }
 
@@ -319,7 +326,7 @@ export class UserNode {
     if (this.renewing) return cb(err('renewal-in-progress', 'a renewal is already under way'));
     this.renewing = true;
     this.nextRenewMs = undefined;
-    loginClient.renew(this.rpc, this.loginPath, cert, now, (r) => {
+    const renewed = (r: Result<Grant>) => {
       this.renewing = false;
       if (this.certificate !== cert) return cb(err('superseded', 'logged in or out meanwhile'));
       if (!r.ok) {
@@ -335,7 +342,8 @@ export class UserNode {
       if (!accepted.ok) return cb(accepted);
       this.log('info', `certificate renewed until ${new Date(this.certificateExpiresAtMs!).toISOString()}`);
       if (this.attachment) this.publish(this.now, cb); else cb(ok(undefined));
-    });
+    };
+    this.viaLogin(now, renewed, (path) => loginClient.renew(this.rpc, path, cert, this.now, renewed));
     this.drain(now);
   }
 
@@ -343,7 +351,7 @@ export class UserNode {
   changePassword(password: string, newPassword: string, now: number, cb: (r: Result<void>) => void, user = this.user) {
     this.now = now;
     if (!user) return cb(err('not-logged-in', 'log in first, or name the user'));
-    loginClient.changePassword(this.rpc, this.loginPath, { user, password, newPassword }, now, cb);
+    this.viaLogin(now, cb, (path) => loginClient.changePassword(this.rpc, path, { user, password, newPassword }, this.now, cb));
     this.drain(now);
   }
 
@@ -351,10 +359,10 @@ export class UserNode {
   deleteAccount(password: string, now: number, cb: (r: Result<void>) => void, user = this.user) {
     this.now = now;
     if (!user) return cb(err('not-logged-in', 'log in first, or name the user'));
-    loginClient.deleteAccount(this.rpc, this.loginPath, { user, password }, now, (r) => {
+    this.viaLogin(now, cb, (path) => loginClient.deleteAccount(this.rpc, path, { user, password }, this.now, (r) => {
       if (r.ok && user === this.user) this.logout(this.now);
       cb(r);
-    });
+    }));
     this.drain(now);
   }
 
@@ -362,8 +370,13 @@ export class UserNode {
   devices(password: string, remove: string | undefined, now: number, cb: (r: Result<DeviceInfo[]>) => void, user = this.user) {
     this.now = now;
     if (!user) return cb(err('not-logged-in', 'log in first, or name the user'));
-    loginClient.devices(this.rpc, this.loginPath, { user, password, remove }, now, cb);
+    this.viaLogin(now, cb, (path) => loginClient.devices(this.rpc, path, { user, password, remove }, this.now, cb));
     this.drain(now);
+  }
+
+  /** Runs a login-server request once a session to it is up, over whichever transport got through. */
+  private viaLogin<T>(now: number, cb: (r: Result<T>) => void, send: (path: string) => void) {
+    this.loginRoute.open(now, (p) => p.ok ? send(p.value) : cb(p));
   }
 
   /** Attaches to a supernode and publishes presence (needs a certificate); stays attached from then on. */
@@ -559,6 +572,7 @@ export class UserNode {
     for (const user of this.retry.due(now)) this.punchAgain(user);
     this.binding.handleTimeout(now);
     this.pumpBinding();
+    this.loginRoute.handleTimeout(now);
     this.portMapper?.handleTimeout(now);
     if (this.nextPublishMs !== undefined && now >= this.nextPublishMs) this.publish(now, () => {});
     if (this.nextRenewMs !== undefined && now >= this.nextRenewMs) this.renew(now);
@@ -599,7 +613,7 @@ export class UserNode {
 
   pollTimeout(): number | undefined {
     const ts = [this.rpc.pollTimeout(), this.nextPublishMs, this.nextRenewMs, this.calls.pollTimeout(), this.conferences.pollTimeout(), this.nat.pollTimeout(), this.link.pollTimeout(),
-      this.retry.pollTimeout(), this.binding.pollTimeout(), this.portMapper?.pollTimeout(),
+      this.retry.pollTimeout(), this.binding.pollTimeout(), this.loginRoute.pollTimeout(), this.portMapper?.pollTimeout(),
       ...[...this.waiting.values()].map((w) => w.deadlineMs)];
     const t = ts.filter((x): x is number => x !== undefined);
     return t.length ? Math.min(...t) : undefined;
@@ -859,9 +873,11 @@ export class UserNode {
           this.calls.moveToDirect(toBase64Url(e.peer.signingKey), e.path, now);
         }
         this.settle(e.path, ok(e.path));
+        this.loginRoute.established(e.path, now);
         break;
       case 'failed':
         this.settle(e.path, err('unreachable', e.reason));
+        this.loginRoute.failed(e.path, now, e.reason);
         break;
       case 'closed':
         for (const [u, p] of this.userPaths) if (p === e.path) this.userPaths.delete(u);

@@ -14,7 +14,7 @@
 #
 # Topology (only documentation / shared address space, never the host's network):
 #   PREFIXinet  bridge br0: "the internet", 203.0.113.0/24 (+ 2001:db8::/64), no address of its own
-#   PREFIXS     servers: 203.0.113.10 and .11 (login server, supernodes)
+#   PREFIXS     servers: 203.0.113.10 and .11 (login server, supernodes); .12, .13 (their TCP 443 listeners)
 #   PREFIXP     public host 203.0.113.30 (no NAT)
 #   PREFIXNA    NAT router, wan0 203.0.113.21, lan0 100.64.1.1/24 → PREFIXA 100.64.1.10
 #   PREFIXNB    NAT router, wan0 203.0.113.22, lan0 100.64.2.1/24 → PREFIXB 100.64.2.10
@@ -123,6 +123,9 @@ up() {
   done
   x S ip addr add 203.0.113.10/24 dev eth0
   x S ip addr add 203.0.113.11/24 dev eth0
+  # Supernodes' port-443 TCP listeners on addresses of their own (the login server has .10:443).
+  x S ip addr add 203.0.113.12/24 dev eth0
+  x S ip addr add 203.0.113.13/24 dev eth0
   x S ip -6 addr add 2001:db8::10/64 dev eth0 nodad
   x P ip addr add 203.0.113.30/24 dev eth0
   x P ip -6 addr add 2001:db8::30/64 dev eth0 nodad
