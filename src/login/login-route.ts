@@ -58,6 +58,9 @@ export class LoginRoute {
 
   isLoginPath(path: string): boolean { return this.candidates.includes(path); }
 
+  /** The path the login server was last reached on. */
+  get preferredPath(): string | undefined { return this.preferred; }
+
   /** The transport the login server was last reached over. */
   get transport(): 'udp' | 'tcp' | undefined { return this.preferred?.startsWith('tcp:') ? 'tcp' : this.preferred ? 'udp' : undefined; }
 

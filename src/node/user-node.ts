@@ -280,8 +280,11 @@ export class UserNode {
       const accepted = this.restore(r.value.certificate, this.now);
       if (!accepted.ok) return cb(accepted);
       this.link.hosts.learn(r.value.supernodes, this.now);
-      // The login server answered only over TCP: UDP is blocked here, do not wait for it again.
-      if (this.loginRoute.transport === 'tcp' && !this.attachment) this.link.preferTcp();
+      this.link.hosts.learnTcp(r.value);
+      // The login server answered only over TCP: UDP is blocked here, do not wait for it again
+      // (and if only its port 443 answered, try the supernodes' advertised listeners first).
+      const via = this.loginRoute.preferredPath;
+      if (via?.startsWith('tcp:') && !this.attachment) this.link.preferTcp(via !== tcpPath(this.cfg.login));
       this.attach(this.now, (a) => cb(a.ok ? ok(this.status()) : a));
     }));
     this.drain(now);
@@ -681,7 +684,9 @@ export class UserNode {
       : viaForward(cbs);
     const direct = this.cfg.directAllowed && !this.overTcp ? (p.addresses ?? []).filter((a) => udpPath(a) !== udpPath(this.cfg.listen)) : [];
     if (direct.length === 0) {
-      this.routeReasons.set(user, this.overTcp ? 'UDP is blocked here: attached to supernodes over TCP, so relayed'
+      this.routeReasons.set(user, this.overTcp ? (this.link.tcpMode === 'listener'
+        ? `only TCP to the supernodes' advertised listeners gets out here (attached over ${this.attachment!.path}), so relayed`
+        : 'UDP is blocked here: attached to supernodes over TCP, so relayed')
         : !this.cfg.directAllowed ? 'direct paths are off here (--no-direct)'
         : `${user} publishes no direct address (UDP blocked there, or direct paths off)`);
       return viaRelay([cb]);
@@ -802,7 +807,7 @@ export class UserNode {
   /** Attached over TCP: UDP did not get through, so every supernode is reached over TCP. */
   private get overTcp(): boolean { return this.attachment?.path.startsWith('tcp:') ?? false; }
 
-  private supernodePath(a: Address): string { return this.overTcp ? tcpPath(a) : udpPath(a); }
+  private supernodePath(a: Address): string { return this.overTcp ? this.link.pathTo(a) : udpPath(a); }
 
   /** A new attachment over UDP is a sample of how our NAT maps; a second supernode gives another. */
   private sampleNat(a: Attachment) {
@@ -905,7 +910,7 @@ export class UserNode {
   }
 
   private consumeRelayed(path: string, m: Message, now: number) {
-    const sn = addressOfUdpPath(path) ?? addressOfTcpPath(path);
+    const sn = this.link.supernodeOf(path);
     const r = Relayed.decode(m.body);
     if (!sn || !r.ok) return;
     const from = r.value.via ? forwardPath(sn, r.value.via, r.value.from) : relayPath(sn, r.value.from);

@@ -120,13 +120,15 @@ export async function startSupernode(o: SupernodeOptions): Promise<Running> {
   if (!driver || !tcp) throw new RoleError(`cannot listen on tcp at ${formatAddress(o.listen)}: every port tried was taken`);
   log = logger(`supernode ${formatAddress(driver.address)}`, o.quiet);
   const tcpListen: string[] = [formatAddress(driver.address)];
+  const tcpExtra: Address[] = [];
   for (const at of o.tcpListen ?? []) {
     const a = await tcp.listen(at).catch((e: Error) => { void driver!.close(); throw new RoleError(`cannot listen on tcp ${formatAddress(at)}: ${e.message}`); });
     tcpListen.push(formatAddress(a));
+    tcpExtra.push(a);
   }
   const sn = new Supernode({
     staticKey: keys.static, signingKey: keys.signing, random, listen: driver.address, login: o.login,
-    loginKey: parseKey(o.loginKey, '--login-key') ?? data.loginKey(), bootstrap: o.bootstrap, relayQuotas: o.relayQuotas,
+    loginKey: parseKey(o.loginKey, '--login-key') ?? data.loginKey(), bootstrap: o.bootstrap, relayQuotas: o.relayQuotas, tcpListen: tcpExtra,
   });
   let pinned = sn.loginKey !== undefined;
   driver.attach(sn, () => {

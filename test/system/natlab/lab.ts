@@ -5,7 +5,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import path from 'node:path';
 
-export type NatType = 'full-cone' | 'address-restricted' | 'port-restricted' | 'symmetric' | 'udp-blocked';
+export type NatType = 'full-cone' | 'address-restricted' | 'port-restricted' | 'symmetric' | 'udp-blocked' | 'tcp443-only';
 export const natTypes: NatType[] = ['full-cone', 'address-restricted', 'port-restricted', 'symmetric', 'udp-blocked'];
 export type Host = 'S' | 'P' | 'A' | 'B' | 'NA' | 'NB';
 

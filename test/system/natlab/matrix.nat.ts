@@ -343,3 +343,20 @@ test('a UDP-blocked node with a fresh data directory registers, logs in over TCP
   assert.equal(cell.path, 'relay-tcp');
   assert.ok(cell.match !== undefined && cell.match >= 0.9, `windowed cross-correlation ${cell.match?.toFixed(3)} must be ≥ 0.9 (${cell.audio})`);
 });
+
+// Clients that only get out on TCP port 443 (decision 0026): router NA drops everything but
+// outbound TCP to port 443. The login server listens on 203.0.113.10:443 (its host's port 443 is
+// what a fresh node tries), the supernodes on .12:443 and .13:443 — addresses nobody could guess,
+// so the node must use what the login server and HelloOk advertise.
+test('a node that only gets out on TCP 443, with a fresh data dir, registers, logs in and calls', { skip: skip ?? (only && !only.includes('tcp443') ? 'not selected' : undefined) }, async () => {
+  lab.setNat('NA', 'tcp443-only');
+  lab.setNat('NB', 'port-restricted');
+  const cell = await callCell('A', 'tcp443-only (fresh data dir)', 'port-restricted', 'tess');
+  const t = signUpMs.get('tess');
+  const line = `TCP 443 only, fresh data dir: register ${t?.register} ms, login ${t?.login} ms (CLI process included); call ${cell.route}: ${cell.why}; ${cell.firstAudioMs} ms to first audio, match ${cell.match?.toFixed(2)}`;
+  extraReports.push(line);
+  console.log(line);
+  assert.equal(cell.path, 'relay-tcp');
+  assert.match(cell.why, /advertised listeners .*tcp:203\.0\.113\.1[23]:443/);
+  assert.ok(cell.match !== undefined && cell.match >= 0.9, `windowed cross-correlation ${cell.match?.toFixed(3)} must be ≥ 0.9 (${cell.audio})`);
+});

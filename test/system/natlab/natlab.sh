@@ -10,7 +10,8 @@
 #   natlab.sh down PREFIX            delete every namespace named PREFIX<role> (idempotent)
 #   natlab.sh sweep                  delete leftovers of earlier runs whose owner process is gone
 #
-# NAT types: full-cone · address-restricted · port-restricted · symmetric · udp-blocked.
+# NAT types: full-cone · address-restricted · port-restricted · symmetric · udp-blocked ·
+# tcp443-only (only outbound TCP to port 443 gets out; not in the matrix, its own test).
 #
 # Topology (only documentation / shared address space, never the host's network):
 #   PREFIXinet  bridge br0: "the internet", 203.0.113.0/24 (+ 2001:db8::/64), no address of its own
@@ -53,6 +54,8 @@ rules() { # router type → nft ruleset
     symmetric)          masq='oifname "wan0" meta l4proto udp masquerade fully-random
     oifname "wan0" masquerade' ;;
     udp-blocked)        block='iifname "lan0" meta l4proto udp counter drop' ;;
+    tcp443-only)        block='iifname "lan0" tcp dport 443 accept
+    iifname "lan0" counter drop' ;;   # networks that let only HTTPS out
     *) echo "natlab: unknown NAT type '$t'" >&2; exit 2 ;;
   esac
   cat <<RULES
