@@ -20,6 +20,8 @@ export interface Attachment { path: string; address: Address; observed: Address;
 
 export interface SupernodeLinkConfig {
   rpc: Pick<Rpc, 'request' | 'close'>;
+  /** Whether a session is up on a path: a Hello that must first open one is not timed (its RTT would include the handshake). */
+  isUp?: (path: string) => boolean;
   hosts: HostCache;
   /** The owner's time of the input being handled (rpc callbacks carry none). */
   now: () => number;
@@ -190,6 +192,7 @@ export class SupernodeLink {
   private hello(sn: Address, path: string, now: number, cb: (r: Result<Attachment>, now: number) => void, timeoutMs: number,
     countFailure: boolean) {
     const sentAt = now;
+    const timed = this.cfg.isUp?.(path) ?? true;
     const failure = (t: number) => { if (countFailure) this.cfg.hosts.failure(sn, t); };
     let done = false;
     this.cfg.rpc.request(path, Hello.toBytes({}), now, (r) => {
@@ -200,7 +203,7 @@ export class SupernodeLink {
       if (r.value.message.command !== Cmd.HelloOk) { failure(t); return cb(err('refused', 'supernode refused Hello'), t); }
       const h = HelloOk.decode(r.value.message.body);
       if (!h.ok) { failure(t); return cb(err('bad-reply', h.error.message), t); }
-      this.cfg.hosts.success(sn, t - sentAt, t);
+      this.cfg.hosts.success(sn, timed ? t - sentAt : undefined, t);
       this.cfg.hosts.learn(h.value.supernodes, t);
       this.cfg.hosts.learnTcp(h.value);
       cb(ok({ path, address: sn, observed: h.value.observed, relayToken: h.value.relayToken }), t);

@@ -44,6 +44,8 @@ import { LoginRoute } from '../login/login-route.ts';
 import { loginClient, renewAtMs, renewRetryMs, finalRenewalErrors, type DeviceInfo, type Grant } from '../login/client.ts';
 import { Hello, HelloOk, Publish, Lookup, LookupOk, Relay, Relayed, RelayBind, RelayBindOk } from '../overlay/protocol.ts';
 import { RelayClient } from '../relay/relay-client.ts';
+import { RelaySet } from '../relay/relay-set.ts';
+import { chooseRelay, type RelayOption } from '../relay/relay-choice.ts';
 import { signPresence, verifyPresence, type Presence } from '../overlay/presence.ts';
 import { Chat, ChatAck } from '../chat/protocol.ts';
 import { ClRequest, ClAnswer, type Op } from '../overlay/messages.ts';
@@ -110,6 +112,12 @@ export class UserNode {
   readonly conferences: ConferenceManager;
   /** Relay channels: relayed packets without a second Noise layer (src/relay/relay-client.ts). */
   readonly relayChannels = new RelayClient();
+  /** Relay tokens held at the lowest-RTT supernodes besides our own, and our RTTs to them (relay/relay-set.ts). */
+  readonly relaySet: RelaySet;
+  /** Which relay reaches each user, and why (relay/relay-choice.ts). */
+  private readonly relayReasons = new Map<string, string>();
+  /** The last record published carried our RTT to our own supernode (else publish again once it is measured). */
+  private primaryRttPublished = false;
   private loginKey: Uint8Array | undefined;
   private user: string | undefined;
   private certificate: Uint8Array | undefined;
@@ -165,11 +173,16 @@ export class UserNode {
     const hosts = cfg.hostCache ?? new HostCache();
     hosts.learn(cfg.bootstrap, 0);
     this.link = new SupernodeLink({
-      rpc: { request: (...a) => this.rpc.request(...a), close: (...a) => this.rpc.close(...a) },
+      rpc: { request: (...a) => this.rpc.request(...a), close: (...a) => this.rpc.close(...a) }, isUp: (p) => this.rpc.endpoint.isEstablished(p),
       hosts, now: () => this.now, log: (level, message) => this.log(level, message),
-      attached: (a, now) => { this.sampleNat(a); this.publish(now, () => {}); },
-      detached: (now, lost) => { this.closePathsVia(lost.address, now); this.events.push({ type: 'status' }); },
+      attached: (a, now) => { this.sampleNat(a); this.holdRelays(a, now); this.publish(now, () => {}); },
+      detached: (now, lost) => { this.relaySet.setPrimary(undefined, now); this.closePathsVia(lost.address, now); this.events.push({ type: 'status' }); },
       probeMs: cfg.probeMs, probeTimeoutMs: cfg.probeTimeoutMs,
+    });
+    this.relaySet = new RelaySet({
+      request: (...a) => this.rpc.request(...a), isUp: (p) => this.rpc.endpoint.isEstablished(p), now: () => this.now,
+      ranked: (now) => hosts.ranked(now), rttOf: (a) => hosts.get(a)?.rttMs,
+      measured: (a, rtt, now) => hosts.success(a, rtt, now), failed: (a, now) => hosts.failure(a, now),
     });
     this.binding = new BindingTimeoutProbe({ random: cfg.random, ladderMs: cfg.bindingLadderMs });
     this.portMapper = cfg.gateway && !isUnspecified(cfg.listen) ? new NatPmpClient({ gateway: cfg.gateway, internalPort: cfg.listen.port }) : undefined;
@@ -261,7 +274,8 @@ export class UserNode {
   callList(): CallInfo[] {
     return this.calls.list().map((c) => ({
       ...c, route: describeRoute(c.via, this.overTcp),
-      routeReason: this.routeReasons.get(c.peer) ?? (c.direction === 'in' ? 'the caller reached us on this path' : undefined),
+      routeReason: withRelayReason(this.routeReasons.get(c.peer) ?? (c.direction === 'in' ? 'the caller reached us on this path' : undefined),
+        c.direction === 'out' && c.via?.startsWith('relay:') ? this.relayReasons.get(c.peer) : undefined),
     }));
   }
 
@@ -389,6 +403,7 @@ export class UserNode {
     this.link.attach(now, (a) => {
       if (!a.ok) return cb(a);
       this.sampleNat(a.value);
+      this.holdRelays(a.value, this.now);
       this.publish(this.now, cb);
     });
     this.drain(now);
@@ -576,6 +591,7 @@ export class UserNode {
     this.binding.handleTimeout(now);
     this.pumpBinding();
     this.loginRoute.handleTimeout(now);
+    this.relaySet.handleTimeout(now);
     this.portMapper?.handleTimeout(now);
     if (this.nextPublishMs !== undefined && now >= this.nextPublishMs) this.publish(now, () => {});
     if (this.nextRenewMs !== undefined && now >= this.nextRenewMs) this.renew(now);
@@ -616,7 +632,7 @@ export class UserNode {
 
   pollTimeout(): number | undefined {
     const ts = [this.rpc.pollTimeout(), this.nextPublishMs, this.nextRenewMs, this.calls.pollTimeout(), this.conferences.pollTimeout(), this.nat.pollTimeout(), this.link.pollTimeout(),
-      this.retry.pollTimeout(), this.binding.pollTimeout(), this.loginRoute.pollTimeout(), this.portMapper?.pollTimeout(),
+      this.retry.pollTimeout(), this.binding.pollTimeout(), this.loginRoute.pollTimeout(), this.relaySet.pollTimeout(), this.portMapper?.pollTimeout(),
       ...[...this.waiting.values()].map((w) => w.deadlineMs)];
     const t = ts.filter((x): x is number => x !== undefined);
     return t.length ? Math.min(...t) : undefined;
@@ -631,9 +647,15 @@ export class UserNode {
     if (!a || !this.user || !this.certificate) { this.nextPublishMs = undefined; return cb(err('not-logged-in', 'log in first')); }
     this.nextPublishMs = now + this.ttlMs / 2;
     const addresses = this.cfg.directAllowed && !this.overTcp ? mergeAddresses([a.observed, ...this.mappedAddress()], isUnspecified(this.cfg.listen) ? [] : [this.cfg.listen]) : [];
+    const relays = [{ supernode: a.address, token: a.relayToken, rttMs: this.overTcp ? undefined : this.link.hosts.get(a.address)?.rttMs }, ...this.relaySet.held()];
+    this.primaryRttPublished = relays[0].rttMs !== undefined;
     const record = signPresence({
       user: this.user, certificate: this.certificate, staticKey: this.cfg.staticKey.publicKey, addresses,
       supernode: a.address, relayToken: a.relayToken, publishedAtMs: now, expiresAtMs: now + this.ttlMs,
+      ...(relays.length > 1 ? {
+        relays: relays.map((r) => r.supernode), relayTokens: relays.map((r) => r.token),
+        relayRttMs: relays.map((r) => r.rttMs === undefined ? noRtt : Math.min(noRtt - 1, Math.round(r.rttMs))),
+      } : {}),
     }, this.cfg.signingKey.privateKey);
     this.rpc.request(a.path, Publish.toBytes({ record }), now, (r) => {
       if (!r.ok) {
@@ -673,7 +695,9 @@ export class UserNode {
   private connectToPresence(p: Presence, now: number, cb: PathCallback) {
     this.now = now;
     const user = p.user;
-    const relay = p.supernode && p.relayToken !== undefined ? relayPath(p.supernode, p.relayToken) : undefined;
+    const choice = chooseRelay(this.relayOptions(p), (a) => this.rttTo(a));
+    if (choice) this.relayReasons.set(user, choice.reason);
+    const relay = choice ? relayPath(choice.supernode, choice.token) : undefined;
     // Last resort: forward through our own supernode to theirs (we may not reach theirs at all).
     const own = this.attachment?.address;
     const forward = own && p.supernode && p.relayToken !== undefined && formatAddress(own) !== formatAddress(p.supernode)
@@ -809,6 +833,29 @@ export class UserNode {
 
   private supernodePath(a: Address): string { return this.overTcp ? this.link.pathTo(a) : udpPath(a); }
 
+  /** Holds relay tokens at more supernodes than the one we attached to (over UDP only: over TCP, we relay through our own). */
+  private holdRelays(a: Attachment, now: number) {
+    this.relaySet.setPrimary(a.path.startsWith('udp:') ? a.address : undefined, now);
+  }
+
+  /** Our measured RTT to a supernode: from the relay set, else the host cache. */
+  private rttTo(a: Address): number | undefined { return this.relaySet.rttOf(a) ?? this.link.hosts.get(a)?.rttMs; }
+
+  /** The relays a record offers, its own supernode first. */
+  private relayOptions(p: Presence): RelayOption[] {
+    const out: RelayOption[] = [];
+    if (p.supernode && p.relayToken !== undefined) out.push({ supernode: p.supernode, token: p.relayToken, calleeRttMs: undefined });
+    const { relays, relayTokens, relayRttMs } = p;
+    if (!relays || !relayTokens || relays.length !== relayTokens.length || (relayRttMs && relayRttMs.length !== relays.length)) return out;
+    relays.forEach((supernode, i) => {
+      const rtt = relayRttMs?.[i];
+      const calleeRttMs = rtt === undefined || rtt >= noRtt ? undefined : rtt;
+      const same = out.find((o) => formatAddress(o.supernode) === formatAddress(supernode) && o.token === relayTokens[i]);
+      if (same) same.calleeRttMs = calleeRttMs; else out.push({ supernode, token: relayTokens[i], calleeRttMs });
+    });
+    return out;
+  }
+
   /** A new attachment over UDP is a sample of how our NAT maps; a second supernode gives another. */
   private sampleNat(a: Attachment) {
     if (a.path.startsWith('tcp:')) return;
@@ -863,6 +910,12 @@ export class UserNode {
 
   private drain(now: number) {
     for (let e = this.rpc.pollEvent(); e; e = this.rpc.pollEvent()) this.consume(e, now);
+    // Relay tokens gained or lost, or first measured: the record must say so — soon, in one
+    // publication for the several answers that come in together.
+    const primaryMeasured = !this.primaryRttPublished && !this.overTcp && this.attachment && this.link.hosts.get(this.attachment.address)?.rttMs !== undefined;
+    if (this.attachment && this.certificate && this.nextPublishMs !== undefined && (this.relaySet.takeChanged() || primaryMeasured)) {
+      this.nextPublishMs = Math.min(this.nextPublishMs, now + relayRepublishMs);
+    }
     for (let c = this.calls.pollEvent(); c; c = this.calls.pollEvent()) this.events.push(c);
     for (let c = this.conferences.pollEvent(); c; c = this.conferences.pollEvent()) this.events.push(c);
   }
@@ -974,6 +1027,15 @@ function mergeAddresses(a: Address[], b: Address[]): Address[] {
   const seen = new Map<string, Address>();
   for (const x of [...a, ...b]) seen.set(formatAddress(x), x);
   return [...seen.values()];
+}
+
+// Implementation constant: how soon a change of held relays is published.
+const relayRepublishMs = 1000;
+/** A published RTT that says "not measured" (the field is a list of numbers). */
+const noRtt = 0xffff;
+
+function withRelayReason(why: string | undefined, relay: string | undefined): string | undefined {
+  return relay ? `${why ?? 'relayed'}; ${relay}` : why;
 }
 
 function isUnspecified(a: Address): boolean { return a.host === '0.0.0.0' || a.host === '::'; }
