@@ -665,8 +665,9 @@ export class UserNode {
       }
       if (r.value.message.command !== Cmd.Ok) { const f = describeFailure(r.value.message); return cb(err(f.code, f.message)); }
       this.events.push({ type: 'status' });
-      this.mailbox.onPublished(this.now);
-      this.whitePages.onPublished(this.now);
+      // Wire timestamps are whole milliseconds; a simulated clock with jitter need not be.
+      this.mailbox.onPublished(Math.floor(this.now));
+      this.whitePages.onPublished(Math.floor(this.now));
       cb(ok(undefined));
     });
   }
@@ -914,7 +915,7 @@ export class UserNode {
     // publication for the several answers that come in together.
     const primaryMeasured = !this.primaryRttPublished && !this.overTcp && this.attachment && this.link.hosts.get(this.attachment.address)?.rttMs !== undefined;
     if (this.attachment && this.certificate && this.nextPublishMs !== undefined && (this.relaySet.takeChanged() || primaryMeasured)) {
-      this.nextPublishMs = Math.min(this.nextPublishMs, now + relayRepublishMs);
+      this.nextPublishMs = Math.min(this.nextPublishMs, Math.ceil(now + relayRepublishMs));
     }
     for (let c = this.calls.pollEvent(); c; c = this.calls.pollEvent()) this.events.push(c);
     for (let c = this.conferences.pollEvent(); c; c = this.conferences.pollEvent()) this.events.push(c);
