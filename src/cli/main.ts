@@ -17,6 +17,7 @@ const usage = `usage: tincan COMMAND [flags]
 network roles
   login-server --listen HOST:PORT --db FILE.sqlite|postgres://USER@HOST:PORT/DB [--registration open|invite|closed] [--invite-codes CODE,…]
                [--no-promotion]   (no ordinary node becomes a supernode anywhere in the network)
+               [--tcp-listen HOST:PORT,…]   (login over TCP: always on --listen's address too; e.g. also :443)
   supernode    --listen HOST:PORT --login HOST:PORT [--login-key KEY] [--bootstrap HOST:PORT,…] [--data DIR]
                [--tcp-listen HOST:PORT,…]   (TCP fallback: always on --listen's address too; e.g. also :443)
                [--relay-user-kbps N] [--relay-user-channels N]   (per-user relay quotas; 0: unlimited; default 512, 16)
@@ -47,7 +48,7 @@ user commands (talk to a running node; --api HOST:PORT, default 127.0.0.1:7780; 
 `;
 
 const roleFlags: Record<string, FlagSpec> = {
-  'login-server': { listen: 'string', db: 'string', registration: 'string', 'invite-codes': 'string', 'no-promotion': 'boolean' },
+  'login-server': { listen: 'string', db: 'string', registration: 'string', 'invite-codes': 'string', 'no-promotion': 'boolean', 'tcp-listen': 'string' },
   supernode: {
     listen: 'string', login: 'string', 'login-key': 'string', bootstrap: 'string', data: 'string', 'tcp-listen': 'string',
     'relay-user-kbps': 'string', 'relay-user-channels': 'string',
@@ -145,7 +146,8 @@ async function startRole(cmd: string, argv: string[]): Promise<Running> {
   const str = (n: string) => (typeof flags[n] === 'string' ? (flags[n] as string) : undefined);
   switch (cmd) {
     case 'login-server':
-      return startLoginServer({ listen: address(flags, 'listen', '127.0.0.1:7700'), db: str('db') ?? 'tincan-login.sqlite', registration: registration(flags), promotion: flags['no-promotion'] !== true });
+      return startLoginServer({ listen: address(flags, 'listen', '127.0.0.1:7700'), db: str('db') ?? 'tincan-login.sqlite', registration: registration(flags), promotion: flags['no-promotion'] !== true,
+        tcpListen: addresses(flags, 'tcp-listen') });
     case 'supernode':
       return startSupernode({
         listen: address(flags, 'listen', '127.0.0.1:7710'), login: address(flags, 'login'), loginKey: str('login-key'),

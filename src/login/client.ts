@@ -13,7 +13,7 @@ import {
 import type { Address } from '../wire/address.ts';
 
 export type Callback<T> = (r: Result<T>) => void;
-export interface Grant { user: string; certificate: Uint8Array; supernodes: Address[] }
+export interface Grant { user: string; certificate: Uint8Array; supernodes: Address[]; tcpOf?: Address[]; tcpAt?: Address[] }
 export interface DeviceInfo { deviceId: string; key: Uint8Array; addedAtMs: number; lastLoginAtMs: number }
 
 // Specification: a node renews when this fraction of its certificate's lifetime has passed,

@@ -17,15 +17,24 @@ export const LoginRequest = command(Cmd.Login, {
   deviceId: f.string(3, 64),
 });
 
+/**
+ * `tcpOf`/`tcpAt`, parallel lists: supernode `tcpOf[i]` (its UDP address, as in `supernodes`)
+ * also takes TCP at `tcpAt[i]` — e.g. port 443 for nodes that only get out there (decision 0026).
+ */
 export const LoginOk = command(Cmd.LoginOk, {
   user: f.string(1, 32),
   certificate: f.bytes(2, 2048),
   supernodes: f.addresses(3, 64),
+  tcpOf: f.addresses(4, 64).opt(),
+  tcpAt: f.addresses(5, 64).opt(),
 });
 
-export const SupernodeAnnounce = command(Cmd.SupernodeAnnounce, { address: f.address(1) });
+/** `tcp`: the supernode's TCP listeners other than its UDP address (which always takes TCP too). */
+export const SupernodeAnnounce = command(Cmd.SupernodeAnnounce, { address: f.address(1), tcp: f.addresses(2, 4).opt() });
 /** `promotion: false` — the operators turned promotion of ordinary nodes off network-wide (docs/overlay.md, "Promotion"). */
-export const SupernodeList = command(Cmd.SupernodeList, { supernodes: f.addresses(1, 64), promotion: f.bool(2).opt() });
+export const SupernodeList = command(Cmd.SupernodeList, {
+  supernodes: f.addresses(1, 64), promotion: f.bool(2).opt(), tcpOf: f.addresses(3, 64).opt(), tcpAt: f.addresses(4, 64).opt(),
+});
 
 /**
  * A new certificate for the same device, before the old one expires: answered with LoginOk.

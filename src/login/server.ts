@@ -28,9 +28,10 @@ import { normaliseUserName } from './names.ts';
 import { hashPasswordAsync, verifyPasswordAsync, checkPasswordPolicy } from './password.ts';
 import type { AccountStore, Account } from './store.ts';
 import { RateLimiter, type RateLimitConfig } from '../session/rate-limiter.ts';
-import { addressOfUdpPath } from '../session/paths.ts';
+import { addressOfUdpPath, addressOfTcpPath } from '../session/paths.ts';
 import { ErrorReply } from '../wire/replies.ts';
 import type { DatagramCore } from '../node/core.ts';
+import { TcpListeners } from './tcp-listeners.ts';
 
 export interface LoginServerConfig {
   /** Sees every message this core sends, before compression (recording corpora, debugging). */
@@ -63,6 +64,8 @@ export class LoginServer implements DatagramCore {
   private readonly limits: RateLimiter;
   /** Per account: the tail of its queue of password checks (oneAtATime). */
   private readonly accountChecks = new Map<string, Promise<void>>();
+  /** Supernodes' extra TCP listeners as they announced them (per process: they re-announce every minute). */
+  private readonly tcpListeners = new TcpListeners();
 
   constructor(private readonly cfg: LoginServerConfig) {
     this.limits = new RateLimiter(cfg.rateLimits);
@@ -116,7 +119,7 @@ export class LoginServer implements DatagramCore {
 
   /** One token from the sender's address bucket, or the error reply that says when to retry. */
   private limitAddress(r: PendingRequest, now: number): Uint8Array | undefined {
-    const host = addressOfUdpPath(r.path)?.host ?? r.path;
+    const host = (addressOfUdpPath(r.path) ?? addressOfTcpPath(r.path))?.host ?? r.path;
     const waitMs = this.limits.take(`addr:${host}`, this.limits.addressSpec, now);
     return waitMs > 0 ? rateLimited(waitMs) : undefined;
   }
@@ -211,7 +214,8 @@ export class LoginServer implements DatagramCore {
       user: name, deviceKey, deviceId, issuedAtMs: now,
       expiresAtMs: now + this.lifetimeMs, issuerKey: this.cfg.signingKey.publicKey,
     }, this.cfg.signingKey.privateKey);
-    return LoginOk.toBytes({ user: name, certificate, supernodes: await this.supernodes(now) });
+    const supernodes = await this.supernodes(now);
+    return LoginOk.toBytes({ user: name, certificate, supernodes, ...this.tcpListeners.lists(supernodes) });
   }
 
   private async renew(r: PendingRequest, now: number): Promise<Uint8Array> {
@@ -281,7 +285,9 @@ export class LoginServer implements DatagramCore {
     await this.cfg.store.upsertSupernode({
       address: formatAddress(q.value.address), publicKey: r.peer.signingKey, lastSeenMs: now,
     });
-    return SupernodeList.toBytes({ supernodes: await this.supernodes(now), promotion: this.cfg.promotion === false ? false : undefined });
+    this.tcpListeners.set(q.value.address, q.value.tcp ?? []);
+    const supernodes = await this.supernodes(now);
+    return SupernodeList.toBytes({ supernodes, promotion: this.cfg.promotion === false ? false : undefined, ...this.tcpListeners.lists(supernodes) });
   }
 
   private async supernodes(now: number): Promise<Address[]> {

@@ -4,6 +4,7 @@
 // truncated, edited or hostile): every field is checked, and at most `max` entries are kept.
 import { type Address, formatAddress, parseHostPort } from '../wire/address.ts';
 import { type Result, ok, err } from '../wire/result.ts';
+import { TcpListeners, listenersPerSupernodeMax, type TcpListenerLists } from '../login/tcp-listeners.ts';
 
 export interface HostEntry {
   address: Address;
@@ -15,11 +16,13 @@ export interface HostEntry {
   lastFailureMs: number | undefined;
   /** Smoothed round-trip time of answered requests; unknown until one was answered. */
   rttMs: number | undefined;
+  /** TCP listeners it advertises besides its own address (e.g. port 443; login/tcp-listeners.ts). */
+  tcp?: Address[];
 }
 
 export interface HostCacheSnapshot {
   version: 1;
-  entries: { address: string; weight: number; lastSuccessMs?: number; failures: number; lastFailureMs?: number; rttMs?: number }[];
+  entries: { address: string; weight: number; lastSuccessMs?: number; failures: number; lastFailureMs?: number; rttMs?: number; tcp?: string[] }[];
 }
 
 export interface HostCacheOptions {
@@ -100,11 +103,25 @@ export class HostCache {
 
   get(a: Address): HostEntry | undefined { return this.entries.get(formatAddress(a)); }
 
+  /** Records the TCP listeners that LoginOk or HelloOk say known supernodes advertise. */
+  learnTcp(l: TcpListenerLists) {
+    const m = new TcpListeners();
+    m.learn(l);
+    for (const e of this.entries.values()) {
+      const at = m.get(e.address);
+      if (at.length) e.tcp = at;
+    }
+  }
+
+  /** The supernode's advertised TCP listeners besides its own address. */
+  tcpListeners(a: Address): Address[] { return this.get(a)?.tcp ?? []; }
+
   snapshot(): HostCacheSnapshot {
     return {
       version: 1,
       entries: [...this.entries.entries()].map(([address, e]) => ({
         address, weight: e.weight, lastSuccessMs: e.lastSuccessMs, failures: e.failures, lastFailureMs: e.lastFailureMs, rttMs: e.rttMs,
+        tcp: e.tcp?.map(formatAddress),
       })),
     };
   }
@@ -175,7 +192,13 @@ function parseEntry(x: unknown, now: number): HostEntry | undefined {
   const rttMs = e.rttMs === undefined ? undefined : count(e.rttMs);
   if (weight === undefined || failures === undefined || lastSuccessMs === null || lastFailureMs === null) return undefined;
   if (e.rttMs !== undefined && (rttMs === undefined || rttMs > maxRttMs)) return undefined;
-  return { address, weight, lastSuccessMs, failures, lastFailureMs, rttMs };
+  let tcp: Address[] | undefined;
+  if (e.tcp !== undefined) {
+    if (!Array.isArray(e.tcp) || e.tcp.length > listenersPerSupernodeMax) return undefined;
+    tcp = e.tcp.map((x) => typeof x === 'string' ? parseAddress(x) : undefined).filter((x): x is Address => x !== undefined);
+    if (tcp.length !== e.tcp.length) return undefined;
+  }
+  return { address, weight, lastSuccessMs, failures, lastFailureMs, rttMs, ...(tcp?.length ? { tcp } : {}) };
 }
 
 function parseAddress(s: string): Address | undefined {

@@ -10,7 +10,7 @@ import type { Address } from '../wire/address.ts';
 import { formatAddress } from '../wire/address.ts';
 import { type Result, ok, err } from '../wire/result.ts';
 import { Cmd } from '../wire/commands.ts';
-import { udpPath, tcpPath } from '../session/paths.ts';
+import { udpPath, tcpPath, addressOfUdpPath, addressOfTcpPath } from '../session/paths.ts';
 import type { Rpc } from '../session/rpc.ts';
 import { Hello, HelloOk } from '../overlay/protocol.ts';
 import { HostCache } from './host-cache.ts';
@@ -20,6 +20,8 @@ export interface Attachment { path: string; address: Address; observed: Address;
 
 export interface SupernodeLinkConfig {
   rpc: Pick<Rpc, 'request' | 'close'>;
+  /** Whether a session is up on a path: a Hello that must first open one is not timed (its RTT would include the handshake). */
+  isUp?: (path: string) => boolean;
   hosts: HostCache;
   /** The owner's time of the input being handled (rpc callbacks carry none). */
   now: () => number;
@@ -37,8 +39,14 @@ export interface SupernodeLinkConfig {
 export class SupernodeLink {
   attachment: Attachment | undefined;
   private attaching = false;
-  /** The last attachment went over TCP: UDP is blocked here, so try TCP first. */
-  private viaTcp = false;
+  /**
+   * How the last attachment went: over UDP; over TCP to the supernode's own address (UDP is
+   * blocked here, so try that first); or over TCP to an advertised listener such as port 443
+   * (only those get out here: try them first, and reach other supernodes on theirs).
+   */
+  tcpMode: 'udp' | 'tcp' | 'listener' = 'udp';
+  /** Listener paths we reach supernodes on → the supernode (by its own address, as records name it). */
+  private readonly listenerOwners = new Map<string, Address>();
   private wanted = false;
   private nextProbeMs: number | undefined;
   private nextRetryMs: number | undefined;
@@ -70,9 +78,12 @@ export class SupernodeLink {
     // UDP first; TCP to the same supernode when UDP gets no answer (UDP blocked, as Skype met
     // it) — TCP first once we have learned that UDP does not get through. Only a supernode that
     // answers on neither counts as failed in the host cache.
-    const order = (sn: Address) => this.viaTcp ? [tcpPath(sn), udpPath(sn)] : [udpPath(sn), tcpPath(sn)];
+    const order = (sn: Address) => {
+      const udp = udpPath(sn), tcp = tcpPath(sn), alt = this.cfg.hosts.tcpListeners(sn).map(tcpPath);
+      return this.tcpMode === 'listener' ? [...alt, tcp, udp] : this.tcpMode === 'tcp' ? [tcp, ...alt, udp] : [udp, tcp, ...alt];
+    };
     const candidates = this.cfg.hosts.ranked(now).slice(0, this.candidatesMax)
-      .flatMap((sn) => order(sn).map((path, i) => ({ sn, path, last: i === 1 })));
+      .flatMap((sn) => order(sn).map((path, i, all) => ({ sn, path, last: i === all.length - 1 })));
     const tryNext = (at: number) => {
       const next = candidates.shift();
       if (!next) {
@@ -83,16 +94,39 @@ export class SupernodeLink {
       const { sn, path, last } = next;
       this.hello(sn, path, at, (r, t) => {
         if (!r.ok) return tryNext(t);
-        this.viaTcp = path.startsWith('tcp:');
+        this.tcpMode = path === udpPath(sn) ? 'udp' : path === tcpPath(sn) ? 'tcp' : 'listener';
+        if (this.tcpMode === 'listener') this.listenerOwners.set(path, sn);
         this.attaching = false;
         this.attachment = r.value;
         this.nextProbeMs = t + this.probeMs;
-        this.cfg.log('info', `attached to supernode ${formatAddress(sn)}${this.viaTcp ? ' over TCP (no answer over UDP)' : ''}; public address ${formatAddress(r.value.observed)}`);
+        const how = this.tcpMode === 'tcp' ? ' over TCP (no answer over UDP)' : this.tcpMode === 'listener' ? ` over TCP at ${path.slice(4)} (its advertised listener)` : '';
+        this.cfg.log('info', `attached to supernode ${formatAddress(sn)}${how}; public address ${formatAddress(r.value.observed)}`);
         // Waiters are UserNode.attach, which publishes presence itself; a failover nobody waited for is announced.
         if (this.waiters.length) this.settle(ok(r.value)); else this.cfg.attached(r.value, t);
       }, 3000, last);
     };
     tryNext(now);
+  }
+
+  /** UDP did not get through elsewhere (to the login server): try TCP first from now on — listeners first if only those got out. */
+  preferTcp(listenersFirst: boolean) { this.tcpMode = listenersFirst ? 'listener' : 'tcp'; }
+
+  /** The path to a supernode over the transport that gets out here (relays, forwarding). */
+  pathTo(sn: Address): string {
+    const a = this.attachment;
+    if (a && formatAddress(a.address) === formatAddress(sn)) return a.path;
+    if (this.tcpMode === 'udp') return udpPath(sn);
+    const alt = this.tcpMode === 'listener' ? this.cfg.hosts.tcpListeners(sn)[0] : undefined;
+    if (!alt) return tcpPath(sn);
+    const path = tcpPath(alt);
+    if (this.listenerOwners.size >= 1024) this.listenerOwners.clear();
+    this.listenerOwners.set(path, sn);
+    return path;
+  }
+
+  /** The supernode a path leads to, by the address records name it by (a listener path maps back to it). */
+  supernodeOf(path: string): Address | undefined {
+    return this.listenerOwners.get(path) ?? addressOfUdpPath(path) ?? addressOfTcpPath(path);
   }
 
   private settle(r: Result<Attachment>) {
@@ -158,6 +192,7 @@ export class SupernodeLink {
   private hello(sn: Address, path: string, now: number, cb: (r: Result<Attachment>, now: number) => void, timeoutMs: number,
     countFailure: boolean) {
     const sentAt = now;
+    const timed = this.cfg.isUp?.(path) ?? true;
     const failure = (t: number) => { if (countFailure) this.cfg.hosts.failure(sn, t); };
     let done = false;
     this.cfg.rpc.request(path, Hello.toBytes({}), now, (r) => {
@@ -168,8 +203,9 @@ export class SupernodeLink {
       if (r.value.message.command !== Cmd.HelloOk) { failure(t); return cb(err('refused', 'supernode refused Hello'), t); }
       const h = HelloOk.decode(r.value.message.body);
       if (!h.ok) { failure(t); return cb(err('bad-reply', h.error.message), t); }
-      this.cfg.hosts.success(sn, t - sentAt, t);
+      this.cfg.hosts.success(sn, timed ? t - sentAt : undefined, t);
       this.cfg.hosts.learn(h.value.supernodes, t);
+      this.cfg.hosts.learnTcp(h.value);
       cb(ok({ path, address: sn, observed: h.value.observed, relayToken: h.value.relayToken }), t);
     }, { connect: { keepAlive: true }, timeoutMs });
   }

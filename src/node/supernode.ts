@@ -31,6 +31,7 @@ import { RelayTable } from '../relay/relay-table.ts';
 import { RelayPlane, type RelayQuotas } from '../relay/relay-plane.ts';
 import { BindingEchoes } from '../nat/binding-echo.ts';
 import { coordinatePunch } from '../nat/coordinator.ts';
+import { TcpListeners } from '../login/tcp-listeners.ts';
 import { requestReachCheck, probeReach, answerReachPing } from './reach-check.ts';
 import type { DatagramCore, LogLine } from './core.ts';
 
@@ -51,6 +52,8 @@ export interface SupernodeConfig {
   slotBits?: number;
   /** Per-user relay limits (relay/relay-plane.ts). */
   relayQuotas?: RelayQuotas;
+  /** Our TCP listeners besides `listen` (e.g. port 443): announced, and told to nodes in HelloOk. */
+  tcpListen?: Address[];
 }
 
 // Implementation constants.
@@ -79,6 +82,8 @@ export class Supernode implements DatagramCore {
   private readonly echoes = new BindingEchoes();
   /** The login server's network-wide switch, passed to nodes asking about promotion. */
   promotionAllowed = true;
+  /** Extra TCP listeners of ours and of the supernodes the login server lists (login/tcp-listeners.ts). */
+  readonly tcpListeners = new TcpListeners();
   /** The latest time we were given (timing probes answered later). */
   private clockMs = 0;
 
@@ -113,6 +118,7 @@ export class Supernode implements DatagramCore {
         return proof;
       },
     });
+    this.tcpListeners.set(cfg.listen, cfg.tcpListen ?? []);
     this.overlay = new OverlayLink(this.rpc, { listen: cfg.listen, random: cfg.random, loginKey: () => this.loginKey, slotBits: cfg.slotBits });
   }
 
@@ -165,10 +171,11 @@ export class Supernode implements DatagramCore {
 
   private announce(now: number) {
     this.nextAnnounceMs = now + this.announceEveryMs;
-    this.rpc.request(this.loginPath, SupernodeAnnounce.toBytes({ address: this.cfg.listen }), now, (r) => {
+    this.rpc.request(this.loginPath, SupernodeAnnounce.toBytes({ address: this.cfg.listen, tcp: this.tcpListeners.get(this.cfg.listen).length ? this.tcpListeners.get(this.cfg.listen) : undefined }), now, (r) => {
       if (!r.ok) { this.log('warn', `login server did not answer the announcement: ${r.error.message}`); return; }
       const list = SupernodeList.decode(r.value.message.body);
       if (list.ok) this.promotionAllowed = list.value.promotion !== false;
+      if (list.ok) { this.tcpListeners.learn(list.value); this.tcpListeners.set(this.cfg.listen, this.cfg.tcpListen ?? []); }
       if (list.ok) for (const a of list.value.supernodes) this.join(a, now);
     });
   }
@@ -219,7 +226,8 @@ export class Supernode implements DatagramCore {
       case Cmd.Hello: {
         const observed = addressOfUdpPath(path) ?? addressOfTcpPath(path);
         if (!observed) return bad('hello is only answered on direct paths');
-        return reply(HelloOk.toBytes({ observed, relayToken: this.relay.tokenFor(path), supernodes: this.knownSupernodes() }));
+        const supernodes = this.knownSupernodes();
+        return reply(HelloOk.toBytes({ observed, relayToken: this.relay.tokenFor(path), supernodes, ...this.tcpListeners.lists(supernodes) }));
       }
       case Cmd.Publish: {
         const p = Publish.decode(m.body);

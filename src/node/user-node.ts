@@ -41,9 +41,12 @@ import { PortMapper, type MappingProtocol } from '../nat/port-mapper.ts';
 import type { HttpReply, UpnpRequest } from '../nat/upnp-igd.ts';
 import { BindingProbe, BindingEcho } from '../nat/protocol.ts';
 import { normaliseUserName } from '../login/names.ts';
-import { loginClient, renewAtMs, renewRetryMs, finalRenewalErrors, type DeviceInfo } from '../login/client.ts';
+import { LoginRoute } from '../login/login-route.ts';
+import { loginClient, renewAtMs, renewRetryMs, finalRenewalErrors, type DeviceInfo, type Grant } from '../login/client.ts';
 import { Hello, HelloOk, Publish, Lookup, LookupOk, Relay, Relayed, RelayBind, RelayBindOk } from '../overlay/protocol.ts';
 import { RelayClient } from '../relay/relay-client.ts';
+import { RelaySet } from '../relay/relay-set.ts';
+import { chooseRelay, type RelayOption } from '../relay/relay-choice.ts';
 import { signPresence, verifyPresence, type Presence } from '../overlay/presence.ts';
 import { Chat, ChatAck } from '../chat/protocol.ts';
 import { ClRequest, ClAnswer, type Op } from '../overlay/messages.ts';
@@ -114,6 +117,12 @@ export class UserNode {
   readonly conferences: ConferenceManager;
   /** Relay channels: relayed packets without a second Noise layer (src/relay/relay-client.ts). */
   readonly relayChannels = new RelayClient();
+  /** Relay tokens held at the lowest-RTT supernodes besides our own, and our RTTs to them (relay/relay-set.ts). */
+  readonly relaySet: RelaySet;
+  /** Which relay reaches each user, and why (relay/relay-choice.ts). */
+  private readonly relayReasons = new Map<string, string>();
+  /** The last record published carried our RTT to our own supernode (else publish again once it is measured). */
+  private primaryRttPublished = false;
   private loginKey: Uint8Array | undefined;
   private user: string | undefined;
   private certificate: Uint8Array | undefined;
@@ -151,14 +160,18 @@ export class UserNode {
   private readonly waiting = new Map<string, PathWaiter>();
   private readonly events: UserNodeEvent[] = [];
   private now = 0;
-  private readonly loginPath: string;
+  /** UDP, else TCP, else TCP port 443 to the login server (login/login-route.ts). */
+  readonly loginRoute: LoginRoute;
   private readonly ttlMs: number;
   private readonly directMs: number;
   private readonly punchGraceMs: number;
 
   constructor(private readonly cfg: UserNodeConfig) {
     this.loginKey = cfg.loginKey;
-    this.loginPath = udpPath(cfg.login);
+    this.loginRoute = new LoginRoute({
+      login: cfg.login,
+      connect: (p, now) => this.rpc.connect(p, now), close: (p, now) => this.rpc.close(p, now), isUp: (p) => this.rpc.endpoint.isEstablished(p),
+    });
     this.ttlMs = cfg.presenceTtlMs ?? 5 * 60_000;
     this.directMs = cfg.directAttemptMs ?? 1500;
     this.punchGraceMs = cfg.punchGraceMs ?? 250;
@@ -166,11 +179,16 @@ export class UserNode {
     const hosts = cfg.hostCache ?? new HostCache();
     hosts.learn(cfg.bootstrap, 0);
     this.link = new SupernodeLink({
-      rpc: { request: (...a) => this.rpc.request(...a), close: (...a) => this.rpc.close(...a) },
+      rpc: { request: (...a) => this.rpc.request(...a), close: (...a) => this.rpc.close(...a) }, isUp: (p) => this.rpc.endpoint.isEstablished(p),
       hosts, now: () => this.now, log: (level, message) => this.log(level, message),
-      attached: (a, now) => { this.sampleNat(a); this.publish(now, () => {}); },
-      detached: (now, lost) => { this.closePathsVia(lost.address, now); this.events.push({ type: 'status' }); },
+      attached: (a, now) => { this.sampleNat(a); this.holdRelays(a, now); this.publish(now, () => {}); },
+      detached: (now, lost) => { this.relaySet.setPrimary(undefined, now); this.closePathsVia(lost.address, now); this.events.push({ type: 'status' }); },
       probeMs: cfg.probeMs, probeTimeoutMs: cfg.probeTimeoutMs,
+    });
+    this.relaySet = new RelaySet({
+      request: (...a) => this.rpc.request(...a), isUp: (p) => this.rpc.endpoint.isEstablished(p), now: () => this.now,
+      ranked: (now) => hosts.ranked(now), rttOf: (a) => hosts.get(a)?.rttMs,
+      measured: (a, rtt, now) => hosts.success(a, rtt, now), failed: (a, now) => hosts.failure(a, now),
     });
     this.binding = new BindingTimeoutProbe({ random: cfg.random, ladderMs: cfg.bindingLadderMs });
     const lanHost = isUnspecified(cfg.listen) ? cfg.portMappingHost : cfg.listen.host;
@@ -185,7 +203,7 @@ export class UserNode {
         const p = consumeIdentityProof(payload, rs, this.loginKey, now);
         if (!p.ok) return p;
         if (p.value.role === 'login') {
-          if (path !== this.loginPath) return err('not-login-server', 'login role claimed by another address');
+          if (!this.loginRoute.isLoginPath(path)) return err('not-login-server', 'login role claimed by another address');
           if (this.loginKey && !equalBytes(this.loginKey, p.value.signingKey)) {
             this.log('error', `LOGIN SERVER KEY CHANGED: ${formatAddress(cfg.login)} shows ${toBase64Url(p.value.signingKey)}, pinned ${toBase64Url(this.loginKey)}; refusing to talk to it`);
             return err('login-key-changed', 'login server key does not match the pinned key');
@@ -264,7 +282,8 @@ export class UserNode {
   callList(): CallInfo[] {
     return this.calls.list().map((c) => ({
       ...c, route: describeRoute(c.via, this.overTcp),
-      routeReason: this.routeReasons.get(c.peer) ?? (c.direction === 'in' ? 'the caller reached us on this path' : undefined),
+      routeReason: withRelayReason(this.routeReasons.get(c.peer) ?? (c.direction === 'in' ? 'the caller reached us on this path' : undefined),
+        c.direction === 'out' && c.via?.startsWith('relay:') ? this.relayReasons.get(c.peer) : undefined),
     }));
   }
 
@@ -272,19 +291,24 @@ export class UserNode {
 
   register(user: string, password: string, now: number, cb: (r: Result<void>) => void, invite?: string) {
     this.now = now;
-    loginClient.register(this.rpc, this.loginPath, { user, password, deviceId: this.cfg.deviceId, invite }, now, cb);
+    this.viaLogin(now, cb, (path) => loginClient.register(this.rpc, path, { user, password, deviceId: this.cfg.deviceId, invite }, this.now, cb));
     this.drain(now);
   }
 
   login(user: string, password: string, now: number, cb: (r: Result<NodeStatus>) => void) {
     this.now = now;
-    loginClient.login(this.rpc, this.loginPath, { user, password, deviceId: this.cfg.deviceId }, now, (r) => {
+    this.viaLogin(now, cb, (path) => loginClient.login(this.rpc, path, { user, password, deviceId: this.cfg.deviceId }, this.now, (r) => {
       if (!r.ok) return cb(r);
       const accepted = this.restore(r.value.certificate, this.now);
       if (!accepted.ok) return cb(accepted);
       this.link.hosts.learn(r.value.supernodes, this.now);
+      this.link.hosts.learnTcp(r.value);
+      // The login server answered only over TCP: UDP is blocked here, do not wait for it again
+      // (and if only its port 443 answered, try the supernodes' advertised listeners first).
+      const via = this.loginRoute.preferredPath;
+      if (via?.startsWith('tcp:') && !this.attachment) this.link.preferTcp(via !== tcpPath(this.cfg.login));
       this.attach(this.now, (a) => cb(a.ok ? ok(this.status()) : a));
-    });
+    }));
     this.drain(now);
   }
 
@@ -327,7 +351,7 @@ export class UserNode {
     if (this.renewing) return cb(err('renewal-in-progress', 'a renewal is already under way'));
     this.renewing = true;
     this.nextRenewMs = undefined;
-    loginClient.renew(this.rpc, this.loginPath, cert, now, (r) => {
+    const renewed = (r: Result<Grant>) => {
       this.renewing = false;
       if (this.certificate !== cert) return cb(err('superseded', 'logged in or out meanwhile'));
       if (!r.ok) {
@@ -343,7 +367,8 @@ export class UserNode {
       if (!accepted.ok) return cb(accepted);
       this.log('info', `certificate renewed until ${new Date(this.certificateExpiresAtMs!).toISOString()}`);
       if (this.attachment) this.publish(this.now, cb); else cb(ok(undefined));
-    });
+    };
+    this.viaLogin(now, renewed, (path) => loginClient.renew(this.rpc, path, cert, this.now, renewed));
     this.drain(now);
   }
 
@@ -351,7 +376,7 @@ export class UserNode {
   changePassword(password: string, newPassword: string, now: number, cb: (r: Result<void>) => void, user = this.user) {
     this.now = now;
     if (!user) return cb(err('not-logged-in', 'log in first, or name the user'));
-    loginClient.changePassword(this.rpc, this.loginPath, { user, password, newPassword }, now, cb);
+    this.viaLogin(now, cb, (path) => loginClient.changePassword(this.rpc, path, { user, password, newPassword }, this.now, cb));
     this.drain(now);
   }
 
@@ -359,10 +384,10 @@ export class UserNode {
   deleteAccount(password: string, now: number, cb: (r: Result<void>) => void, user = this.user) {
     this.now = now;
     if (!user) return cb(err('not-logged-in', 'log in first, or name the user'));
-    loginClient.deleteAccount(this.rpc, this.loginPath, { user, password }, now, (r) => {
+    this.viaLogin(now, cb, (path) => loginClient.deleteAccount(this.rpc, path, { user, password }, this.now, (r) => {
       if (r.ok && user === this.user) this.logout(this.now);
       cb(r);
-    });
+    }));
     this.drain(now);
   }
 
@@ -370,8 +395,13 @@ export class UserNode {
   devices(password: string, remove: string | undefined, now: number, cb: (r: Result<DeviceInfo[]>) => void, user = this.user) {
     this.now = now;
     if (!user) return cb(err('not-logged-in', 'log in first, or name the user'));
-    loginClient.devices(this.rpc, this.loginPath, { user, password, remove }, now, cb);
+    this.viaLogin(now, cb, (path) => loginClient.devices(this.rpc, path, { user, password, remove }, this.now, cb));
     this.drain(now);
+  }
+
+  /** Runs a login-server request once a session to it is up, over whichever transport got through. */
+  private viaLogin<T>(now: number, cb: (r: Result<T>) => void, send: (path: string) => void) {
+    this.loginRoute.open(now, (p) => p.ok ? send(p.value) : cb(p));
   }
 
   /** Attaches to a supernode and publishes presence (needs a certificate); stays attached from then on. */
@@ -381,6 +411,7 @@ export class UserNode {
     this.link.attach(now, (a) => {
       if (!a.ok) return cb(a);
       this.sampleNat(a.value);
+      this.holdRelays(a.value, this.now);
       this.publish(this.now, cb);
     });
     this.drain(now);
@@ -568,6 +599,8 @@ export class UserNode {
     this.binding.handleTimeout(now);
     this.pumpBinding();
     if (this.portMapper) { this.portMapper.handleTimeout(now); this.portMapped(now); }
+    this.loginRoute.handleTimeout(now);
+    this.relaySet.handleTimeout(now);
     if (this.nextPublishMs !== undefined && now >= this.nextPublishMs) this.publish(now, () => {});
     if (this.nextRenewMs !== undefined && now >= this.nextRenewMs) this.renew(now);
     this.link.handleTimeout(now);
@@ -607,7 +640,7 @@ export class UserNode {
 
   pollTimeout(): number | undefined {
     const ts = [this.rpc.pollTimeout(), this.nextPublishMs, this.nextRenewMs, this.calls.pollTimeout(), this.conferences.pollTimeout(), this.nat.pollTimeout(), this.link.pollTimeout(),
-      this.retry.pollTimeout(), this.binding.pollTimeout(), this.portMapper?.pollTimeout(),
+      this.retry.pollTimeout(), this.binding.pollTimeout(), this.loginRoute.pollTimeout(), this.relaySet.pollTimeout(), this.portMapper?.pollTimeout(),
       ...[...this.waiting.values()].map((w) => w.deadlineMs)];
     const t = ts.filter((x): x is number => x !== undefined);
     return t.length ? Math.min(...t) : undefined;
@@ -622,9 +655,15 @@ export class UserNode {
     if (!a || !this.user || !this.certificate) { this.nextPublishMs = undefined; return cb(err('not-logged-in', 'log in first')); }
     this.nextPublishMs = now + this.ttlMs / 2;
     const addresses = this.cfg.directAllowed && !this.overTcp ? mergeAddresses([a.observed, ...this.mappedAddress()], isUnspecified(this.cfg.listen) ? [] : [this.cfg.listen]) : [];
+    const relays = [{ supernode: a.address, token: a.relayToken, rttMs: this.overTcp ? undefined : this.link.hosts.get(a.address)?.rttMs }, ...this.relaySet.held()];
+    this.primaryRttPublished = relays[0].rttMs !== undefined;
     const record = signPresence({
       user: this.user, certificate: this.certificate, staticKey: this.cfg.staticKey.publicKey, addresses,
       supernode: a.address, relayToken: a.relayToken, publishedAtMs: now, expiresAtMs: now + this.ttlMs,
+      ...(relays.length > 1 ? {
+        relays: relays.map((r) => r.supernode), relayTokens: relays.map((r) => r.token),
+        relayRttMs: relays.map((r) => r.rttMs === undefined ? noRtt : Math.min(noRtt - 1, Math.round(r.rttMs))),
+      } : {}),
     }, this.cfg.signingKey.privateKey);
     this.rpc.request(a.path, Publish.toBytes({ record }), now, (r) => {
       if (!r.ok) {
@@ -634,8 +673,9 @@ export class UserNode {
       }
       if (r.value.message.command !== Cmd.Ok) { const f = describeFailure(r.value.message); return cb(err(f.code, f.message)); }
       this.events.push({ type: 'status' });
-      this.mailbox.onPublished(this.now);
-      this.whitePages.onPublished(this.now);
+      // Wire timestamps are whole milliseconds; a simulated clock with jitter need not be.
+      this.mailbox.onPublished(Math.floor(this.now));
+      this.whitePages.onPublished(Math.floor(this.now));
       cb(ok(undefined));
     });
   }
@@ -664,7 +704,9 @@ export class UserNode {
   private connectToPresence(p: Presence, now: number, cb: PathCallback) {
     this.now = now;
     const user = p.user;
-    const relay = p.supernode && p.relayToken !== undefined ? relayPath(p.supernode, p.relayToken) : undefined;
+    const choice = chooseRelay(this.relayOptions(p), (a) => this.rttTo(a));
+    if (choice) this.relayReasons.set(user, choice.reason);
+    const relay = choice ? relayPath(choice.supernode, choice.token) : undefined;
     // Last resort: forward through our own supernode to theirs (we may not reach theirs at all).
     const own = this.attachment?.address;
     const forward = own && p.supernode && p.relayToken !== undefined && formatAddress(own) !== formatAddress(p.supernode)
@@ -675,7 +717,9 @@ export class UserNode {
       : viaForward(cbs);
     const direct = this.cfg.directAllowed && !this.overTcp ? (p.addresses ?? []).filter((a) => udpPath(a) !== udpPath(this.cfg.listen)) : [];
     if (direct.length === 0) {
-      this.routeReasons.set(user, this.overTcp ? 'UDP is blocked here: attached to supernodes over TCP, so relayed'
+      this.routeReasons.set(user, this.overTcp ? (this.link.tcpMode === 'listener'
+        ? `only TCP to the supernodes' advertised listeners gets out here (attached over ${this.attachment!.path}), so relayed`
+        : 'UDP is blocked here: attached to supernodes over TCP, so relayed')
         : !this.cfg.directAllowed ? 'direct paths are off here (--no-direct)'
         : `${user} publishes no direct address (UDP blocked there, or direct paths off)`);
       return viaRelay([cb]);
@@ -827,7 +871,30 @@ export class UserNode {
   /** Attached over TCP: UDP did not get through, so every supernode is reached over TCP. */
   private get overTcp(): boolean { return this.attachment?.path.startsWith('tcp:') ?? false; }
 
-  private supernodePath(a: Address): string { return this.overTcp ? tcpPath(a) : udpPath(a); }
+  private supernodePath(a: Address): string { return this.overTcp ? this.link.pathTo(a) : udpPath(a); }
+
+  /** Holds relay tokens at more supernodes than the one we attached to (over UDP only: over TCP, we relay through our own). */
+  private holdRelays(a: Attachment, now: number) {
+    this.relaySet.setPrimary(a.path.startsWith('udp:') ? a.address : undefined, now);
+  }
+
+  /** Our measured RTT to a supernode: from the relay set, else the host cache. */
+  private rttTo(a: Address): number | undefined { return this.relaySet.rttOf(a) ?? this.link.hosts.get(a)?.rttMs; }
+
+  /** The relays a record offers, its own supernode first. */
+  private relayOptions(p: Presence): RelayOption[] {
+    const out: RelayOption[] = [];
+    if (p.supernode && p.relayToken !== undefined) out.push({ supernode: p.supernode, token: p.relayToken, calleeRttMs: undefined });
+    const { relays, relayTokens, relayRttMs } = p;
+    if (!relays || !relayTokens || relays.length !== relayTokens.length || (relayRttMs && relayRttMs.length !== relays.length)) return out;
+    relays.forEach((supernode, i) => {
+      const rtt = relayRttMs?.[i];
+      const calleeRttMs = rtt === undefined || rtt >= noRtt ? undefined : rtt;
+      const same = out.find((o) => formatAddress(o.supernode) === formatAddress(supernode) && o.token === relayTokens[i]);
+      if (same) same.calleeRttMs = calleeRttMs; else out.push({ supernode, token: relayTokens[i], calleeRttMs });
+    });
+    return out;
+  }
 
   /** A new attachment over UDP is a sample of how our NAT maps; a second supernode gives another. */
   private sampleNat(a: Attachment) {
@@ -883,6 +950,12 @@ export class UserNode {
 
   private drain(now: number) {
     for (let e = this.rpc.pollEvent(); e; e = this.rpc.pollEvent()) this.consume(e, now);
+    // Relay tokens gained or lost, or first measured: the record must say so — soon, in one
+    // publication for the several answers that come in together.
+    const primaryMeasured = !this.primaryRttPublished && !this.overTcp && this.attachment && this.link.hosts.get(this.attachment.address)?.rttMs !== undefined;
+    if (this.attachment && this.certificate && this.nextPublishMs !== undefined && (this.relaySet.takeChanged() || primaryMeasured)) {
+      this.nextPublishMs = Math.min(this.nextPublishMs, Math.ceil(now + relayRepublishMs));
+    }
     for (let c = this.calls.pollEvent(); c; c = this.calls.pollEvent()) this.events.push(c);
     for (let c = this.conferences.pollEvent(); c; c = this.conferences.pollEvent()) this.events.push(c);
   }
@@ -898,9 +971,11 @@ export class UserNode {
           this.calls.moveToDirect(toBase64Url(e.peer.signingKey), e.path, now);
         }
         this.settle(e.path, ok(e.path));
+        this.loginRoute.established(e.path, now);
         break;
       case 'failed':
         this.settle(e.path, err('unreachable', e.reason));
+        this.loginRoute.failed(e.path, now, e.reason);
         break;
       case 'closed':
         for (const [u, p] of this.userPaths) if (p === e.path) this.userPaths.delete(u);
@@ -928,7 +1003,7 @@ export class UserNode {
   }
 
   private consumeRelayed(path: string, m: Message, now: number) {
-    const sn = addressOfUdpPath(path) ?? addressOfTcpPath(path);
+    const sn = this.link.supernodeOf(path);
     const r = Relayed.decode(m.body);
     if (!sn || !r.ok) return;
     const from = r.value.via ? forwardPath(sn, r.value.via, r.value.from) : relayPath(sn, r.value.from);
@@ -992,6 +1067,15 @@ function mergeAddresses(a: Address[], b: Address[]): Address[] {
   const seen = new Map<string, Address>();
   for (const x of [...a, ...b]) seen.set(formatAddress(x), x);
   return [...seen.values()];
+}
+
+// Implementation constant: how soon a change of held relays is published.
+const relayRepublishMs = 1000;
+/** A published RTT that says "not measured" (the field is a list of numbers). */
+const noRtt = 0xffff;
+
+function withRelayReason(why: string | undefined, relay: string | undefined): string | undefined {
+  return relay ? `${why ?? 'relayed'}; ${relay}` : why;
 }
 
 function isUnspecified(a: Address): boolean { return a.host === '0.0.0.0' || a.host === '::'; }

@@ -19,6 +19,13 @@ export const PresenceBody = schema({
   relayToken: f.uint(6, 0xffffffff).opt(),
   publishedAtMs: f.uint(7),
   expiresAtMs: f.uint(8),
+  /**
+   * Relays the user holds tokens at (decision 0027), parallel lists, its own supernode first:
+   * where, the token, and the RTT the user measured to it (absent: not measured).
+   */
+  relays: f.addresses(9, 3).opt(),
+  relayTokens: f.uints(10, 3).opt(),
+  relayRttMs: f.uints(11, 3).opt(),
 });
 export type Presence = Fields<typeof PresenceBody.spec>;
 

@@ -4,10 +4,13 @@ import { Cmd } from '../wire/commands.ts';
 
 /** A node attaching to a supernode; the answer tells the node how the world sees it. */
 export const Hello = command(Cmd.Hello, {});
+/** `tcpOf`/`tcpAt`: supernodes' extra TCP listeners, as in LoginOk (login/protocol.ts). */
 export const HelloOk = command(Cmd.HelloOk, {
   observed: f.address(1),
   relayToken: f.uint(2, 0xffffffff),
   supernodes: f.addresses(3, 64),
+  tcpOf: f.addresses(4, 64).opt(),
+  tcpAt: f.addresses(5, 64).opt(),
 });
 
 export const Publish = command(Cmd.Publish, { record: f.bytes(1, 4096) });

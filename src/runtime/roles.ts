@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { UdpDriver } from './udp-driver.ts';
+import { bindUdpAndTcp } from './udp-tcp-bind.ts';
 import { DataDir } from './data-dir.ts';
 import { NodeService } from './node-service.ts';
 import { random, now as clockNow } from './clock.ts';
@@ -18,7 +19,7 @@ import { toBase64Url, fromBase64Url } from '../crypto/bytes.ts';
 import { type Address, formatAddress } from '../wire/address.ts';
 import { startApiServer } from '../api/server.ts';
 
-export interface LoginServerOptions { listen: Address; db: string; quiet?: boolean; registration?: RegistrationPolicy; promotion?: boolean }
+export interface LoginServerOptions { listen: Address; db: string; quiet?: boolean; registration?: RegistrationPolicy; promotion?: boolean; tcpListen?: Address[] }
 export interface SupernodeOptions {
   listen: Address; login: Address; loginKey?: string; bootstrap: Address[]; data?: string; quiet?: boolean; tcpListen?: Address[]; relayQuotas?: RelayQuotas;
 }
@@ -74,9 +75,9 @@ export async function startLoginServer(o: LoginServerOptions): Promise<Running> 
   const signingKey = await storedKey(store, 'signing-key', ed25519FromSeed);
   const staticKey = await storedKey(store, 'static-key', x25519FromPrivate);
   const server = new LoginServer({ staticKey, signingKey, random, store, registration: o.registration, promotion: o.promotion });
-  const driver = await UdpDriver.bind(o.listen, (e) => log('error', String(e))).catch((e: Error) => {
-    throw new RoleError(`cannot listen on ${formatAddress(o.listen)}: ${e.message}`);
-  });
+  // Nodes whose UDP is blocked log in over TCP (decision 0026): on our UDP address, and wherever else asked (443).
+  const { driver, tcpListen } = await bindUdpAndTcp(o.listen, o.tcpListen ?? [], (e) => log('error', String(e)))
+    .catch((e: Error) => { void store.close(); throw new RoleError(e.message); });
   driver.attach(server, () => {
     for (let r = server.pollRequest(); r; r = server.pollRequest()) {
       const req = r;
@@ -85,9 +86,9 @@ export async function startLoginServer(o: LoginServerOptions): Promise<Running> 
     }
   });
   const listen = formatAddress(driver.address);
-  log('info', `listening on udp ${listen}; key ${server.publicKey}`);
+  log('info', `listening on udp ${listen}, tcp ${tcpListen.join(', ')}; key ${server.publicKey}`);
   return {
-    describe: () => ({ listen, key: server.publicKey, db: o.db.replace(/\/\/[^@/]*@/, '//…@'), registration: o.registration?.mode ?? 'open', promotion: o.promotion !== false }),
+    describe: () => ({ listen, tcpListen, key: server.publicKey, db: o.db.replace(/\/\/[^@/]*@/, '//…@'), registration: o.registration?.mode ?? 'open', promotion: o.promotion !== false }),
     stop: async () => { await driver.close(); await store.close(); },
   };
 }
@@ -122,13 +123,15 @@ export async function startSupernode(o: SupernodeOptions): Promise<Running> {
   if (!driver || !tcp) throw new RoleError(`cannot listen on tcp at ${formatAddress(o.listen)}: every port tried was taken`);
   log = logger(`supernode ${formatAddress(driver.address)}`, o.quiet);
   const tcpListen: string[] = [formatAddress(driver.address)];
+  const tcpExtra: Address[] = [];
   for (const at of o.tcpListen ?? []) {
     const a = await tcp.listen(at).catch((e: Error) => { void driver!.close(); throw new RoleError(`cannot listen on tcp ${formatAddress(at)}: ${e.message}`); });
     tcpListen.push(formatAddress(a));
+    tcpExtra.push(a);
   }
   const sn = new Supernode({
     staticKey: keys.static, signingKey: keys.signing, random, listen: driver.address, login: o.login,
-    loginKey: parseKey(o.loginKey, '--login-key') ?? data.loginKey(), bootstrap: o.bootstrap, relayQuotas: o.relayQuotas,
+    loginKey: parseKey(o.loginKey, '--login-key') ?? data.loginKey(), bootstrap: o.bootstrap, relayQuotas: o.relayQuotas, tcpListen: tcpExtra,
   });
   let pinned = sn.loginKey !== undefined;
   driver.attach(sn, () => {

@@ -107,3 +107,27 @@ test('host cache: hostile or corrupt snapshots are refused or trimmed, never thr
   assert.ok(h.ok);
   assert.equal(h.value.cache.size, 200);
 });
+
+test('host cache: advertised TCP listeners are kept, saved and checked when read back', () => {
+  const c = new HostCache();
+  const a = { host: '203.0.113.10', port: 7001 }, b = { host: '203.0.113.11', port: 7001 };
+  c.learn([a, b], 0);
+  c.learnTcp({ tcpOf: [a, a, { host: '203.0.113.99', port: 1 }], tcpAt: [{ host: '203.0.113.12', port: 443 }, { host: '0.0.0.0', port: 443 }, { host: '203.0.113.98', port: 443 }] });
+  assert.deepEqual(c.tcpListeners(a).map(formatAddress), ['203.0.113.12:443'], 'an unspecified host is useless to others');
+  assert.deepEqual(c.tcpListeners(b), []);
+  assert.equal(c.size, 2, 'listeners of unknown supernodes add nobody');
+  c.learnTcp({ tcpOf: [b], tcpAt: [] });
+  assert.deepEqual(c.tcpListeners(a).map(formatAddress), ['203.0.113.12:443'], 'mismatched lists are ignored');
+  const back = HostCache.restore(JSON.parse(JSON.stringify(c.snapshot())), 10);
+  assert.ok(back.ok);
+  assert.deepEqual(back.value.cache.tcpListeners(a).map(formatAddress), ['203.0.113.12:443']);
+  const hostile = { version: 1, entries: [
+    { address: '203.0.113.10:7001', weight: 0, failures: 0, tcp: ['203.0.113.12:443', 'nonsense'] },
+    { address: '203.0.113.11:7001', weight: 0, failures: 0, tcp: Array(9).fill('203.0.113.12:443') },
+    { address: '203.0.113.12:7001', weight: 0, failures: 0, tcp: 'x' },
+  ] };
+  const h = HostCache.restore(hostile, 10);
+  assert.ok(h.ok);
+  assert.equal(h.value.cache.size, 0);
+  assert.equal(h.value.skipped, 3);
+});

@@ -144,3 +144,44 @@ test('supernode link: a timed-out request loses the supernode only if nothing ca
   r.link.pathClosed(r.link.attachment!.path, 7000);
   assert.equal(r.detached, 2, 'a closed session is final');
 });
+
+test('supernode link: advertised TCP listeners (port 443) are tried after UDP and TCP to the supernode itself', () => {
+  const r = rig();
+  const l0 = { host: '203.0.113.120', port: 443 }, l1 = { host: '203.0.113.121', port: 443 };
+  r.hosts.learnTcp({ tcpOf: [sn(0), sn(1)], tcpAt: [l0, l1] });
+  let result: any;
+  r.link.attach(0, (x) => { result = x; });
+  assert.equal(r.sent[0].path, `udp:${formatAddress(sn(0))}`);
+  r.fail(3000);
+  assert.equal(r.sent[0].path, `tcp:${formatAddress(sn(0))}`);
+  r.fail(6000);
+  assert.equal(r.sent[0].path, 'tcp:203.0.113.120:443', 'only the listener is left');
+  r.answer(5, 6010);
+  assert.ok(result.ok);
+  assert.equal(formatAddress(result.value.address), formatAddress(sn(0)), 'the attachment names the supernode by its own address');
+  assert.equal(r.link.tcpMode, 'listener');
+  assert.equal(formatAddress(r.hosts.ranked(6010)[0]), formatAddress(sn(0)), 'no failure counted: the last way worked');
+  // Relays at other supernodes are reached on their listeners too, and traffic from them maps back.
+  assert.equal(r.link.pathTo(sn(0)), 'tcp:203.0.113.120:443');
+  assert.equal(r.link.pathTo(sn(1)), 'tcp:203.0.113.121:443');
+  assert.equal(r.link.pathTo(sn(2)), `tcp:${formatAddress(sn(2))}`, 'no listener known: its own address');
+  assert.equal(formatAddress(r.link.supernodeOf('tcp:203.0.113.121:443')!), formatAddress(sn(1)));
+  assert.equal(formatAddress(r.link.supernodeOf(`udp:${formatAddress(sn(2))}`)!), formatAddress(sn(2)));
+  // Lost: the next supernode is tried on its listener first.
+  r.link.handleTimeout(11_010);
+  r.fail(14_010);
+  assert.equal(r.sent[0].path, 'tcp:203.0.113.121:443');
+});
+
+test('supernode link: told that only port 443 got out (login), listeners go first; HelloOk teaches listeners', () => {
+  const r = rig();
+  r.hosts.learnTcp({ tcpOf: [sn(0)], tcpAt: [{ host: '203.0.113.120', port: 443 }] });
+  r.link.preferTcp(true);
+  r.link.attach(0, () => {});
+  assert.equal(r.sent[0].path, 'tcp:203.0.113.120:443');
+  const m = decodeMessage(HelloOk.toBytes({ observed, relayToken: 1, supernodes: [sn(3)], tcpOf: [sn(3)], tcpAt: [{ host: '203.0.113.123', port: 443 }] }));
+  assert.ok(m.ok);
+  r.sent.shift()!.cb(ok({ path: '', peer: {} as never, message: m.value }));
+  assert.deepEqual(r.hosts.tcpListeners(sn(3)).map(formatAddress), ['203.0.113.123:443']);
+  assert.equal(r.link.pathTo(sn(3)), 'tcp:203.0.113.123:443');
+});

@@ -6,7 +6,7 @@ import { once } from 'node:events';
 import path from 'node:path';
 import fs from 'node:fs';
 
-export type NatType = 'full-cone' | 'address-restricted' | 'port-restricted' | 'symmetric' | 'udp-blocked';
+export type NatType = 'full-cone' | 'address-restricted' | 'port-restricted' | 'symmetric' | 'udp-blocked' | 'tcp443-only';
 export const natTypes: NatType[] = ['full-cone', 'address-restricted', 'port-restricted', 'symmetric', 'udp-blocked'];
 export type Host = 'S' | 'P' | 'A' | 'B' | 'NA' | 'NB';
 

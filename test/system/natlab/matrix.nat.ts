@@ -48,6 +48,8 @@ async function ready(p: Proc, what: string, timeoutMs = 30_000): Promise<Record<
 }
 
 const registered = new Set<string>();
+/** How long register and login took, by user (the first time a user's node came up). */
+const signUpMs = new Map<string, { register: number; login: number }>();
 
 async function userNode(host: Host, user: string, bootstrap: string, extra: string[] = [], listenOn?: string) {
   const listen = listenOn ?? (host === 'P' ? '203.0.113.30:5000' : host === 'A' ? '100.64.1.10:5000' : '100.64.2.10:5000');
@@ -58,10 +60,13 @@ async function userNode(host: Host, user: string, bootstrap: string, extra: stri
   const api = String(info.api);
   const pw = ['--password-file', passwordFile, '--api', api, '--json'];
   if (!registered.has(user)) {
+    const t0 = Date.now();
     const reg = await tincan(host, ['register', user, ...pw]);
     assert.equal(reg.code, 0, `register ${user}: ${reg.stderr}`);
+    const t1 = Date.now();
     const li = await tincan(host, ['login', user, ...pw]);
     assert.equal(li.code, 0, `login ${user}: ${li.stderr}`);
+    signUpMs.set(user, { register: t1 - t0, login: Date.now() - t1 });
     registered.add(user);
   }
   return { p, api, host, user };
@@ -74,15 +79,15 @@ async function status(n: Node) {
   return r.code === 0 ? JSON.parse(r.stdout) : undefined;
 }
 
-/** Bob's extra flags, and what to wait for before Alice calls (the port-mapping cells). */
-interface CellOptions { bobArgs?: string[]; beforeCall?: (a: Node, b: Node) => Promise<void> }
+/** Bob's extra flags, what to wait for before Alice calls (the port-mapping cells), and the caller's name (fresh users). */
+interface CellOptions { bobArgs?: string[]; beforeCall?: (a: Node, b: Node) => Promise<void>; callerName?: string }
 
 async function callCell(callerHost: Host, callerType: string, calleeType: string, opts: CellOptions = {}) {
   const started = Date.now();
   const record = path.join(tmp, `rec-${callerType}-${calleeType}.wav`);
   const cell: Cell = { caller: callerType, callee: calleeType, path: '-', why: '', firstAudioMs: undefined, match: undefined, ok: false };
   cells.push(cell);
-  const caller = callerHost === 'P' ? 'pat' : 'alice';
+  const caller = opts.callerName ?? (callerHost === 'P' ? 'pat' : 'alice');
   const [a, b] = await Promise.all([
     userNode(callerHost, caller, sn1),
     userNode('B', 'bob', sn2, ['--auto-answer', '--record', record, ...opts.bobArgs ?? []]),
@@ -157,17 +162,17 @@ before(async () => {
   fs.writeFileSync(passwordFile, 'correct horse battery\n');
   fs.writeFileSync(speech, encodeWav(input, 48_000));
   lab.start();
-  const l = lab.spawn('S', [process.execPath, bin, 'login-server', '--listen', login, '--db', path.join(tmp, 'login.sqlite')]);
+  const l = lab.spawn('S', [process.execPath, bin, 'login-server', '--listen', login, '--db', path.join(tmp, 'login.sqlite'), '--tcp-listen', '203.0.113.10:443']);
   loginKey = String((await ready(l, 'login server')).key);
-  const s1 = lab.spawn('S', [process.execPath, bin, 'supernode', '--listen', sn1, '--login', login, '--login-key', loginKey, '--data', path.join(tmp, 'sn1'), '--tcp-listen', '203.0.113.10:443']);
+  const s1 = lab.spawn('S', [process.execPath, bin, 'supernode', '--listen', sn1, '--login', login, '--login-key', loginKey, '--data', path.join(tmp, 'sn1'), '--tcp-listen', '203.0.113.12:443']);
   await ready(s1, 'supernode 1');
-  const s2 = lab.spawn('S', [process.execPath, bin, 'supernode', '--listen', sn2, '--login', login, '--login-key', loginKey, '--data', path.join(tmp, 'sn2'), '--bootstrap', sn1, '--tcp-listen', '203.0.113.11:443']);
+  const s2 = lab.spawn('S', [process.execPath, bin, 'supernode', '--listen', sn2, '--login', login, '--login-key', loginKey, '--data', path.join(tmp, 'sn2'), '--bootstrap', sn1, '--tcp-listen', '203.0.113.13:443']);
   await ready(s2, 'supernode 2');
 });
 
 after(async () => {
   await lab.down();
-  if (cells.length || moveReport || bindingReport || portmapReport.length) printMatrix();
+  if (cells.length || moveReport || bindingReport || portmapReport.length || extraReports.length) printMatrix();
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 
@@ -384,6 +389,40 @@ function printMatrix() {
   if (moveReport) lines.push('', moveReport);
   if (bindingReport) lines.push('', bindingReport);
   if (portmapReport.length) lines.push('', 'port mapping (miniupnpd on bob\'s router, both NATs symmetric):', ...portmapReport.map((l) => `  ${l}`));
+  if (extraReports.length) lines.push('', ...extraReports);
   console.log(lines.join('\n'));
   fs.writeFileSync(path.resolve(import.meta.dirname, '../../../.natlab-matrix.txt'), lines.join('\n') + '\n');
 }
+
+// Login over TCP (decision 0026): a node behind a UDP-blocked NAT with a fresh data directory
+// (no certificate) registers and logs in — the login server listens on TCP at its UDP address —
+// then calls Bob, relayed over TCP.
+const extraReports: string[] = [];
+test('a UDP-blocked node with a fresh data directory registers, logs in over TCP and calls', { skip: skip ?? (only && !only.includes('login-tcp') ? 'not selected' : undefined) }, async () => {
+  lab.setNat('NA', 'udp-blocked');
+  lab.setNat('NB', 'port-restricted');
+  const cell = await callCell('A', 'udp-blocked (fresh data dir)', 'port-restricted', { callerName: 'uma' });
+  const t = signUpMs.get('uma');
+  const line = `login over TCP from a UDP-blocked home, fresh data dir: register ${t?.register} ms, login ${t?.login} ms (CLI process included); call ${cell.path}, ${cell.firstAudioMs} ms to first audio, match ${cell.match?.toFixed(2)}`;
+  extraReports.push(line);
+  console.log(line);
+  assert.equal(cell.path, 'relay-tcp');
+  assert.ok(cell.match !== undefined && cell.match >= 0.9, `windowed cross-correlation ${cell.match?.toFixed(3)} must be ≥ 0.9 (${cell.audio})`);
+});
+
+// Clients that only get out on TCP port 443 (decision 0026): router NA drops everything but
+// outbound TCP to port 443. The login server listens on 203.0.113.10:443 (its host's port 443 is
+// what a fresh node tries), the supernodes on .12:443 and .13:443 — addresses nobody could guess,
+// so the node must use what the login server and HelloOk advertise.
+test('a node that only gets out on TCP 443, with a fresh data dir, registers, logs in and calls', { skip: skip ?? (only && !only.includes('tcp443') ? 'not selected' : undefined) }, async () => {
+  lab.setNat('NA', 'tcp443-only');
+  lab.setNat('NB', 'port-restricted');
+  const cell = await callCell('A', 'tcp443-only (fresh data dir)', 'port-restricted', { callerName: 'tess' });
+  const t = signUpMs.get('tess');
+  const line = `TCP 443 only, fresh data dir: register ${t?.register} ms, login ${t?.login} ms (CLI process included); call ${cell.route}: ${cell.why}; ${cell.firstAudioMs} ms to first audio, match ${cell.match?.toFixed(2)}`;
+  extraReports.push(line);
+  console.log(line);
+  assert.equal(cell.path, 'relay-tcp');
+  assert.match(cell.why, /advertised listeners .*tcp:203\.0\.113\.1[23]:443/);
+  assert.ok(cell.match !== undefined && cell.match >= 0.9, `windowed cross-correlation ${cell.match?.toFixed(3)} must be ≥ 0.9 (${cell.audio})`);
+});

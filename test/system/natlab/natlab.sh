@@ -13,11 +13,12 @@
 #   natlab.sh down PREFIX            delete every namespace named PREFIX<role> (idempotent)
 #   natlab.sh sweep                  delete leftovers of earlier runs whose owner process is gone
 #
-# NAT types: full-cone · address-restricted · port-restricted · symmetric · udp-blocked.
+# NAT types: full-cone · address-restricted · port-restricted · symmetric · udp-blocked ·
+# tcp443-only (only outbound TCP to port 443 gets out; not in the matrix, its own test).
 #
 # Topology (only documentation / shared address space, never the host's network):
 #   PREFIXinet  bridge br0: "the internet", 203.0.113.0/24 (+ 2001:db8::/64), no address of its own
-#   PREFIXS     servers: 203.0.113.10 and .11 (login server, supernodes)
+#   PREFIXS     servers: 203.0.113.10 and .11 (login server, supernodes); .12, .13 (their TCP 443 listeners)
 #   PREFIXP     public host 203.0.113.30 (no NAT)
 #   PREFIXNA    NAT router, wan0 203.0.113.21, lan0 100.64.1.1/24 → PREFIXA 100.64.1.10
 #   PREFIXNB    NAT router, wan0 203.0.113.22, lan0 100.64.2.1/24 → PREFIXB 100.64.2.10
@@ -68,6 +69,8 @@ rules() { # router type → nft ruleset
     symmetric)          masq='oifname "wan0" meta l4proto udp masquerade fully-random
     oifname "wan0" masquerade' ;;
     udp-blocked)        block='iifname "lan0" meta l4proto udp counter drop' ;;
+    tcp443-only)        block='iifname "lan0" tcp dport 443 accept
+    iifname "lan0" counter drop' ;;   # networks that let only HTTPS out
     *) echo "natlab: unknown NAT type '$t'" >&2; exit 2 ;;
   esac
   cat <<RULES
@@ -160,6 +163,9 @@ up() {
   done
   x S ip addr add 203.0.113.10/24 dev eth0
   x S ip addr add 203.0.113.11/24 dev eth0
+  # Supernodes' port-443 TCP listeners on addresses of their own (the login server has .10:443).
+  x S ip addr add 203.0.113.12/24 dev eth0
+  x S ip addr add 203.0.113.13/24 dev eth0
   x S ip -6 addr add 2001:db8::10/64 dev eth0 nodad
   x P ip addr add 203.0.113.30/24 dev eth0
   x P ip -6 addr add 2001:db8::30/64 dev eth0 nodad
