@@ -125,7 +125,7 @@ export async function runClientCommand(cmd: string, argv: string[]): Promise<num
         `  * filtering:       ${n?.filtering ?? 'unknown'}`,
         `  * idle binding:    ${describeBinding(n?.binding)}`,
         `  * port mapping:    ${describeMapping(n?.portMapping)}`,
-        `  * IPv6:            not tried (not implemented)`,
+        `  * IPv6:            ${describeIpv6(n?.ipv6)}`,
       ].join('\n'));
       return 0;
     }
@@ -331,6 +331,18 @@ function describeBinding(b: NonNullable<NodeStatus['nat']>['binding']): string {
 }
 
 /** What the NAT-PMP client got from the gateway, in words (UPnP-IGD and PCP are not tried). */
+/** What netcheck says about IPv6 (src/nat/ipv6.ts): the address(es), and whether IPv6 works. */
+function describeIpv6(v: NonNullable<NodeStatus['nat']>['ipv6']): string {
+  if (!v || v.state === 'none') return 'no (no global IPv6 address here, or --no-ipv6)';
+  const seen = v.observed && v.observed !== v.local ? `; ${v.supernode} sees us at ${v.observed}` : '';
+  switch (v.state) {
+    case 'works': return `yes: ${v.local}, answered over IPv6 by ${v.supernode}${seen}; IPv6 paths preferred`;
+    case 'no-answer': return `no: ${v.local}, but ${v.supernode} did not answer over IPv6 (${v.error}); IPv4 only`;
+    case 'probing': return `${v.local}: asking ${v.supernode} over IPv6`;
+    default: return `${v.local}: not tried yet (no supernode with IPv6 known)`;
+  }
+}
+
 function describeMapping(m: NonNullable<NodeStatus['nat']>['portMapping']): string {
   if (!m) return 'not tried (no gateway, or listening on loopback); UPnP-IGD / PCP not implemented';
   const pub = m.publicAddress ? `; the gateway says our public address is ${m.publicAddress}` : '';

@@ -16,7 +16,7 @@ import { Hello, HelloOk } from '../overlay/protocol.ts';
 import { HostCache } from './host-cache.ts';
 import type { LogLine } from './core.ts';
 
-export interface Attachment { path: string; address: Address; observed: Address; relayToken: number }
+export interface Attachment { path: string; address: Address; observed: Address; relayToken: number; address6?: Address }
 
 export interface SupernodeLinkConfig {
   rpc: Pick<Rpc, 'request' | 'close'>;
@@ -170,7 +170,7 @@ export class SupernodeLink {
       if (!h.ok) { failure(t); return cb(err('bad-reply', h.error.message), t); }
       this.cfg.hosts.success(sn, t - sentAt, t);
       this.cfg.hosts.learn(h.value.supernodes, t);
-      cb(ok({ path, address: sn, observed: h.value.observed, relayToken: h.value.relayToken }), t);
+      cb(ok({ path, address: sn, observed: h.value.observed, relayToken: h.value.relayToken, address6: h.value.address6 }), t);
     }, { connect: { keepAlive: true }, timeoutMs });
   }
 }

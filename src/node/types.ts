@@ -25,6 +25,8 @@ export interface NodeStatus {
     binding?: { aliveMs: number | undefined; expiredMs: number | undefined; keepaliveMs: number; state: string };
     /** NAT-PMP port mapping at the default gateway (src/nat/port-mapping.ts); absent when not tried. */
     portMapping?: { state: string; gateway: string; publicAddress: string | undefined; externalPort: number | undefined; lifetimeS: number | undefined; error: string | undefined };
+    /** IPv6 (src/nat/ipv6.ts): our IPv6 socket's address, and whether a supernode answered over IPv6. */
+    ipv6?: { state: string; local: string | undefined; observed: string | undefined; supernode: string | undefined; error: string | undefined };
   };
 }
 

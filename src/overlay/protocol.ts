@@ -8,6 +8,8 @@ export const HelloOk = command(Cmd.HelloOk, {
   observed: f.address(1),
   relayToken: f.uint(2, 0xffffffff),
   supernodes: f.addresses(3, 64),
+  /** The supernode's IPv6 address, when it listens on one: a dual-stack node says Hello there too (src/nat/ipv6.ts). */
+  address6: f.address(4).opt(),
 });
 
 export const Publish = command(Cmd.Publish, { record: f.bytes(1, 4096) });

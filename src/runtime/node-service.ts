@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import { UserNode, type UserNodeEvent } from '../node/user-node.ts';
 import { UdpDriver } from './udp-driver.ts';
 import { defaultGateway } from './gateway.ts';
+import { bindIpv6 } from './ipv6.ts';
 import { DataDir } from './data-dir.ts';
 import { PromotionRunner } from './promotion-runner.ts';
 import { WavPlayer, WavRecorder, readWavMono48k } from './audio.ts';
@@ -27,6 +28,9 @@ export interface NodeServiceOptions {
   loginKey?: Uint8Array;
   bootstrap: Address[];
   listen?: Address;
+  /** IPv6 beside IPv4 (src/runtime/ipv6.ts): --listen6, or found on the interfaces unless --no-ipv6. */
+  listen6?: Address;
+  noIpv6?: boolean;
   autoAnswer: boolean;
   play?: string;
   record?: string;
@@ -75,9 +79,13 @@ export class NodeService implements NodeControl {
     const meter = capacityMeter(opts.uplinkKbps ?? 1000);
     const driver = await UdpDriver.bind(opts.listen ?? { host: '127.0.0.1', port: 0 }, (e) => opts.log?.('error', `internal error: ${String(e)}`));
     driver.enableTcp(true);
+    const listen6 = await bindIpv6(driver, { explicit: opts.listen6, off: opts.noIpv6 }, (l, m) => opts.log?.(l, m)).catch(async (e: Error) => {
+      await driver.close();
+      throw new Error(`cannot listen on ${formatAddress(opts.listen6!)}: ${e.message}`);
+    });
     const node = new UserNode({
       staticKey: keys.static, signingKey: keys.signing, random, deviceId: keys.deviceId,
-      login: opts.login, loginKey: opts.loginKey ?? pinned, bootstrap: opts.bootstrap, listen: driver.address,
+      login: opts.login, loginKey: opts.loginKey ?? pinned, bootstrap: opts.bootstrap, listen: driver.address, listen6,
       directAllowed: !opts.noDirect, autoAnswer: opts.autoAnswer, capacity: meter.capacity,
       hostCache: data.hostCache(clockNow(), (m) => opts.log?.('warn', m)),
       bindingLadderMs: opts.bindingLadderMs,
@@ -98,6 +106,7 @@ export class NodeService implements NodeControl {
   }
 
   get listen(): Address { return this.driver.address; }
+  get listen6(): Address | undefined { return this.driver.otherAddress; }
 
   async stop() {
     if (this.contactTimer) clearInterval(this.contactTimer);

@@ -73,11 +73,12 @@ async function status(n: Node) {
   return r.code === 0 ? JSON.parse(r.stdout) : undefined;
 }
 
-async function callCell(callerHost: Host, callerType: string, calleeType: string) {
+/** `list`: where the cell is reported (the matrix by default); `settled`: waits for more than Bob's fresh record before the call. */
+async function callCell(callerHost: Host, callerType: string, calleeType: string, opts: { list?: Cell[]; settled?: (a: Node, b: Node) => Promise<unknown> } = {}) {
   const started = Date.now();
   const record = path.join(tmp, `rec-${callerType}-${calleeType}.wav`);
   const cell: Cell = { caller: callerType, callee: calleeType, path: '-', why: '', firstAudioMs: undefined, match: undefined, ok: false };
-  cells.push(cell);
+  (opts.list ?? cells).push(cell);
   const caller = callerHost === 'P' ? 'pat' : 'alice';
   const [a, b] = await Promise.all([
     userNode(callerHost, caller, sn1),
@@ -89,6 +90,7 @@ async function callCell(callerHost: Host, callerType: string, calleeType: string
       const r = await tincan(a.host, ['lookup', 'bob', '--api', a.api, '--json']);
       return r.code === 0 && JSON.parse(r.stdout).publishedAtMs >= started ? true : undefined;
     });
+    await opts.settled?.(a, b);
     const call = await tincan(a.host, ['call', 'bob', '--play', speech, '--seconds', '3', '--api', a.api, '--json'], 60_000);
     assert.equal(call.code, 0, `call failed: ${call.stderr}`);
     const ended = await waitFor('bob to see the call end with a recording', async () => {
@@ -154,15 +156,15 @@ before(async () => {
   lab.start();
   const l = lab.spawn('S', [process.execPath, bin, 'login-server', '--listen', login, '--db', path.join(tmp, 'login.sqlite')]);
   loginKey = String((await ready(l, 'login server')).key);
-  const s1 = lab.spawn('S', [process.execPath, bin, 'supernode', '--listen', sn1, '--login', login, '--login-key', loginKey, '--data', path.join(tmp, 'sn1'), '--tcp-listen', '203.0.113.10:443']);
+  const s1 = lab.spawn('S', [process.execPath, bin, 'supernode', '--listen', sn1, '--login', login, '--login-key', loginKey, '--data', path.join(tmp, 'sn1'), '--tcp-listen', '203.0.113.10:443', '--listen6', '[2001:db8::10]:7001']);
   await ready(s1, 'supernode 1');
-  const s2 = lab.spawn('S', [process.execPath, bin, 'supernode', '--listen', sn2, '--login', login, '--login-key', loginKey, '--data', path.join(tmp, 'sn2'), '--bootstrap', sn1, '--tcp-listen', '203.0.113.11:443']);
+  const s2 = lab.spawn('S', [process.execPath, bin, 'supernode', '--listen', sn2, '--login', login, '--login-key', loginKey, '--data', path.join(tmp, 'sn2'), '--bootstrap', sn1, '--tcp-listen', '203.0.113.11:443', '--listen6', '[2001:db8::11]:7001']);
   await ready(s2, 'supernode 2');
 });
 
 after(async () => {
   await lab.down();
-  if (cells.length || moveReport || bindingReport) printMatrix();
+  if (cells.length || moveReport || bindingReport || ipv6Cells.length) printMatrix();
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 
@@ -318,6 +320,68 @@ function printMatrix() {
   for (const c of cells) lines.push(`  ${c.caller} → ${c.callee}: ${c.route ?? '-'}: ${c.why}; ${c.audio ?? ''}; whole-signal xcorr ${c.whole?.toFixed(2)}; NATs as the nodes classified them: ${c.nat ?? '?'}`);
   if (moveReport) lines.push('', moveReport);
   if (bindingReport) lines.push('', bindingReport);
+  if (ipv6Cells.length) {
+    lines.push('', 'IPv6 (homes with global IPv6 behind stateful firewalls, no NAT66): caller → callee: path · time to first audio · audio match');
+    for (const c of ipv6Cells) lines.push(`  ${c.caller} → ${c.callee}: ${c.path} ${c.firstAudioMs ?? '?'}ms ${c.match?.toFixed(2) ?? '?'}${c.ok ? '' : ` FAIL ${c.error ?? ''}`}; ${c.route ?? '-'}: ${c.why}; ${c.audio ?? ''}; ${c.nat ?? ''}`);
+    lines.push(...ipv6Netchecks);
+  }
   console.log(lines.join('\n'));
   fs.writeFileSync(path.resolve(import.meta.dirname, '../../../.natlab-matrix.txt'), lines.join('\n') + '\n');
 }
+
+// IPv6 preferred when both peers have it (docs/reachability.md, "IPv6"): the two homes get
+// global IPv6 (routed by their routers, no NAT66, a stateful firewall that lets in only flows
+// the inside host started), the nodes find it on their interfaces, learn it from their
+// supernode over IPv6 and publish it; the call goes direct over IPv6 — even where both IPv4
+// NATs are symmetric, a cell the IPv4 matrix can only relay. With IPv6 off on Bob's side
+// the call takes the IPv4 path as in the matrix.
+const ipv6Cells: Cell[] = [];
+const ipv6Netchecks: string[] = [];
+test('ipv6: a call goes direct over IPv6 when both homes have it; over IPv4 when Bob has none', { skip: skip ?? (only && !only.includes('ipv6') ? 'not selected' : undefined) }, async () => {
+  const cases = [
+    { na: 'port-restricted', nb: 'port-restricted', bobV6: true },
+    { na: 'symmetric', nb: 'symmetric', bobV6: true },
+    { na: 'port-restricted', nb: 'port-restricted', bobV6: false },
+  ] as const;
+  try {
+    for (const c of cases) {
+      lab.setNat('NA', c.na);
+      lab.setNat('NB', c.nb);
+      lab.setV6('NA', 'on');
+      lab.setV6('NB', c.bobV6 ? 'on' : 'off');
+      const label = (t: string, v6: boolean) => `${t}${v6 ? '+v6' : ''}`;
+      const cell = await callCell('A', label(c.na, true), label(c.nb, c.bobV6), {
+        list: ipv6Cells,
+        // Alice's IPv6 confirmed by her supernode, and Bob's record carrying his IPv6 address (or none).
+        settled: async (a) => {
+          await waitFor('alice to learn her IPv6 address from her supernode', async () => {
+            const r = await tincan('A', ['netcheck', '--api', a.api, '--json']);
+            return r.code === 0 && JSON.parse(r.stdout).nat?.ipv6?.state === 'works' ? true : undefined;
+          });
+          await waitFor('bob\'s record to say whether he has IPv6', async () => {
+            const r = await tincan('A', ['lookup', 'bob', '--api', a.api, '--json']);
+            const v6 = r.code === 0 && JSON.parse(r.stdout).addresses.some((x: string) => x.startsWith('[2001:db8:2::'));
+            return r.code === 0 && v6 === c.bobV6 ? true : undefined;
+          });
+          const check = await tincan('A', ['netcheck', '--api', a.api]);
+          ipv6Netchecks.push(`  alice's netcheck (${cell.caller} → ${cell.callee}): ${check.stdout.split('\n').find((l) => l.includes('IPv6'))?.trim()}`);
+        },
+      });
+      const check = (ok: boolean, message: string) => { if (!ok) cell.error ??= message; assert.ok(ok, message); };
+      const [callerRoute, calleeRoute] = (cell.route ?? '').split(' / bob: ');
+      if (c.bobV6) {
+        check(callerRoute.startsWith('direct udp [2001:db8:2::10]:5000 (IPv6)'), `both homes have IPv6: the call is direct over IPv6, was ${cell.route}`);
+        check(calleeRoute.startsWith('direct udp [2001:db8:1::10]:5000 (IPv6)'), `bob's side of the call is direct over IPv6 too, was ${calleeRoute}`);
+        check(/IPv6/.test(cell.why), `the reason says IPv6: ${cell.why}`);
+      } else {
+        check(callerRoute.startsWith('direct udp 203.0.113.22:'), `Bob without IPv6: the IPv4 path as in the matrix, was ${cell.route}`);
+        check(/the peer has no IPv6/.test(cell.why), `the reason says why not IPv6: ${cell.why}`);
+      }
+      check(cell.match !== undefined && cell.match >= 0.9, `windowed cross-correlation ${cell.match?.toFixed(3)} must be ≥ 0.9 (whole-signal ${cell.whole?.toFixed(3)}; ${cell.audio})`);
+      console.log(`ipv6 cell ${cell.caller} → ${cell.callee}: ${cell.route}: ${cell.why}; ${cell.audio}`);
+    }
+  } finally {
+    lab.setV6('NA', 'off');
+    lab.setV6('NB', 'off');
+  }
+});
