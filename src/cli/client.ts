@@ -102,6 +102,7 @@ export async function runClientCommand(cmd: string, argv: string[]): Promise<num
         `supernode:       ${st.supernode ?? '(none)'}`,
         ...(st.hostCacheSize !== undefined ? [`host cache:      ${st.hostCacheSize} supernode${st.hostCacheSize === 1 ? '' : 's'}`] : []),
         `public address:  ${st.publicAddress ?? '(unknown)'}`,
+        ...(st.nat?.ipv6 && st.nat.ipv6.state !== 'none' ? [`IPv6:            ${st.nat.ipv6.state === 'works' ? st.nat.ipv6.observed : `${st.nat.ipv6.local} (${st.nat.ipv6.state})`}`] : []),
         `listening on:    ${st.listen}${st.directAllowed ? '' : ' (direct paths off)'}`,
         `login server:    ${st.loginServer}${st.loginServerKey ? ` key ${st.loginServerKey}` : ''}`,
         `NAT:             ${st.nat?.kind ?? 'unknown'}`,

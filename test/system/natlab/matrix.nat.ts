@@ -138,8 +138,9 @@ function windowedMatch(recorded: Int16Array): { median: number; windows: number[
   return windowedCorrelation(input, recorded);
 }
 
-/** A matrix label: direct, direct-bday (a birthday socket), relay-udp, relay-tcp (either side over TCP). */
+/** A matrix label: direct, direct-bday (a birthday socket), direct-v6, relay-udp, relay-tcp (either side over TCP). */
 function short(callerRoute: string, calleeRoute: string | undefined): string {
+  if (callerRoute.startsWith('direct') && callerRoute.includes('(IPv6)')) return 'direct-v6';
   if (callerRoute.startsWith('direct')) return callerRoute.includes('birthday') || calleeRoute?.includes('birthday') ? 'direct-bday' : 'direct';
   return `${callerRoute}${calleeRoute ?? ''}`.includes('over tcp') ? 'relay-tcp' : 'relay-udp';
 }
@@ -350,7 +351,8 @@ test('ipv6: a call goes direct over IPv6 when both homes have it; over IPv4 when
       lab.setV6('NA', 'on');
       lab.setV6('NB', c.bobV6 ? 'on' : 'off');
       const label = (t: string, v6: boolean) => `${t}${v6 ? '+v6' : ''}`;
-      const cell = await callCell('A', label(c.na, true), label(c.nb, c.bobV6), {
+      const [callerLabel, calleeLabel] = [label(c.na, true), label(c.nb, c.bobV6)];
+      const cell = await callCell('A', callerLabel, calleeLabel, {
         list: ipv6Cells,
         // Alice's IPv6 confirmed by her supernode, and Bob's record carrying his IPv6 address (or none).
         settled: async (a) => {
@@ -364,7 +366,7 @@ test('ipv6: a call goes direct over IPv6 when both homes have it; over IPv4 when
             return r.code === 0 && v6 === c.bobV6 ? true : undefined;
           });
           const check = await tincan('A', ['netcheck', '--api', a.api]);
-          ipv6Netchecks.push(`  alice's netcheck (${cell.caller} → ${cell.callee}): ${check.stdout.split('\n').find((l) => l.includes('IPv6'))?.trim()}`);
+          ipv6Netchecks.push(`  alice's netcheck (${callerLabel} → ${calleeLabel}): ${check.stdout.split('\n').find((l) => l.includes('IPv6'))?.trim()}`);
         },
       });
       const check = (ok: boolean, message: string) => { if (!ok) cell.error ??= message; assert.ok(ok, message); };
