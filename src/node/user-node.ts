@@ -816,7 +816,7 @@ export class UserNode {
     this.rpc.request(udpPath(sn6), Hello.toBytes({}), this.now, (r) => {
       const h = r.ok && r.value.message.command === Cmd.HelloOk ? HelloOk.decode(r.value.message.body) : undefined;
       if (!h?.ok) {
-        this.ipv6.failed(r.ok ? 'the supernode refused Hello over IPv6' : `no answer over IPv6: ${r.error.message}`);
+        this.ipv6.failed(r.ok ? 'the supernode refused Hello over IPv6' : r.error.message);
         this.log('info', `IPv6: no answer from ${formatAddress(sn6)}; publishing IPv4 candidates only`);
       } else if (this.ipv6.answered(h.value.observed)) {
         this.log('info', `IPv6 works: ${formatAddress(sn6)} sees us at ${formatAddress(h.value.observed)}`);

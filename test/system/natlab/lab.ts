@@ -47,8 +47,8 @@ export class NatLab {
   /** How long a router's conntrack keeps idle UDP flows, in seconds ('default': Linux's 30 s unreplied, 120 s replied). */
   setUdpTimeout(router: 'NA' | 'NB', seconds: number | 'default') { execFileSync(script, ['udp-timeout', this.prefix, router, String(seconds)], { stdio: ['ignore', 'ignore', 'pipe'] }); }
 
-  /** Global IPv6 for the home network behind a router (routed, stateful firewall, no NAT66), or none. */
-  setV6(router: 'NA' | 'NB', state: 'on' | 'off') { execFileSync(script, ['v6', this.prefix, router, state], { stdio: ['ignore', 'ignore', 'pipe'] }); }
+  /** Global IPv6 for the home network behind a router (routed, stateful firewall, no NAT66), none, or addresses with a dead upstream. */
+  setV6(router: 'NA' | 'NB', state: 'on' | 'off' | 'broken') { execFileSync(script, ['v6', this.prefix, router, state], { stdio: ['ignore', 'ignore', 'pipe'] }); }
 
   /** Starts a program inside a host's namespace; `ip netns exec` execs it, so the PID is the program's. */
   spawn(host: Host, argv: string[]): Proc {

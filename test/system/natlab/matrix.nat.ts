@@ -334,28 +334,39 @@ function printMatrix() {
 // global IPv6 (routed by their routers, no NAT66, a stateful firewall that lets in only flows
 // the inside host started), the nodes find it on their interfaces, learn it from their
 // supernode over IPv6 and publish it; the call goes direct over IPv6 — even where both IPv4
-// NATs are symmetric, a cell the IPv4 matrix can only relay. With IPv6 off on Bob's side
-// the call takes the IPv4 path as in the matrix.
+// NATs are symmetric, a cell the IPv4 matrix can only relay. With IPv6 off on Bob's side the
+// call takes the IPv4 path as in the matrix; so it does when Bob's IPv6 is broken (his address
+// is there, his router's upstream drops everything): no supernode answers him over IPv6, so he
+// publishes no IPv6 address and nobody waits on it.
 const ipv6Cells: Cell[] = [];
 const ipv6Netchecks: string[] = [];
-test('ipv6: a call goes direct over IPv6 when both homes have it; over IPv4 when Bob has none', { skip: skip ?? (only && !only.includes('ipv6') ? 'not selected' : undefined) }, async () => {
+test('ipv6: a call goes direct over IPv6 when both homes have it; over IPv4 when Bob has none or a broken one', { skip: skip ?? (only && !only.includes('ipv6') ? 'not selected' : undefined) }, async () => {
   const cases = [
-    { na: 'port-restricted', nb: 'port-restricted', bobV6: true },
-    { na: 'symmetric', nb: 'symmetric', bobV6: true },
-    { na: 'port-restricted', nb: 'port-restricted', bobV6: false },
+    { na: 'port-restricted', nb: 'port-restricted', bob: 'on' },
+    { na: 'symmetric', nb: 'symmetric', bob: 'on' },
+    { na: 'port-restricted', nb: 'port-restricted', bob: 'off' },
+    { na: 'port-restricted', nb: 'port-restricted', bob: 'broken' },
   ] as const;
   try {
     for (const c of cases) {
       lab.setNat('NA', c.na);
       lab.setNat('NB', c.nb);
       lab.setV6('NA', 'on');
-      lab.setV6('NB', c.bobV6 ? 'on' : 'off');
-      const label = (t: string, v6: boolean) => `${t}${v6 ? '+v6' : ''}`;
-      const [callerLabel, calleeLabel] = [label(c.na, true), label(c.nb, c.bobV6)];
+      lab.setV6('NB', c.bob);
+      const bobV6 = c.bob === 'on';
+      const [callerLabel, calleeLabel] = [`${c.na}+v6`, `${c.nb}${c.bob === 'on' ? '+v6' : c.bob === 'broken' ? '+broken-v6' : ''}`];
       const cell = await callCell('A', callerLabel, calleeLabel, {
         list: ipv6Cells,
         // Alice's IPv6 confirmed by her supernode, and Bob's record carrying his IPv6 address (or none).
-        settled: async (a) => {
+        settled: async (a, b) => {
+          if (c.bob === 'broken') {
+            await waitFor('bob to find that IPv6 does not work', async () => {
+              const r = await tincan('B', ['netcheck', '--api', b.api, '--json']);
+              return r.code === 0 && JSON.parse(r.stdout).nat?.ipv6?.state === 'no-answer' ? true : undefined;
+            });
+            const bc = await tincan('B', ['netcheck', '--api', b.api]);
+            ipv6Netchecks.push(`  bob's netcheck (${callerLabel} → ${calleeLabel}): ${bc.stdout.split('\n').find((l) => l.includes('IPv6'))?.trim()}`);
+          }
           await waitFor('alice to learn her IPv6 address from her supernode', async () => {
             const r = await tincan('A', ['netcheck', '--api', a.api, '--json']);
             return r.code === 0 && JSON.parse(r.stdout).nat?.ipv6?.state === 'works' ? true : undefined;
@@ -363,7 +374,7 @@ test('ipv6: a call goes direct over IPv6 when both homes have it; over IPv4 when
           await waitFor('bob\'s record to say whether he has IPv6', async () => {
             const r = await tincan('A', ['lookup', 'bob', '--api', a.api, '--json']);
             const v6 = r.code === 0 && JSON.parse(r.stdout).addresses.some((x: string) => x.startsWith('[2001:db8:2::'));
-            return r.code === 0 && v6 === c.bobV6 ? true : undefined;
+            return r.code === 0 && v6 === bobV6 ? true : undefined;
           });
           const check = await tincan('A', ['netcheck', '--api', a.api]);
           ipv6Netchecks.push(`  alice's netcheck (${callerLabel} → ${calleeLabel}): ${check.stdout.split('\n').find((l) => l.includes('IPv6'))?.trim()}`);
@@ -371,12 +382,12 @@ test('ipv6: a call goes direct over IPv6 when both homes have it; over IPv4 when
       });
       const check = (ok: boolean, message: string) => { if (!ok) cell.error ??= message; assert.ok(ok, message); };
       const [callerRoute, calleeRoute] = (cell.route ?? '').split(' / bob: ');
-      if (c.bobV6) {
+      if (bobV6) {
         check(callerRoute.startsWith('direct udp [2001:db8:2::10]:5000 (IPv6)'), `both homes have IPv6: the call is direct over IPv6, was ${cell.route}`);
         check(calleeRoute.startsWith('direct udp [2001:db8:1::10]:5000 (IPv6)'), `bob's side of the call is direct over IPv6 too, was ${calleeRoute}`);
         check(/IPv6/.test(cell.why), `the reason says IPv6: ${cell.why}`);
       } else {
-        check(callerRoute.startsWith('direct udp 203.0.113.22:'), `Bob without IPv6: the IPv4 path as in the matrix, was ${cell.route}`);
+        check(callerRoute.startsWith('direct udp 203.0.113.22:'), `Bob without (working) IPv6: the IPv4 path as in the matrix, was ${cell.route}`);
         check(/the peer has no IPv6/.test(cell.why), `the reason says why not IPv6: ${cell.why}`);
       }
       check(cell.match !== undefined && cell.match >= 0.9, `windowed cross-correlation ${cell.match?.toFixed(3)} must be ≥ 0.9 (whole-signal ${cell.whole?.toFixed(3)}; ${cell.audio})`);

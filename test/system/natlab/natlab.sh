@@ -7,8 +7,9 @@
 #                                    so punching fails while the relay still works
 #   natlab.sh udp-timeout PREFIX NA|NB SECONDS  how long the router's conntrack keeps idle UDP
 #                                    flows (replied or not); "default" restores Linux's 30 s / 120 s
-#   natlab.sh v6 PREFIX NA|NB on|off give the home network behind the router global IPv6 (routed,
-#                                    no NAT66, stateful firewall) or none at all (the default)
+#   natlab.sh v6 PREFIX NA|NB on|off|broken  give the home network behind the router global IPv6
+#                                    (routed, no NAT66, stateful firewall), none at all (the
+#                                    default), or addresses whose upstream drops every packet
 #   natlab.sh down PREFIX            delete every namespace named PREFIX<role> (idempotent)
 #   natlab.sh sweep                  delete leftovers of earlier runs whose owner process is gone
 #
@@ -111,9 +112,10 @@ table ip6 natlab6 {
 RULES
 }
 
-v6() { # router on|off — global IPv6 for the home network behind the router, or none
+v6() { # router on|off|broken — global IPv6 for the home network behind the router, none, or dead
   local r=$1 n c; n=$(lan_of "$r"); c=${r#N}
-  [[ ${2:-} == on || ${2:-} == off ]] || { echo "natlab: v6 NA|NB on|off, got '${2:-}'" >&2; exit 2; }
+  [[ ${2:-} =~ ^(on|off|broken)$ ]] || { echo "natlab: v6 NA|NB on|off|broken, got '${2:-}'" >&2; exit 2; }
+  x "$r" nft delete table ip6 natlab6cut 2>/dev/null || true
   x "$c" ip -6 route del default 2>/dev/null || true
   x "$c" ip -6 addr del "2001:db8:$n::10/64" dev eth0 2>/dev/null || true
   x "$r" ip -6 addr del "2001:db8:$n::1/64" dev lan0 2>/dev/null || true
@@ -122,6 +124,13 @@ v6() { # router on|off — global IPv6 for the home network behind the router, o
   x "$r" ip -6 addr add "2001:db8:$n::1/64" dev lan0 nodad
   x "$c" ip -6 addr add "2001:db8:$n::10/64" dev eth0 nodad
   x "$c" ip -6 route add default via "2001:db8:$n::1"
+  [[ $2 == broken ]] || return 0
+  # The host has its address and route, but nothing it sends gets past the router (a dead upstream).
+  x "$r" nft -f - <<RULES
+table ip6 natlab6cut {
+  chain cut { type filter hook forward priority filter - 10; policy drop; }
+}
+RULES
 }
 
 gate() { # closed|open — on router NB, before conntrack (raw priority), so no state is left behind
