@@ -714,11 +714,12 @@ export class UserNode {
     };
     const { key, birthday } = this.nat.startOutgoing(candidates, this.now, (path, familyWhy) => {
       if (!path) {
-        const why = birthday && peerSymmetric ? 'both NATs are symmetric (endpoint-dependent mapping): no punching method meets'
-          : `hole punching found no path within its window${birthday || peerSymmetric ? ' (birthday punching included)' : ''}`;
+        const v6 = this.ipv6.ready && peerV6;
+        const why = birthday && peerSymmetric && !v6 ? 'both NATs are symmetric (endpoint-dependent mapping): no punching method meets'
+          : `hole punching found no path within its window${birthday || peerSymmetric ? ' (birthday punching included)' : ''}${v6 ? ' (IPv6 included)' : ''}`;
         this.log('info', `hole punching to ${user}${retry ? ` (retry ${retry})` : ''}: ${why}; using the relay`);
-        // Unless nothing can meet (both symmetric), punch again while the call stays relayed.
-        if (!(birthday && peerSymmetric)) {
+        // Unless nothing can meet (both symmetric, no IPv6), punch again while the call stays relayed.
+        if (!(birthday && peerSymmetric) || v6) {
           const first = this.retryTargets.get(user)?.firstMs ?? started;
           this.retryTargets.set(user, { candidates, supernode, token, staticKey, firstMs: first });
           this.retry.schedule(user, this.now);
