@@ -103,6 +103,7 @@ export async function runClientCommand(cmd: string, argv: string[]): Promise<num
         `supernode:       ${st.supernode ?? '(none)'}`,
         ...(st.hostCacheSize !== undefined ? [`host cache:      ${st.hostCacheSize} supernode${st.hostCacheSize === 1 ? '' : 's'}`] : []),
         `public address:  ${st.publicAddress ?? '(unknown)'}`,
+        ...(st.nat?.ipv6 && st.nat.ipv6.state !== 'none' ? [`IPv6:            ${st.nat.ipv6.state === 'works' ? st.nat.ipv6.observed : `${st.nat.ipv6.local} (${st.nat.ipv6.state})`}`] : []),
         `listening on:    ${st.listen}${st.directAllowed ? '' : ' (direct paths off)'}`,
         `login server:    ${st.loginServer}${st.loginServerKey ? ` key ${st.loginServerKey}` : ''}`,
         `NAT:             ${st.nat?.kind ?? 'unknown'}`,
@@ -127,7 +128,7 @@ export async function runClientCommand(cmd: string, argv: string[]): Promise<num
         `  * filtering:       ${n?.filtering ?? 'unknown'}`,
         `  * idle binding:    ${describeBinding(n?.binding)}`,
         `  * port mapping:    ${describeMapping(n?.portMapping)}`,
-        `  * IPv6:            not tried (not implemented)`,
+        `  * IPv6:            ${describeIpv6(n?.ipv6)}`,
       ].join('\n'));
       return 0;
     }
@@ -330,6 +331,18 @@ function describeBinding(b: NonNullable<NodeStatus['nat']>['binding']): string {
   if (b.aliveMs === undefined && b.expiredMs === undefined) return `could not measure (${ka}, the default)`;
   const lives = [b.aliveMs !== undefined ? `≥ ${b.aliveMs / 1000} s` : '', b.expiredMs !== undefined ? `< ${b.expiredMs / 1000} s` : ''].filter(Boolean).join(' and ');
   return `lives ${lives}; ${ka}`;
+}
+
+/** What netcheck says about IPv6 (src/nat/ipv6.ts): the address(es), and whether IPv6 works. */
+function describeIpv6(v: NonNullable<NodeStatus['nat']>['ipv6']): string {
+  if (!v || v.state === 'none') return 'no (no global IPv6 address here, or --no-ipv6)';
+  const seen = v.observed && v.observed !== v.local ? `; ${v.supernode} sees us at ${v.observed}` : '';
+  switch (v.state) {
+    case 'works': return `yes: ${v.local}, answered over IPv6 by ${v.supernode}${seen}; IPv6 paths preferred`;
+    case 'no-answer': return `no: ${v.local}, but ${v.supernode} did not answer over IPv6 (${v.error}); IPv4 only`;
+    case 'probing': return `${v.local}: asking ${v.supernode} over IPv6`;
+    default: return `${v.local}: not tried yet (no supernode with IPv6 known)`;
+  }
 }
 
 /** Which protocol got us a port mapping at the gateway, or what each protocol said (src/nat/port-mapper.ts). */

@@ -21,9 +21,11 @@ network roles
   supernode    --listen HOST:PORT --login HOST:PORT [--login-key KEY] [--bootstrap HOST:PORT,…] [--data DIR]
                [--tcp-listen HOST:PORT,…]   (TCP fallback: always on --listen's address too; e.g. also :443)
                [--relay-user-kbps N] [--relay-user-channels N]   (per-user relay quotas; 0: unlimited; default 512, 16)
+               [--listen6 [IPV6]:PORT | --no-ipv6]   (IPv6 beside IPv4; default: a global IPv6 address of the host, if any)
   node         --data DIR --login HOST:PORT [--login-key KEY] [--bootstrap HOST:PORT,…] [--api HOST:PORT]
                [--listen HOST:PORT] [--auto-answer] [--play FILE.wav] [--record FILE.wav] [--no-direct]
                [--uplink-kbps N]  (declared uplink, for conference host election)
+               [--listen6 [IPV6]:PORT | --no-ipv6]   (IPv6 beside IPv4; default: a global IPv6 address of the host, if any)
                [--no-promote] [--promote-after SECONDS]   (uptime before it may become a supernode; default 7200)
                [--port-mapping pcp,nat-pmp,upnp-igd|none]   (what to ask the gateway for a port with; default all)
   demo         [--data DIR]        a whole network on loopback (what npm start runs)
@@ -51,13 +53,14 @@ const roleFlags: Record<string, FlagSpec> = {
   'login-server': { listen: 'string', db: 'string', registration: 'string', 'invite-codes': 'string', 'no-promotion': 'boolean', 'tcp-listen': 'string' },
   supernode: {
     listen: 'string', login: 'string', 'login-key': 'string', bootstrap: 'string', data: 'string', 'tcp-listen': 'string',
-    'relay-user-kbps': 'string', 'relay-user-channels': 'string',
+    'relay-user-kbps': 'string', 'relay-user-channels': 'string', listen6: 'string', 'no-ipv6': 'boolean',
   },
   node: {
     data: 'string', login: 'string', 'login-key': 'string', bootstrap: 'string', api: 'string', listen: 'string',
     'auto-answer': 'boolean', play: 'string', record: 'string', 'no-direct': 'boolean', quiet: 'boolean',
     'uplink-kbps': 'string', 'binding-ladder': 'string', 'no-promote': 'boolean', 'promote-after': 'string',
     'port-mapping': 'string',
+    listen6: 'string', 'no-ipv6': 'boolean',
   },
   demo: { data: 'string', quiet: 'boolean' },
 };
@@ -140,6 +143,18 @@ function required(flags: Record<string, unknown>, name: string): string {
   return v;
 }
 
+/** --listen6 [IPV6]:PORT or --no-ipv6 (src/runtime/ipv6.ts). */
+function ipv6(flags: Record<string, unknown>): { listen6?: Address; noIpv6?: boolean } {
+  if (flags['no-ipv6'] === true) {
+    if (flags.listen6 !== undefined) throw new UsageError('--listen6 and --no-ipv6 contradict each other');
+    return { noIpv6: true };
+  }
+  if (flags.listen6 === undefined) return {};
+  const a = address(flags, 'listen6');
+  if (!a.host.includes(':')) throw new UsageError(`--listen6 needs an IPv6 address ([IPV6]:PORT), got "${String(flags.listen6)}"`);
+  return { listen6: a };
+}
+
 async function startRole(cmd: string, argv: string[]): Promise<Running> {
   const { flags, positionals } = parseArgs(argv, roleFlags[cmd]);
   if (positionals.length) throw new UsageError(`unexpected argument "${positionals[0]}"`);
@@ -156,6 +171,7 @@ async function startRole(cmd: string, argv: string[]): Promise<Running> {
           userBytesPerSecond: count(flags, 'relay-user-kbps', defaultRelayQuotas.userBytesPerSecond * 8 / 1000) * 1000 / 8,
           userChannelsMax: count(flags, 'relay-user-channels', defaultRelayQuotas.userChannelsMax),
         },
+        ...ipv6(flags),
       });
     case 'node':
       return startNode({
@@ -167,6 +183,7 @@ async function startRole(cmd: string, argv: string[]): Promise<Running> {
         bindingLadderMs: msList(flags, 'binding-ladder'),
         noPromote: flags['no-promote'] === true, promoteAfterMs: seconds(str('promote-after'), '--promote-after'),
         portMapping: portMappingFlag(str('port-mapping')),
+        ...ipv6(flags),
       });
     default:
       return runDemo({ data: str('data'), quiet: flags.quiet === true });

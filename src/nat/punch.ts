@@ -23,6 +23,7 @@ import { createHmac } from 'node:crypto';
 import type { RandomBytes } from '../crypto/keys.ts';
 import { type Address, formatAddress } from '../wire/address.ts';
 import { udpPath, socketPath } from '../session/paths.ts';
+import { FamilyPreference, familyOf } from './happy-eyeballs.ts';
 
 export type BirthdayRole = 'open' | 'probe' | undefined;
 
@@ -39,6 +40,9 @@ export interface PunchConfig {
   sockets?: number;           // 'open': extra sockets, default 256
   probesMax?: number;         // 'probe': random ports tried at most, default 3072
   probesPerTick?: number;     // 'probe': per intervalMs, default 20 (1000/s at 20 ms)
+  /** Both sides have IPv6: an IPv6 path wins over IPv4 (happy-eyeballs.ts). */
+  preferV6?: boolean;
+  v6WaitMs?: number;          // default 150: how long an IPv4 path that answered first waits for IPv6
 }
 
 export const punchPacketBytes = 32;
@@ -61,6 +65,9 @@ export class PunchAttempt {
   private nextOpenMs: number;
   private birthday: BirthdayRole;
   private readonly triedPorts = new Set<number>();
+  private readonly pref: FamilyPreference;
+  /** Birthday punching is IPv4's business (IPv6 needs no NAT traversal): the peer's first IPv4 candidate. */
+  private readonly peer4: Address | undefined;
 
   constructor(private readonly cfg: PunchConfig) {
     this.interval = cfg.intervalMs ?? 20;
@@ -69,8 +76,16 @@ export class PunchAttempt {
     this.nextTickMs = cfg.now;
     this.nextOpenMs = cfg.now;
     this.birthday = cfg.birthday;
+    this.pref = new FamilyPreference({ v6: cfg.preferV6 ?? false, v6WaitMs: cfg.v6WaitMs });
+    this.peer4 = cfg.candidates.find((c) => familyOf(c) === 4);
     for (const c of cfg.candidates) this.addTarget(c);
   }
+
+  /** Why the result has its address family ('' when IPv6 was not in play). */
+  get familyWhy(): string { return this.pref.chosen?.why ?? ''; }
+
+  /** The peer has an IPv6 candidate we probe. */
+  get hasV6(): boolean { return [...this.targets.values()].some((t) => familyOf(t) === 6); }
 
   get done(): boolean {
     return this.now >= this.endMs || (this.resultAtMs !== undefined && this.now >= this.resultAtMs + this.linger);
@@ -91,12 +106,12 @@ export class PunchAttempt {
       this.stats.acksSent++;
       this.out.push({ path, bytes: this.packet('ack') });
       // Many sockets: a probe reaching one of them is the peer's lucky guess; that socket is the path.
-      if (this.birthday === 'open' && path !== udpPath(from)) this.succeed(path, now);
+      if (this.birthday === 'open' && path !== udpPath(from)) this.found(path, now);
       return true;
     }
     if (equal16(tag, this.tag('ack', nonce))) {
       this.stats.acksReceived++;
-      this.succeed(path, now);
+      this.found(path, now);
       return true;
     }
     return false;
@@ -104,16 +119,23 @@ export class PunchAttempt {
 
   handleTimeout(now: number) {
     this.now = now;
+    if (this.result === undefined) {
+      // The window closing ends the wait for IPv6: an IPv4 path in hand is still a path.
+      this.pref.handleTimeout(now >= this.endMs ? Infinity : now);
+      if (this.pref.chosen) this.succeed(this.pref.chosen.path, now);
+    }
     if (this.result !== undefined || now >= this.endMs) return;
     if (now >= this.nextTickMs) {
       this.nextTickMs = now + this.interval;
-      for (const t of this.targets.values()) this.probe(udpPath(t));
+      // IPv6 first: its probes leave a moment earlier in every tick.
+      for (const t of this.targets.values()) if (familyOf(t) === 6) this.probe(udpPath(t));
+      for (const t of this.targets.values()) if (familyOf(t) === 4) this.probe(udpPath(t));
       if (this.birthday === 'probe') this.randomProbes();
     }
     if (this.birthday === 'open' && now >= this.nextOpenMs) {
       // Each socket's packet to the peer opens (and keeps open) one mapping on our NAT.
       this.nextOpenMs = now + openResendMs;
-      const peer = this.cfg.candidates[0];
+      const peer = this.peer4;
       if (peer) for (let s = 0; s < (this.cfg.sockets ?? 256); s++) this.probe(socketPath(s, peer));
     }
   }
@@ -124,11 +146,11 @@ export class PunchAttempt {
     if (this.result !== undefined) return this.resultAtMs! + this.linger;
     if (this.now >= this.endMs) return undefined;
     const t = this.birthday === 'open' ? Math.min(this.nextTickMs, this.nextOpenMs) : this.nextTickMs;
-    return Math.min(t, this.endMs);
+    return Math.min(t, this.endMs, this.pref.pollTimeout() ?? Infinity);
   }
 
   private randomProbes() {
-    const peer = this.cfg.candidates[0];
+    const peer = this.peer4;
     const max = this.cfg.probesMax ?? 3072;
     if (!peer) return;
     for (let i = 0; i < (this.cfg.probesPerTick ?? 20) && this.stats.randomProbes < max; i++) {
@@ -146,6 +168,12 @@ export class PunchAttempt {
       if (!this.triedPorts.has(port)) { this.triedPorts.add(port); return port; }
     }
     return undefined;
+  }
+
+  /** A path answered: it is the result unless IPv6 may still beat it (happy-eyeballs.ts). */
+  private found(path: string, now: number) {
+    this.pref.working(path, now);
+    if (this.pref.chosen) this.succeed(this.pref.chosen.path, now);
   }
 
   private succeed(path: string, now: number) {

@@ -9,6 +9,7 @@ import { addressOfUdpPath, parseSocketPath } from '../session/paths.ts';
 import { PunchAttempt, punchPacketBytes, type BirthdayRole } from './punch.ts';
 import { classifyNat, type MappingSample, type NatReport } from './classify.ts';
 import { PunchNotice, PunchNoticeOk } from './protocol.ts';
+import { familyOf } from './happy-eyeballs.ts';
 
 export interface ReachabilityConfig {
   random: RandomBytes;
@@ -16,9 +17,12 @@ export interface ReachabilityConfig {
   /** How long a plain attempt may take; birthday attempts get birthdayWindowMs. */
   windowMs?: number;            // default 1500
   birthdayWindowMs?: number;    // default 3500
+  /** We have a working IPv6 socket (src/nat/ipv6.ts): IPv6 candidates are probed, and preferred. */
+  v6Ready?: () => boolean;
 }
 
-type OnResult = (path: string | undefined) => void;
+/** `familyWhy`: why the path has its address family, when IPv6 was in play (happy-eyeballs.ts). */
+type OnResult = (path: string | undefined, familyWhy?: string) => void;
 interface Entry { attempt: PunchAttempt; onResult: OnResult | undefined; reported: boolean; slowAtMs?: number; onSlow?: () => void }
 
 // Implementation constants.
@@ -70,8 +74,9 @@ export class Reachability {
   peerIsSymmetric(key: Uint8Array, now: number) {
     const e = this.attempts.get(hex(key));
     if (!e) return;
-    // Both sides symmetric: random guessing cannot meet (no peer does it); let the relay carry it.
-    if (this.symmetric) return this.abandon(key);
+    // Both sides symmetric: random guessing cannot meet (no peer does it); let the relay carry
+    // it — unless IPv6 is in play, which needs no guessing.
+    if (this.symmetric) return e.attempt.hasV6 ? undefined : this.abandon(key);
     e.attempt.probeRandomPorts(now);
   }
 
@@ -95,7 +100,10 @@ export class Reachability {
   private add(key: Uint8Array, candidates: Address[], birthday: BirthdayRole, now: number, onResult: OnResult | undefined): boolean {
     if (this.attempts.size >= attemptsMax) { onResult?.(undefined); return false; }
     const windowMs = birthday || this.symmetric ? this.cfg.birthdayWindowMs ?? 3500 : this.cfg.windowMs ?? 1500;
-    const attempt = new PunchAttempt({ key, candidates, random: this.cfg.random, now, birthday, windowMs });
+    // No IPv6 socket here: the peer's IPv6 candidates cannot be reached from us.
+    const v6 = this.cfg.v6Ready?.() ?? false;
+    const usable = v6 ? candidates : candidates.filter((c) => familyOf(c) === 4);
+    const attempt = new PunchAttempt({ key, candidates: usable, random: this.cfg.random, now, birthday, windowMs, preferV6: v6 && usable.some((c) => familyOf(c) === 6) });
     this.attempts.set(hex(key), { attempt, onResult, reported: false });
     attempt.handleTimeout(now);
     return true;
@@ -146,7 +154,7 @@ export class Reachability {
     if (e.reported || e.attempt.result === undefined) return;
     e.reported = true;
     e.slowAtMs = undefined;   // a path was found: no reason to hurry to the relay any more
-    e.onResult?.(e.attempt.result);
+    e.onResult?.(e.attempt.result, e.attempt.familyWhy);
   }
 }
 

@@ -9,7 +9,7 @@ export function describeRoute(path: string | undefined, overTcp: boolean): strin
   const s = parseSocketPath(path);
   if (s) return `direct udp ${formatAddress(s.address)} (birthday socket ${s.socket})`;
   const u = addressOfUdpPath(path);
-  if (u) return `direct udp ${formatAddress(u)}`;
+  if (u) return `direct udp ${formatAddress(u)}${u.host.includes(':') ? ' (IPv6)' : ''}`;
   const t = addressOfTcpPath(path);
   if (t) return `direct tcp ${formatAddress(t)}`;
   const r = parseRelayPath(path);

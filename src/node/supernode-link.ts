@@ -16,7 +16,7 @@ import { Hello, HelloOk } from '../overlay/protocol.ts';
 import { HostCache } from './host-cache.ts';
 import type { LogLine } from './core.ts';
 
-export interface Attachment { path: string; address: Address; observed: Address; relayToken: number }
+export interface Attachment { path: string; address: Address; observed: Address; relayToken: number; address6?: Address }
 
 export interface SupernodeLinkConfig {
   rpc: Pick<Rpc, 'request' | 'close'>;
@@ -206,7 +206,7 @@ export class SupernodeLink {
       this.cfg.hosts.success(sn, timed ? t - sentAt : undefined, t);
       this.cfg.hosts.learn(h.value.supernodes, t);
       this.cfg.hosts.learnTcp(h.value);
-      cb(ok({ path, address: sn, observed: h.value.observed, relayToken: h.value.relayToken }), t);
+      cb(ok({ path, address: sn, observed: h.value.observed, relayToken: h.value.relayToken, address6: h.value.address6 }), t);
     }, { connect: { keepAlive: true }, timeoutMs });
   }
 }

@@ -43,6 +43,8 @@ export interface SupernodeConfig {
   random: RandomBytes;
   /** The address other nodes reach us at (what we announce). */
   listen: Address;
+  /** Our IPv6 address when we also listen on one (told to nodes in HelloOk). */
+  listen6?: Address;
   login: Address;
   /** The login server's pinned Ed25519 key; learned on first contact when absent. */
   loginKey?: Uint8Array;
@@ -227,7 +229,7 @@ export class Supernode implements DatagramCore {
         const observed = addressOfUdpPath(path) ?? addressOfTcpPath(path);
         if (!observed) return bad('hello is only answered on direct paths');
         const supernodes = this.knownSupernodes();
-        return reply(HelloOk.toBytes({ observed, relayToken: this.relay.tokenFor(path), supernodes, ...this.tcpListeners.lists(supernodes) }));
+        return reply(HelloOk.toBytes({ observed, relayToken: this.relay.tokenFor(path), supernodes, ...this.tcpListeners.lists(supernodes), address6: this.cfg.listen6 }));
       }
       case Cmd.Publish: {
         const p = Publish.decode(m.body);

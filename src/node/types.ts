@@ -28,6 +28,8 @@ export interface NodeStatus {
       state: string; gateway: string; publicAddress: string | undefined; externalPort: number | undefined; lifetimeS: number | undefined; error: string | undefined;
       protocol?: string; attempts?: { protocol: string; state: string; error: string | undefined; publicAddress: string | undefined }[];
     };
+    /** IPv6 (src/nat/ipv6.ts): our IPv6 socket's address, and whether a supernode answered over IPv6. */
+    ipv6?: { state: string; local: string | undefined; observed: string | undefined; supernode: string | undefined; error: string | undefined };
   };
 }
 

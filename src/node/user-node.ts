@@ -39,6 +39,8 @@ import { PunchRetry } from '../nat/retry.ts';
 import { BindingTimeoutProbe } from '../nat/binding-timeout.ts';
 import { PortMapper, type MappingProtocol } from '../nat/port-mapper.ts';
 import type { HttpReply, UpnpRequest } from '../nat/upnp-igd.ts';
+import { Ipv6Status, withIpv6Last } from '../nat/ipv6.ts';
+import { familyOf, familyOfPath, familyReason } from '../nat/happy-eyeballs.ts';
 import { BindingProbe, BindingEcho } from '../nat/protocol.ts';
 import { normaliseUserName } from '../login/names.ts';
 import { LoginRoute } from '../login/login-route.ts';
@@ -74,6 +76,8 @@ export interface UserNodeConfig {
   bootstrap: Address[];
   /** Our own UDP address, offered to peers as a direct candidate. */
   listen: Address;
+  /** Our IPv6 socket's global address, when we have one (src/nat/ipv6.ts). */
+  listen6?: Address;
   directAllowed: boolean;
   autoAnswer: boolean;
   presenceTtlMs?: number;     // default 5 min
@@ -114,6 +118,8 @@ export class UserNode {
   readonly calls: CallManager;
   /** NAT behaviour and hole punching (src/nat). */
   readonly nat: Reachability;
+  /** Our IPv6: the socket's address, and whether a supernode answered over it. */
+  readonly ipv6: Ipv6Status;
   readonly conferences: ConferenceManager;
   /** Relay channels: relayed packets without a second Noise layer (src/relay/relay-client.ts). */
   readonly relayChannels = new RelayClient();
@@ -175,7 +181,8 @@ export class UserNode {
     this.ttlMs = cfg.presenceTtlMs ?? 5 * 60_000;
     this.directMs = cfg.directAttemptMs ?? 1500;
     this.punchGraceMs = cfg.punchGraceMs ?? 250;
-    this.nat = new Reachability({ random: cfg.random, local: cfg.listen });
+    this.ipv6 = new Ipv6Status(cfg.listen6);
+    this.nat = new Reachability({ random: cfg.random, local: cfg.listen, v6Ready: () => this.ipv6.ready });
     const hosts = cfg.hostCache ?? new HostCache();
     hosts.learn(cfg.bootstrap, 0);
     this.link = new SupernodeLink({
@@ -271,7 +278,7 @@ export class UserNode {
       directAllowed: this.cfg.directAllowed,
       calls: this.callList(),
       callSignalsDropped: this.calls.signalsDropped,
-      nat: { ...this.nat.report(), binding: this.attachment && !this.overTcp ? this.binding.result() : undefined, portMapping: this.portMapper?.result() },
+      nat: { ...this.nat.report(), binding: this.attachment && !this.overTcp ? this.binding.result() : undefined, portMapping: this.portMapper?.result(), ipv6: this.ipv6.report() },
       transport: this.attachment ? (this.overTcp ? 'tcp' : 'udp') : undefined,
     };
   }
@@ -654,7 +661,7 @@ export class UserNode {
     const a = this.attachment;
     if (!a || !this.user || !this.certificate) { this.nextPublishMs = undefined; return cb(err('not-logged-in', 'log in first')); }
     this.nextPublishMs = now + this.ttlMs / 2;
-    const addresses = this.cfg.directAllowed && !this.overTcp ? mergeAddresses([a.observed, ...this.mappedAddress()], isUnspecified(this.cfg.listen) ? [] : [this.cfg.listen]) : [];
+    const addresses = this.cfg.directAllowed && !this.overTcp ? withIpv6Last(mergeAddresses([a.observed, ...this.mappedAddress()], isUnspecified(this.cfg.listen) ? [] : [this.cfg.listen]), this.ipv6.ready ? this.ipv6.observed : undefined) : [];
     const relays = [{ supernode: a.address, token: a.relayToken, rttMs: this.overTcp ? undefined : this.link.hosts.get(a.address)?.rttMs }, ...this.relaySet.held()];
     this.primaryRttPublished = relays[0].rttMs !== undefined;
     const record = signPresence({
@@ -737,7 +744,8 @@ export class UserNode {
   private punch(user: string, candidates: Address[], supernode: Address, token: number, staticKey: Uint8Array,
     viaRelay: (cbs: PathCallback[]) => void, cb: PathCallback, retry = 0) {
     const a = this.attachment!;
-    const own = mergeAddresses([a.observed, ...this.mappedAddress()], isUnspecified(this.cfg.listen) ? [] : [this.cfg.listen]);
+    const own = withIpv6Last(mergeAddresses([a.observed, ...this.mappedAddress()], isUnspecified(this.cfg.listen) ? [] : [this.cfg.listen]), this.ipv6.ready ? this.ipv6.observed : undefined);
+    const peerV6 = candidates.some((c) => familyOf(c) === 6);
     const started = this.now;
     let peerSymmetric = false;
     let relayed = retry > 0;   // a retry runs while the call is already on the relay
@@ -756,13 +764,14 @@ export class UserNode {
       this.routeReasons.set(user, why);
       viaRelay([done]);
     };
-    const { key, birthday } = this.nat.startOutgoing(candidates, this.now, (path) => {
+    const { key, birthday } = this.nat.startOutgoing(candidates, this.now, (path, familyWhy) => {
       if (!path) {
-        const why = birthday && peerSymmetric ? 'both NATs are symmetric (endpoint-dependent mapping): no punching method meets'
-          : `hole punching found no path within its window${birthday || peerSymmetric ? ' (birthday punching included)' : ''}`;
+        const v6 = this.ipv6.ready && peerV6;
+        const why = birthday && peerSymmetric && !v6 ? 'both NATs are symmetric (endpoint-dependent mapping): no punching method meets'
+          : `hole punching found no path within its window${birthday || peerSymmetric ? ' (birthday punching included)' : ''}${v6 ? ' (IPv6 included)' : ''}`;
         this.log('info', `hole punching to ${user}${retry ? ` (retry ${retry})` : ''}: ${why}; using the relay`);
-        // Unless nothing can meet (both symmetric), punch again while the call stays relayed.
-        if (!(birthday && peerSymmetric)) {
+        // Unless nothing can meet (both symmetric, no IPv6), punch again while the call stays relayed.
+        if (!(birthday && peerSymmetric) || v6) {
           const first = this.retryTargets.get(user)?.firstMs ?? started;
           this.retryTargets.set(user, { candidates, supernode, token, staticKey, firstMs: first });
           this.retry.schedule(user, this.now);
@@ -772,7 +781,8 @@ export class UserNode {
       }
       const ms = this.now - started;
       // Our symmetric NAT reached a peer's fixed port (a port mapping, a cone) from our own socket: no birthday.
-      const how = parseSocketPath(path) || peerSymmetric ? ' (birthday punching: a symmetric NAT on the way)' : '';
+      const family = familyReason(familyOfPath(path), this.ipv6.ready, peerV6, familyWhy);
+      const how = (family ? ` (${family})` : '') + (familyOfPath(path) === 4 && (parseSocketPath(path) || peerSymmetric) ? ' (birthday punching: a symmetric NAT on the way)' : '');
       const firstMs = this.retryTargets.get(user)?.firstMs;
       this.retry.cancel(user);
       this.retryTargets.delete(user);
@@ -789,7 +799,8 @@ export class UserNode {
         return;
       }
       const q = PunchOk.decode(r.value.message.body);
-      if (q.ok && q.value.birthday) { peerSymmetric = true; this.nat.peerIsSymmetric(key, this.now); this.nat.hurry(key); }
+      // IPv6 on both sides needs no birthday punching: no reason to hurry to the relay.
+      if (q.ok && q.value.birthday) { peerSymmetric = true; this.nat.peerIsSymmetric(key, this.now); if (!(this.ipv6.ready && peerV6)) this.nat.hurry(key); }
     }, { timeoutMs: 3000 });
   }
 
@@ -902,6 +913,24 @@ export class UserNode {
     this.nat.addSample(a.address, a.observed);
     this.sampleMapping(a.address);
     this.measureBinding(a.address);
+    this.probeIpv6(a.address6);
+  }
+
+  /** Says Hello to the supernode's IPv6 address from our IPv6 socket: the answer proves IPv6 works and says where we are. */
+  private probeIpv6(sn6: Address | undefined) {
+    if (!sn6 || !this.ipv6.wants(sn6)) return;
+    this.ipv6.probing(sn6);
+    this.rpc.request(udpPath(sn6), Hello.toBytes({}), this.now, (r) => {
+      const h = r.ok && r.value.message.command === Cmd.HelloOk ? HelloOk.decode(r.value.message.body) : undefined;
+      if (!h?.ok) {
+        this.ipv6.failed(r.ok ? 'the supernode refused Hello over IPv6' : r.error.message);
+        this.log('info', `IPv6: no answer from ${formatAddress(sn6)}; publishing IPv4 candidates only`);
+      } else if (this.ipv6.answered(h.value.observed)) {
+        this.log('info', `IPv6 works: ${formatAddress(sn6)} sees us at ${formatAddress(h.value.observed)}`);
+        if (this.attachment) this.publish(this.now, () => {});
+      }
+      this.events.push({ type: 'status' });
+    }, { timeoutMs: 3000 });
   }
 
   /** Asks another supernode (on another IP) where it sees us: tells whether our NAT maps per destination. */

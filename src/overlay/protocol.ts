@@ -11,6 +11,8 @@ export const HelloOk = command(Cmd.HelloOk, {
   supernodes: f.addresses(3, 64),
   tcpOf: f.addresses(4, 64).opt(),
   tcpAt: f.addresses(5, 64).opt(),
+  /** The supernode's IPv6 address, when it listens on one: a dual-stack node says Hello there too (src/nat/ipv6.ts). */
+  address6: f.address(6).opt(),
 });
 
 export const Publish = command(Cmd.Publish, { record: f.bytes(1, 4096) });

@@ -7,6 +7,7 @@ import { UdpDriver } from './udp-driver.ts';
 import { defaultGateway, localAddressToward } from './gateway.ts';
 import { PortMappingIo } from './port-mapping-io.ts';
 import type { MappingProtocol } from '../nat/port-mapper.ts';
+import { bindIpv6 } from './ipv6.ts';
 import { DataDir } from './data-dir.ts';
 import { PromotionRunner } from './promotion-runner.ts';
 import { WavPlayer, WavRecorder, readWavMono48k } from './audio.ts';
@@ -29,6 +30,9 @@ export interface NodeServiceOptions {
   loginKey?: Uint8Array;
   bootstrap: Address[];
   listen?: Address;
+  /** IPv6 beside IPv4 (src/runtime/ipv6.ts): --listen6, or found on the interfaces unless --no-ipv6. */
+  listen6?: Address;
+  noIpv6?: boolean;
   autoAnswer: boolean;
   play?: string;
   record?: string;
@@ -80,12 +84,16 @@ export class NodeService implements NodeControl {
     const meter = capacityMeter(opts.uplinkKbps ?? 1000);
     const driver = await UdpDriver.bind(opts.listen ?? { host: '127.0.0.1', port: 0 }, (e) => opts.log?.('error', `internal error: ${String(e)}`));
     driver.enableTcp(true);
+    const listen6 = await bindIpv6(driver, { explicit: opts.listen6, off: opts.noIpv6 }, (l, m) => opts.log?.(l, m)).catch(async (e: Error) => {
+      await driver.close();
+      throw new Error(`cannot listen on ${formatAddress(opts.listen6!)}: ${e.message}`);
+    });
     // Port mapping asks the default gateway; never from loopback (tests and demos stay off real networks).
     const gateway = driver.address.host.startsWith('127.') ? undefined : defaultGateway();
     const lanHost = driver.address.host === '0.0.0.0' && gateway ? localAddressToward(gateway) : driver.address.host;
     const node = new UserNode({
       staticKey: keys.static, signingKey: keys.signing, random, deviceId: keys.deviceId,
-      login: opts.login, loginKey: opts.loginKey ?? pinned, bootstrap: opts.bootstrap, listen: driver.address,
+      login: opts.login, loginKey: opts.loginKey ?? pinned, bootstrap: opts.bootstrap, listen: driver.address, listen6,
       directAllowed: !opts.noDirect, autoAnswer: opts.autoAnswer, capacity: meter.capacity,
       hostCache: data.hostCache(clockNow(), (m) => opts.log?.('warn', m)),
       bindingLadderMs: opts.bindingLadderMs,
@@ -106,6 +114,7 @@ export class NodeService implements NodeControl {
   }
 
   get listen(): Address { return this.driver.address; }
+  get listen6(): Address | undefined { return this.driver.otherAddress; }
 
   async stop() {
     if (this.contactTimer) clearInterval(this.contactTimer);

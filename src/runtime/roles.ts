@@ -18,17 +18,20 @@ import { ed25519FromSeed, x25519FromPrivate, type KeyPair } from '../crypto/keys
 import { toBase64Url, fromBase64Url } from '../crypto/bytes.ts';
 import { type Address, formatAddress } from '../wire/address.ts';
 import { startApiServer } from '../api/server.ts';
+import { bindIpv6 } from './ipv6.ts';
 
 export interface LoginServerOptions { listen: Address; db: string; quiet?: boolean; registration?: RegistrationPolicy; promotion?: boolean; tcpListen?: Address[] }
 export interface SupernodeOptions {
   listen: Address; login: Address; loginKey?: string; bootstrap: Address[]; data?: string; quiet?: boolean; tcpListen?: Address[]; relayQuotas?: RelayQuotas;
+  /** IPv6 beside IPv4 (src/runtime/ipv6.ts): --listen6, or found on the interfaces unless --no-ipv6. */
+  listen6?: Address; noIpv6?: boolean;
 }
 export interface NodeOptions {
   /** --port-mapping: protocols to ask the gateway with (src/nat/port-mapper.ts). */
   portMapping?: MappingProtocol[];
   data: string; login: Address; loginKey?: string; bootstrap: Address[]; api: Address; listen?: Address;
   autoAnswer: boolean; play?: string; record?: string; noDirect: boolean; quiet?: boolean; uplinkKbps?: number; bindingLadderMs?: number[];
-  noPromote?: boolean; promoteAfterMs?: number;
+  noPromote?: boolean; promoteAfterMs?: number; listen6?: Address; noIpv6?: boolean;
 }
 export interface DemoOptions { data?: string; apiBasePort?: number; quiet?: boolean }
 
@@ -129,8 +132,12 @@ export async function startSupernode(o: SupernodeOptions): Promise<Running> {
     tcpListen.push(formatAddress(a));
     tcpExtra.push(a);
   }
+  const listen6 = await bindIpv6(driver, { explicit: o.listen6, off: o.noIpv6 }, log).catch((e: Error) => {
+    void driver!.close();
+    throw new RoleError(`cannot listen on ${formatAddress(o.listen6!)}: ${e.message}`);
+  });
   const sn = new Supernode({
-    staticKey: keys.static, signingKey: keys.signing, random, listen: driver.address, login: o.login,
+    staticKey: keys.static, signingKey: keys.signing, random, listen: driver.address, listen6, login: o.login,
     loginKey: parseKey(o.loginKey, '--login-key') ?? data.loginKey(), bootstrap: o.bootstrap, relayQuotas: o.relayQuotas, tcpListen: tcpExtra,
   });
   let pinned = sn.loginKey !== undefined;
@@ -140,9 +147,9 @@ export async function startSupernode(o: SupernodeOptions): Promise<Running> {
   });
   driver.mutate((now) => sn.start(now));
   const listen = formatAddress(driver.address);
-  log('info', `listening on udp ${listen}`);
+  log('info', `listening on udp ${listen}${listen6 ? ` and ${formatAddress(listen6)}` : ''}`);
   return {
-    describe: () => ({ listen, tcpListen, peers: [...sn.peers.values()].map(formatAddress), records: sn.overlay.core.recordCount(), overlayMembers: sn.overlay.core.members.local.length }),
+    describe: () => ({ listen, listen6: listen6 && formatAddress(listen6), tcpListen, peers: [...sn.peers.values()].map(formatAddress), records: sn.overlay.core.recordCount(), overlayMembers: sn.overlay.core.members.local.length }),
     stop: () => driver.close(),
   };
 }
@@ -153,6 +160,7 @@ export async function startNode(o: NodeOptions): Promise<Running> {
     data: o.data, login: o.login, loginKey: parseKey(o.loginKey, '--login-key'), bootstrap: o.bootstrap, listen: o.listen,
     autoAnswer: o.autoAnswer, play: o.play && path.resolve(o.play), record: o.record && path.resolve(o.record),
     noDirect: o.noDirect, uplinkKbps: o.uplinkKbps, log, bindingLadderMs: o.bindingLadderMs, noPromote: o.noPromote, promoteAfterMs: o.promoteAfterMs, portMapping: o.portMapping,
+    listen6: o.listen6, noIpv6: o.noIpv6,
   });
   const api = await startApiServer(svc, o.api).catch(async (e: Error) => {
     await svc.stop();
@@ -161,7 +169,7 @@ export async function startNode(o: NodeOptions): Promise<Running> {
   const url = `http://${formatAddress(api.address)}/`;
   log('info', `web UI and API at ${url}`);
   return {
-    describe: () => ({ api: formatAddress(api.address), url, listen: formatAddress(svc.listen), user: svc.status().user }),
+    describe: () => ({ api: formatAddress(api.address), url, listen: formatAddress(svc.listen), listen6: svc.listen6 && formatAddress(svc.listen6), user: svc.status().user }),
     stop: async () => { await api.close(); await svc.stop(); },
   };
 }

@@ -20,6 +20,8 @@ export class UdpDriver {
   private afterMutation: () => void = () => {};
   private closed = false;
   private readonly extra = new Map<number, dgram.Socket>();
+  /** A second socket of the other address family (dual stack): udp: paths of that family go through it. */
+  private other: dgram.Socket | undefined;
   /** TCP fallback links (tcp: paths), when the role has them. */
   tcp: TcpLinks | undefined;
   readonly stats: DriverStats = { received: 0, sent: 0, sendErrors: 0, coreErrors: 0 };
@@ -35,19 +37,51 @@ export class UdpDriver {
         socket.off('error', reject);
         const d = new UdpDriver(socket, onError);
         socket.on('error', (e) => onError(e));
-        socket.on('message', (msg, rinfo) => {
-          d.stats.received++;
-          const host = rinfo.address.includes('%') ? rinfo.address.replace(/%.*$/, '') : rinfo.address;
-          d.mutate((now) => d.core?.handleDatagram(udpPath({ host, port: rinfo.port }), new Uint8Array(msg.buffer, msg.byteOffset, msg.byteLength), now));
-        });
+        d.receive(socket);
         resolve(d);
       });
+    });
+  }
+
+  private receive(socket: dgram.Socket) {
+    socket.on('message', (msg, rinfo) => {
+      this.stats.received++;
+      const host = rinfo.address.includes('%') ? rinfo.address.replace(/%.*$/, '') : rinfo.address;
+      this.mutate((now) => this.core?.handleDatagram(udpPath({ host, port: rinfo.port }), new Uint8Array(msg.buffer, msg.byteOffset, msg.byteLength), now));
     });
   }
 
   get address(): Address {
     const a = this.socket.address();
     return { host: a.address, port: a.port };
+  }
+
+  /**
+   * Binds a second socket of the other address family (an IPv6 one beside IPv4): the core keeps
+   * one set of paths, and each datagram leaves through the socket of its address's family.
+   */
+  bindOther(listen: Address): Promise<Address> {
+    const v6 = !parseIPv4(listen.host);
+    if (this.other || v6 === (this.socket.address().family === 'IPv6')) return Promise.reject(new Error('a second socket must be of the other address family'));
+    const socket = dgram.createSocket({ type: v6 ? 'udp6' : 'udp4', reuseAddr: false, ipv6Only: v6 });
+    return new Promise((resolve, reject) => {
+      socket.once('error', reject);
+      socket.bind(listen.port, listen.host, () => {
+        socket.off('error', reject);
+        socket.on('error', (e) => this.onError(e));
+        this.receive(socket);
+        this.other = socket;
+        this.otherV6 = v6;
+        const a = socket.address();
+        resolve({ host: a.address, port: a.port });
+      });
+    });
+  }
+
+  /** The second socket's address (see bindOther), if there is one. */
+  get otherAddress(): Address | undefined {
+    const a = this.other?.address();
+    return a && { host: a.address, port: a.port };
   }
 
   /** Starts driving the core; `afterMutation` runs after every mutation to drain its events. */
@@ -84,7 +118,7 @@ export class UdpDriver {
       if (t.path.startsWith('tcp:')) { n++; this.stats.sent++; this.tcp?.send(t.path, t.bytes); continue; }
       const extra = t.path.startsWith('udp:') ? undefined : parseSocketPath(t.path);
       const to = extra?.address ?? this.addressOf(t.path);
-      const socket = extra ? this.extraSocket(extra.socket) : this.socket;
+      const socket = extra ? this.extraSocket(extra.socket) : to && this.other && this.isOtherFamily(to) ? this.other : this.socket;
       if (!to || !socket) continue;
       n++;
       this.stats.sent++;
@@ -92,6 +126,9 @@ export class UdpDriver {
     }
     return n;
   }
+
+  private otherV6 = false;
+  private isOtherFamily(a: Address): boolean { return a.host.includes(':') === this.otherV6; }
 
   /** Adds TCP links: datagrams on tcp: paths go through them; listen() on them for a TCP listener. */
   enableTcp(dialOut: boolean): TcpLinks {
@@ -145,6 +182,7 @@ export class UdpDriver {
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
     for (const s of this.extra.values()) s.close();
+    this.other?.close();
     this.tcp?.close();
     return new Promise((resolve) => this.socket.close(() => resolve()));
   }

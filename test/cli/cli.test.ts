@@ -47,7 +47,9 @@ test('a bad flag or command is one line and exit 2', async () => {
   for (const args of [['status', '--frob'], ['nonsense'], ['node', '--login', 'not-an-address', '--data', '/tmp/x'], ['chat'],
     ['conference'], ['conference', 'frob'], ['conference', 'create'], ['conference', 'leave'],
     ['node', '--login', '127.0.0.1:1', '--data', '/tmp/x', '--uplink-kbps', 'lots'],
-    ['supernode', '--login', '127.0.0.1:9', '--relay-user-kbps', 'lots']]) {
+    ['supernode', '--login', '127.0.0.1:9', '--relay-user-kbps', 'lots'],
+    ['node', '--login', '127.0.0.1:1', '--data', '/tmp/x', '--listen6', '127.0.0.1:5000'],
+    ['supernode', '--login', '127.0.0.1:9', '--listen6', '[::1]:7001', '--no-ipv6']]) {
     const r = await cli(args);
     assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
     assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);

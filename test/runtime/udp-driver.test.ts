@@ -38,3 +38,25 @@ test('binding a port that is taken fails with an error, not a crash', async () =
   await assert.rejects(UdpDriver.bind({ host: '127.0.0.1', port: d.address.port }));
   await d.close();
 });
+
+test('dual stack: a second, IPv6 socket beside IPv4 carries the IPv6 paths of the same core', async () => {
+  const da = await UdpDriver.bind({ host: '127.0.0.1', port: 0 });
+  const db = await UdpDriver.bind({ host: '127.0.0.1', port: 0 });
+  const b6 = await db.bindOther({ host: '::1', port: 0 });
+  assert.deepEqual(db.otherAddress, b6);
+  await assert.rejects(db.bindOther({ host: '::1', port: 0 }), 'one second socket, of the other family');
+  const a6 = await da.bindOther({ host: '::1', port: 0 });
+  const a = new Rpc(endpointConfig(testIdentity(1), random));
+  const b = new Rpc(endpointConfig(testIdentity(2), random));
+  const seenAt: string[] = [];
+  da.attach(a, () => { while (a.pollEvent()); });
+  db.attach(b, () => {
+    for (let e = b.pollEvent(); e; e = b.pollEvent()) if (e.type === 'request') { seenAt.push(e.path); b.respond(e.path, e.id, encodeMessage(2, e.message.body), Date.now()); }
+  });
+  const ask = (to: string) => new Promise<any>((resolve) => da.mutate((now) => a.request(to, encodeMessage(1, new Map([[1, to]])), now, resolve)));
+  const over6 = await ask(udpPath(b6));
+  const over4 = await ask(udpPath(db.address));
+  assert.ok(over6.ok && over4.ok);
+  assert.deepEqual(seenAt, [udpPath(a6), udpPath(da.address)], 'each request came from the socket of its family');
+  await Promise.all([da.close(), db.close()]);
+});

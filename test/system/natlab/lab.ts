@@ -80,6 +80,8 @@ export class NatLab {
     await this.stop(p.stun.proc);
     execFileSync(script, ['portmap', this.prefix, router, 'off'], { stdio: ['ignore', 'ignore', 'pipe'] });
   }
+  /** Global IPv6 for the home network behind a router (routed, stateful firewall, no NAT66), none, or addresses with a dead upstream. */
+  setV6(router: 'NA' | 'NB', state: 'on' | 'off' | 'broken') { execFileSync(script, ['v6', this.prefix, router, state], { stdio: ['ignore', 'ignore', 'pipe'] }); }
 
   /** Starts a program inside a host's namespace; `ip netns exec` execs it, so the PID is the program's. */
   spawn(host: Host, argv: string[]): Proc {

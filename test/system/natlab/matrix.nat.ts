@@ -79,14 +79,14 @@ async function status(n: Node) {
   return r.code === 0 ? JSON.parse(r.stdout) : undefined;
 }
 
-/** Bob's extra flags, what to wait for before Alice calls (the port-mapping cells), and the caller's name (fresh users). */
-interface CellOptions { bobArgs?: string[]; beforeCall?: (a: Node, b: Node) => Promise<void>; callerName?: string }
+/** Bob's extra flags, what to wait for before Alice calls (the port-mapping cells), the caller's name (fresh users), and where the cell is reported (the matrix by default). */
+interface CellOptions { bobArgs?: string[]; beforeCall?: (a: Node, b: Node) => Promise<void>; callerName?: string; list?: Cell[] }
 
 async function callCell(callerHost: Host, callerType: string, calleeType: string, opts: CellOptions = {}) {
   const started = Date.now();
   const record = path.join(tmp, `rec-${callerType}-${calleeType}.wav`);
   const cell: Cell = { caller: callerType, callee: calleeType, path: '-', why: '', firstAudioMs: undefined, match: undefined, ok: false };
-  cells.push(cell);
+  (opts.list ?? cells).push(cell);
   const caller = opts.callerName ?? (callerHost === 'P' ? 'pat' : 'alice');
   const [a, b] = await Promise.all([
     userNode(callerHost, caller, sn1),
@@ -146,8 +146,9 @@ function windowedMatch(recorded: Int16Array): { median: number; windows: number[
   return windowedCorrelation(input, recorded);
 }
 
-/** A matrix label: direct, direct-bday (a birthday socket), relay-udp, relay-tcp (either side over TCP). */
+/** A matrix label: direct, direct-bday (a birthday socket), direct-v6, relay-udp, relay-tcp (either side over TCP). */
 function short(callerRoute: string, calleeRoute: string | undefined): string {
+  if (callerRoute.startsWith('direct') && callerRoute.includes('(IPv6)')) return 'direct-v6';
   if (callerRoute.startsWith('direct')) return callerRoute.includes('birthday') || calleeRoute?.includes('birthday') ? 'direct-bday' : 'direct';
   return `${callerRoute}${calleeRoute ?? ''}`.includes('over tcp') ? 'relay-tcp' : 'relay-udp';
 }
@@ -164,15 +165,15 @@ before(async () => {
   lab.start();
   const l = lab.spawn('S', [process.execPath, bin, 'login-server', '--listen', login, '--db', path.join(tmp, 'login.sqlite'), '--tcp-listen', '203.0.113.10:443']);
   loginKey = String((await ready(l, 'login server')).key);
-  const s1 = lab.spawn('S', [process.execPath, bin, 'supernode', '--listen', sn1, '--login', login, '--login-key', loginKey, '--data', path.join(tmp, 'sn1'), '--tcp-listen', '203.0.113.12:443']);
+  const s1 = lab.spawn('S', [process.execPath, bin, 'supernode', '--listen', sn1, '--login', login, '--login-key', loginKey, '--data', path.join(tmp, 'sn1'), '--tcp-listen', '203.0.113.12:443', '--listen6', '[2001:db8::10]:7001']);
   await ready(s1, 'supernode 1');
-  const s2 = lab.spawn('S', [process.execPath, bin, 'supernode', '--listen', sn2, '--login', login, '--login-key', loginKey, '--data', path.join(tmp, 'sn2'), '--bootstrap', sn1, '--tcp-listen', '203.0.113.13:443']);
+  const s2 = lab.spawn('S', [process.execPath, bin, 'supernode', '--listen', sn2, '--login', login, '--login-key', loginKey, '--data', path.join(tmp, 'sn2'), '--bootstrap', sn1, '--tcp-listen', '203.0.113.13:443', '--listen6', '[2001:db8::11]:7001']);
   await ready(s2, 'supernode 2');
 });
 
 after(async () => {
   await lab.down();
-  if (cells.length || moveReport || bindingReport || portmapReport.length || extraReports.length) printMatrix();
+  if (cells.length || moveReport || bindingReport || portmapReport.length || extraReports.length || ipv6Cells.length) printMatrix();
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 
@@ -390,6 +391,11 @@ function printMatrix() {
   if (bindingReport) lines.push('', bindingReport);
   if (portmapReport.length) lines.push('', 'port mapping (miniupnpd on bob\'s router, both NATs symmetric):', ...portmapReport.map((l) => `  ${l}`));
   if (extraReports.length) lines.push('', ...extraReports);
+  if (ipv6Cells.length) {
+    lines.push('', 'IPv6 (homes with global IPv6 behind stateful firewalls, no NAT66): caller → callee: path · time to first audio · audio match');
+    for (const c of ipv6Cells) lines.push(`  ${c.caller} → ${c.callee}: ${c.path} ${c.firstAudioMs ?? '?'}ms ${c.match?.toFixed(2) ?? '?'}${c.ok ? '' : ` FAIL ${c.error ?? ''}`}; ${c.route ?? '-'}: ${c.why}; ${c.audio ?? ''}; ${c.nat ?? ''}`);
+    lines.push(...ipv6Netchecks);
+  }
   console.log(lines.join('\n'));
   fs.writeFileSync(path.resolve(import.meta.dirname, '../../../.natlab-matrix.txt'), lines.join('\n') + '\n');
 }
@@ -425,4 +431,73 @@ test('a node that only gets out on TCP 443, with a fresh data dir, registers, lo
   assert.equal(cell.path, 'relay-tcp');
   assert.match(cell.why, /advertised listeners .*tcp:203\.0\.113\.1[23]:443/);
   assert.ok(cell.match !== undefined && cell.match >= 0.9, `windowed cross-correlation ${cell.match?.toFixed(3)} must be ≥ 0.9 (${cell.audio})`);
+});
+
+// IPv6 preferred when both peers have it (docs/reachability.md, "IPv6"): the two homes get
+// global IPv6 (routed by their routers, no NAT66, a stateful firewall that lets in only flows
+// the inside host started), the nodes find it on their interfaces, learn it from their
+// supernode over IPv6 and publish it; the call goes direct over IPv6 — even where both IPv4
+// NATs are symmetric, a cell the IPv4 matrix can only relay. With IPv6 off on Bob's side the
+// call takes the IPv4 path as in the matrix; so it does when Bob's IPv6 is broken (his address
+// is there, his router's upstream drops everything): no supernode answers him over IPv6, so he
+// publishes no IPv6 address and nobody waits on it.
+const ipv6Cells: Cell[] = [];
+const ipv6Netchecks: string[] = [];
+test('ipv6: a call goes direct over IPv6 when both homes have it; over IPv4 when Bob has none or a broken one', { skip: skip ?? (only && !only.includes('ipv6') ? 'not selected' : undefined) }, async () => {
+  const cases = [
+    { na: 'port-restricted', nb: 'port-restricted', bob: 'on' },
+    { na: 'symmetric', nb: 'symmetric', bob: 'on' },
+    { na: 'port-restricted', nb: 'port-restricted', bob: 'off' },
+    { na: 'port-restricted', nb: 'port-restricted', bob: 'broken' },
+  ] as const;
+  try {
+    for (const c of cases) {
+      lab.setNat('NA', c.na);
+      lab.setNat('NB', c.nb);
+      lab.setV6('NA', 'on');
+      lab.setV6('NB', c.bob);
+      const bobV6 = c.bob === 'on';
+      const [callerLabel, calleeLabel] = [`${c.na}+v6`, `${c.nb}${c.bob === 'on' ? '+v6' : c.bob === 'broken' ? '+broken-v6' : ''}`];
+      const cell = await callCell('A', callerLabel, calleeLabel, {
+        list: ipv6Cells,
+        // Alice's IPv6 confirmed by her supernode, and Bob's record carrying his IPv6 address (or none).
+        beforeCall: async (a, b) => {
+          if (c.bob === 'broken') {
+            await waitFor('bob to find that IPv6 does not work', async () => {
+              const r = await tincan('B', ['netcheck', '--api', b.api, '--json']);
+              return r.code === 0 && JSON.parse(r.stdout).nat?.ipv6?.state === 'no-answer' ? true : undefined;
+            });
+            const bc = await tincan('B', ['netcheck', '--api', b.api]);
+            ipv6Netchecks.push(`  bob's netcheck (${callerLabel} → ${calleeLabel}): ${bc.stdout.split('\n').find((l) => l.includes('IPv6'))?.trim()}`);
+          }
+          await waitFor('alice to learn her IPv6 address from her supernode', async () => {
+            const r = await tincan('A', ['netcheck', '--api', a.api, '--json']);
+            return r.code === 0 && JSON.parse(r.stdout).nat?.ipv6?.state === 'works' ? true : undefined;
+          });
+          await waitFor('bob\'s record to say whether he has IPv6', async () => {
+            const r = await tincan('A', ['lookup', 'bob', '--api', a.api, '--json']);
+            const v6 = r.code === 0 && JSON.parse(r.stdout).addresses.some((x: string) => x.startsWith('[2001:db8:2::'));
+            return r.code === 0 && v6 === bobV6 ? true : undefined;
+          });
+          const check = await tincan('A', ['netcheck', '--api', a.api]);
+          ipv6Netchecks.push(`  alice's netcheck (${callerLabel} → ${calleeLabel}): ${check.stdout.split('\n').find((l) => l.includes('IPv6'))?.trim()}`);
+        },
+      });
+      const check = (ok: boolean, message: string) => { if (!ok) cell.error ??= message; assert.ok(ok, message); };
+      const [callerRoute, calleeRoute] = (cell.route ?? '').split(' / bob: ');
+      if (bobV6) {
+        check(callerRoute.startsWith('direct udp [2001:db8:2::10]:5000 (IPv6)'), `both homes have IPv6: the call is direct over IPv6, was ${cell.route}`);
+        check(calleeRoute.startsWith('direct udp [2001:db8:1::10]:5000 (IPv6)'), `bob's side of the call is direct over IPv6 too, was ${calleeRoute}`);
+        check(/IPv6/.test(cell.why), `the reason says IPv6: ${cell.why}`);
+      } else {
+        check(callerRoute.startsWith('direct udp 203.0.113.22:'), `Bob without (working) IPv6: the IPv4 path as in the matrix, was ${cell.route}`);
+        check(/the peer has no IPv6/.test(cell.why), `the reason says why not IPv6: ${cell.why}`);
+      }
+      check(cell.match !== undefined && cell.match >= 0.9, `windowed cross-correlation ${cell.match?.toFixed(3)} must be ≥ 0.9 (whole-signal ${cell.whole?.toFixed(3)}; ${cell.audio})`);
+      console.log(`ipv6 cell ${cell.caller} → ${cell.callee}: ${cell.route}: ${cell.why}; ${cell.audio}`);
+    }
+  } finally {
+    lab.setV6('NA', 'off');
+    lab.setV6('NB', 'off');
+  }
 });

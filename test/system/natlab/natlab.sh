@@ -10,6 +10,9 @@
 #   natlab.sh portmap PREFIX NA|NB on|off  nftables table and chains for a port-mapping daemon
 #                                    (miniupnpd) on the router, and the router's NAT rules let
 #                                    its mappings and its STUN self-test through (docs/reachability.md)
+#   natlab.sh v6 PREFIX NA|NB on|off|broken  give the home network behind the router global IPv6
+#                                    (routed, no NAT66, stateful firewall), none at all (the
+#                                    default), or addresses whose upstream drops every packet
 #   natlab.sh down PREFIX            delete every namespace named PREFIX<role> (idempotent)
 #   natlab.sh sweep                  delete leftovers of earlier runs whose owner process is gone
 #
@@ -18,10 +21,12 @@
 #
 # Topology (only documentation / shared address space, never the host's network):
 #   PREFIXinet  bridge br0: "the internet", 203.0.113.0/24 (+ 2001:db8::/64), no address of its own
-#   PREFIXS     servers: 203.0.113.10 and .11 (login server, supernodes); .12, .13 (their TCP 443 listeners)
-#   PREFIXP     public host 203.0.113.30 (no NAT)
+#   PREFIXS     servers: 203.0.113.10 and .11, 2001:db8::10 and ::11 (login server, supernodes); .12, .13 (their TCP 443 listeners)
+#   PREFIXP     public host 203.0.113.30, 2001:db8::30 (no NAT)
 #   PREFIXNA    NAT router, wan0 203.0.113.21, lan0 100.64.1.1/24 → PREFIXA 100.64.1.10
+#               IPv6 (when on): wan0 2001:db8::21, lan0 2001:db8:1::1/64 → PREFIXA 2001:db8:1::10
 #   PREFIXNB    NAT router, wan0 203.0.113.22, lan0 100.64.2.1/24 → PREFIXB 100.64.2.10
+#               IPv6 (when on): wan0 2001:db8::22, lan0 2001:db8:2::1/64 → PREFIXB 2001:db8:2::10
 # Every veth pair is created with both ends inside lab namespaces: nothing touches the root
 # namespace, and no route leaves the lab.
 #
@@ -34,6 +39,9 @@
 #    the host's own later flow, so the host gets a fresh port). Unsolicited new inbound UDP to the
 #    router itself is dropped in the input hook, before conntrack confirms it.
 #  - ip_forward is per namespace and starts at 0.
+#  - IPv6 is routed, not translated (no NAT66, as home routers do it), behind a stateful firewall
+#    like theirs: inbound only for flows the LAN host started (established/related), so two homes
+#    still need simultaneous open — but no mapping, no port prediction, no birthday punching.
 set -euo pipefail
 
 x() { local ns=$1; shift; ip netns exec "$PREFIX$ns" "$@"; }
@@ -108,6 +116,43 @@ set_nat() { # router type
   x "$r" nft delete table ip natlab 2>/dev/null || true
   x "$r" nft -f - <<<"$text"
   x "$r" conntrack -F >/dev/null 2>&1 || true
+  x "$r" conntrack -F -f ipv6 >/dev/null 2>&1 || true
+}
+
+v6_of() { case $1 in NA) echo 2001:db8::21;; NB) echo 2001:db8::22;; esac; }
+
+firewall6() { # router — a home router's IPv6 firewall: routed, stateful, nothing unsolicited gets in
+  x "$1" nft delete table ip6 natlab6 2>/dev/null || true
+  x "$1" nft -f - <<RULES
+table ip6 natlab6 {
+  chain filter_fwd { type filter hook forward priority filter; policy drop;
+    ct state established,related accept
+    iifname "lan0" accept
+    icmpv6 type { destination-unreachable, packet-too-big, time-exceeded, parameter-problem } accept
+  }
+}
+RULES
+}
+
+v6() { # router on|off|broken — global IPv6 for the home network behind the router, none, or dead
+  local r=$1 n c; n=$(lan_of "$r"); c=${r#N}
+  [[ ${2:-} =~ ^(on|off|broken)$ ]] || { echo "natlab: v6 NA|NB on|off|broken, got '${2:-}'" >&2; exit 2; }
+  x "$r" nft delete table ip6 natlab6cut 2>/dev/null || true
+  x "$c" ip -6 route del default 2>/dev/null || true
+  x "$c" ip -6 addr del "2001:db8:$n::10/64" dev eth0 2>/dev/null || true
+  x "$r" ip -6 addr del "2001:db8:$n::1/64" dev lan0 2>/dev/null || true
+  x "$r" conntrack -F -f ipv6 >/dev/null 2>&1 || true
+  [[ $2 == off ]] && return 0
+  x "$r" ip -6 addr add "2001:db8:$n::1/64" dev lan0 nodad
+  x "$c" ip -6 addr add "2001:db8:$n::10/64" dev eth0 nodad
+  x "$c" ip -6 route add default via "2001:db8:$n::1"
+  [[ $2 == broken ]] || return 0
+  # The host has its address and route, but nothing it sends gets past the router (a dead upstream).
+  x "$r" nft -f - <<RULES
+table ip6 natlab6cut {
+  chain cut { type filter hook forward priority filter - 10; policy drop; }
+}
+RULES
 }
 
 gate() { # closed|open — on router NB, before conntrack (raw priority), so no state is left behind
@@ -167,6 +212,7 @@ up() {
   x S ip addr add 203.0.113.12/24 dev eth0
   x S ip addr add 203.0.113.13/24 dev eth0
   x S ip -6 addr add 2001:db8::10/64 dev eth0 nodad
+  x S ip -6 addr add 2001:db8::11/64 dev eth0 nodad
   x P ip addr add 203.0.113.30/24 dev eth0
   x P ip -6 addr add 2001:db8::30/64 dev eth0 nodad
   for r in NA NB; do
@@ -181,7 +227,17 @@ up() {
     x "$r" sysctl -qw net.ipv4.ip_forward=1
     x "$r" sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0
     set_nat "$r" port-restricted
+    # IPv6: the router's wan0 address and the routes to each home's /64 are always there; the
+    # home's own addresses come and go with `v6 on|off` (off by default: IPv4 only, as before).
+    x "$r" ip -6 addr add "$(v6_of $r)/64" dev wan0 nodad
+    x "$r" sysctl -qw net.ipv6.conf.all.forwarding=1
+    firewall6 "$r"
   done
+  for h in S P NA NB; do
+    [[ $h != NA ]] && x "$h" ip -6 route add 2001:db8:1::/64 via "$(v6_of NA)"
+    [[ $h != NB ]] && x "$h" ip -6 route add 2001:db8:2::/64 via "$(v6_of NB)"
+  done
+  return 0
 }
 
 down() {
@@ -204,8 +260,9 @@ case $cmd in
   gate)  check_prefix "${1:-}"; PREFIX=$1; gate "${2:-}" ;;
   udp-timeout) check_prefix "${1:-}"; PREFIX=$1; udp_timeout "$2" "$3" ;;
   portmap) check_prefix "${1:-}"; PREFIX=$1; portmap "$2" "${3:-}" ;;
+  v6)    check_prefix "${1:-}"; PREFIX=$1; v6 "$2" "${3:-}" ;;
   rules) PREFIX=unused; rules "$1" "$2" ;;
   down)  check_prefix "${1:-}"; PREFIX=$1; down ;;
   sweep) sweep ;;
-  *) sed -n '2,16p' "$0"; exit 2 ;;
+  *) sed -n '2,19p' "$0"; exit 2 ;;
 esac
