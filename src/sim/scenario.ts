@@ -13,7 +13,7 @@ import type { SimCore } from './sim-core.ts';
 import type { Protocol } from './protocols.ts';
 import { simRecord, simRecordUser } from './sim-record.ts';
 import { ClRequest, ClAnswer, MailItem, Op, Status } from '../overlay/messages.ts';
-import { decodeMessage, decodeObjectList, encodeObjectList } from '../wire/object-list.ts';
+import { decodeMessage, encodeObjectList } from '../wire/object-list.ts';
 import { Metrics } from './metrics.ts';
 
 export interface ScenarioOptions {
@@ -201,9 +201,8 @@ export function runScenario(o: ScenarioOptions): Metrics {
       case Op.MailFetch: {
         const ids: string[] = [];
         for (const it of a.value.items ?? []) {
-          const l = decodeObjectList(it);
-          const mi = l.ok ? MailItem.decode(l.value) : undefined;
-          if (!mi?.ok) continue;
+          const mi = MailItem.decode(it);
+          if (!mi.ok) continue;
           ids.push(mi.value.id);
           mailDelivered.set(mi.value.id, (mailDelivered.get(mi.value.id) ?? 0) + 1);
         }

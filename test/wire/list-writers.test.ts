@@ -1,0 +1,30 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { command, f } from '../../src/wire/schema.ts';
+import { encodeMessage } from '../../src/wire/object-list.ts';
+
+// Lists of integers, byte strings and strings are written straight into the buffer; the bytes
+// must be those of the generic path (the fields as a built object list), or signatures break.
+const Lists = command(999, { n: f.uint(1), xs: f.uints(2, 2000), bs: f.bytesList(3, 2000).opt(), ss: f.strings(4, 2000, 64).opt(), tail: f.string(9) });
+
+test('list fields written directly give the same bytes as the generic encoder', () => {
+  const cases = [
+    { n: 0, xs: [], tail: '' },
+    { n: 5, xs: [0, 1, 127, 128, 2 ** 32 - 1, 2 ** 40], bs: [new Uint8Array(0), new Uint8Array(200).fill(9)], ss: ['a', 'é', 'x'.repeat(64)], tail: 'end' },
+    { n: 7, xs: Array.from({ length: 1500 }, (_, i) => i * 7919), bs: Array.from({ length: 20 }, (_, i) => new Uint8Array(i)), ss: Array.from({ length: 20 }, (_, i) => `s${i}`), tail: 't' },
+  ];
+  for (const c of cases) {
+    const direct = Lists.toBytes(c);
+    assert.deepEqual(direct, encodeMessage(999, Lists.encode(c)));
+    const back = Lists.decode(direct.subarray(2));
+    assert.ok(back.ok);
+    assert.deepEqual(back.value.xs, c.xs);
+    assert.deepEqual(back.value.ss, c.ss);
+  }
+});
+
+test('a nested list longer than the format allows is refused when written, as before', () => {
+  const ss = Array.from({ length: 1025 }, () => 'a');
+  assert.throws(() => Lists.toBytes({ n: 1, xs: [], ss, tail: '' }), RangeError);
+  assert.throws(() => encodeMessage(999, Lists.encode({ n: 1, xs: [], ss, tail: '' })), RangeError);
+});
