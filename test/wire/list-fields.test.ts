@@ -33,16 +33,20 @@ test('list fields read directly accept and refuse exactly what the generic reade
   const { decodeObjectList } = await import('../../src/wire/object-list.ts');
   const { Rng } = await import('../../src/sim/rng.ts');
   const Small = command(998, { bs: f.bytesList(1, 4, 8).opt(), ss: f.strings(2, 4, 6).opt(), n: f.uint(3).opt() });
+  const Loose = command(997, { bs: f.bytesList(1, 10, 20).opt(), ss: f.strings(2, 10, 20).opt(), n: f.uint(3).opt() });
   const rng = new Rng(7);
   const seeds = [
     Small.toBytes({ bs: [new Uint8Array(3), new Uint8Array(8)], ss: ['ab', 'é'], n: 4 }),
     Small.toBytes({ bs: [new Uint8Array(2)], ss: ['abcdef', 'x', 'y', 'z'] }),
     Lists.toBytes({ n: 1, xs: [3], bs: [new Uint8Array(2)], ss: ['q'], tail: 'x' }),
+    // Beyond Small's bounds: too many, too long.
+    Loose.toBytes({ bs: [new Uint8Array(9)], ss: ['abcdefg'] }),
+    Loose.toBytes({ bs: Array.from({ length: 5 }, () => new Uint8Array(1)), ss: ['a', 'b', 'c', 'd', 'e'] }),
   ].map((b) => b.subarray(2));
   let accepted = 0;
   for (let i = 0; i < 20_000; i++) {
     const b = Uint8Array.from(seeds[i % seeds.length]);
-    for (let k = 1 + rng.int(3); k > 0; k--) b[rng.int(b.length)] = rng.chance(0.5) ? rng.int(256) : rng.int(16);
+    for (let k = rng.int(4); k > 0; k--) b[rng.int(b.length)] = rng.chance(0.5) ? rng.int(256) : rng.int(16);
     for (const s of [Small, Lists]) {
       const direct = s.decode(b);
       const list = decodeObjectList(b);
