@@ -12,11 +12,13 @@ test('the agenda takes events in time order, ties in scheduling order, near and 
   // Reference: every event with its (time, order); events scheduled while running too.
   const scheduled: { t: number; q: number }[] = [];
   let q = 0;
-  const schedule = (t: number) => { a.push(t, 1, q, 0); scheduled.push({ t, q }); q++; };
+  const schedule = (t: number) => { a.push(t, q % 251, q, 2 ** 32 - 1 - q); scheduled.push({ t, q }); q++; };
   for (let i = 0; i < 500; i++) schedule(start + rng.int(i % 3 === 0 ? 1000 : 40));
   const taken: { t: number; q: number }[] = [];
   for (let s = a.pop(); s >= 0; s = a.pop()) {
     const t = a.t[s], id = a.a[s];
+    assert.equal(a.kind[s], id % 251);
+    assert.equal(a.b[s], 2 ** 32 - 1 - id);
     a.release(s);
     taken.push({ t, q: id });
     if (q < 2000) for (let k = rng.int(3); k > 0; k--) schedule(t + (rng.chance(0.2) ? rng.int(500) : rng.int(5)));
