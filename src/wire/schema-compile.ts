@@ -17,8 +17,6 @@ export interface CompiledField {
   /** Returns the typed value, or an object with `why` when the wire value does not fit. */
   check(v: unknown): unknown;
   write(w: Writer, v: unknown): void;
-  /** A direct reader for the field's value (a checked, typed value), or undefined to take the generic path. */
-  read?(r: Reader, type: number): unknown;
 }
 
 export type Decoder<T> = (bytes: Uint8Array) => Result<T>;
@@ -52,13 +50,6 @@ export function compileDecoder<T>(fields: CompiledField[], isInvalid: (x: unknow
   src.push('    switch (id) {');
   fields.forEach((f, i) => {
     src.push(`      case ${f.id}: {`);
-    if (f.read) {
-      // The direct reader either gives the checked value or nothing; then the generic path runs from the same place.
-      src.push('        const at = r.pos;');
-      src.push(`        const d = fields[${i}].read(r, type);`);
-      src.push(`        if (d !== undefined) { v${i} = d; break; }`);
-      src.push('        r.pos = at;');
-    }
     src.push(`        const raw = readValue(r, type, ${f.id}, 0);`);
     src.push('        if (raw instanceof Bad) return { ok: false, error: raw.error };');
     src.push(`        const c = fields[${i}].check(raw);`);

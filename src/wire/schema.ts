@@ -3,10 +3,7 @@
 // parameters); a missing required id, a wrong type or a value beyond its bound is a typed error.
 import { type Result, ok, err } from './result.ts';
 import type { Address } from './address.ts';
-import { type ObjectList, type WireValue, type Writer, type Reader, ObjectType, Sint, Bad, writeObject, listObjectsMax, readCount, readKey, readValue } from './object-list.ts';
-
-/** A field's own reader (see listReader). */
-type ValueReader = (r: Reader, type: number) => unknown;
+import { type ObjectList, type WireValue, type Writer, ObjectType, Sint, writeObject, listObjectsMax } from './object-list.ts';
 import { type CompiledField, compileDecoder, compileEncoder } from './schema-compile.ts';
 
 /** A field check returns the typed value, or an Invalid saying why (no allocation when valid). */
@@ -19,8 +16,6 @@ interface Field<T, Optional extends boolean> {
   readonly id: number;
   readonly optional: Optional;
   check(v: WireValue): Checked<T>;
-  /** Reads and checks the value straight into its typed form when it is well formed and fits; undefined: use readValue and check. */
-  read?: ValueReader;
   toWire(v: T): WireValue;
   /** Writes key and value straight into the buffer (the encoder's hot path). */
   write(w: Writer, v: T): void;
@@ -36,14 +31,14 @@ const directWriters: Partial<Record<ObjectType, (w: Writer, v: any) => void>> = 
 };
 
 function field<T>(id: number, check: (v: WireValue) => Checked<T>,
-  toWire: (v: T) => WireValue = (v) => v as WireValue, direct?: ObjectType, writeValue?: (w: Writer, v: T) => void, read?: ValueReader): Field<T, false> {
+  toWire: (v: T) => WireValue = (v) => v as WireValue, direct?: ObjectType, writeValue?: (w: Writer, v: T) => void): Field<T, false> {
   const valueWriter = writeValue ?? (direct === undefined ? undefined : directWriters[direct]);
   const key = id * 8 + (direct ?? 0);
   const write = valueWriter
     ? (w: Writer, v: T) => { w.varint(key); valueWriter(w, v); }
     : (w: Writer, v: T) => writeObject(w, id, toWire(v), 0);
   const make = <O extends boolean>(optional: O): Field<T, O> => ({
-    id, optional, check, toWire, write, read, opt: () => make(true),
+    id, optional, check, toWire, write, opt: () => make(true),
   });
   return make(false);
 }
@@ -65,31 +60,6 @@ function listWriter<T>(type: ObjectType, writeOne: (w: Writer, x: T) => void) {
 }
 const writeBytesList = listWriter<Uint8Array>(ObjectType.Bytes, (w, b) => { w.varint(b.length); w.bytes(b); });
 const writeStringList = listWriter<string>(ObjectType.String, (w, x) => w.string(x));
-/**
- * The reading side: a nested list of byte strings or strings becomes the field's array without
- * the Map readValue would build. It applies the generic rules (readCount, readKey, readValue)
- * and the field's bounds; on anything else it gives up, and the caller rewinds and takes the
- * generic path — so every input is accepted or refused exactly as before, with the same error.
- */
-function listReader(type: ObjectType, countMax: number, lengthMax: number): ValueReader {
-  return (r, t) => {
-    if (t !== ObjectType.List) return undefined;
-    const count = readCount(r, 1);
-    if (count instanceof Bad || count > countMax) return undefined;
-    const out: (string | Uint8Array)[] = [];
-    let last = -1;
-    for (let i = 0; i < count; i++) {
-      const key = readKey(r, last);
-      if (key instanceof Bad || key % 8 !== type) return undefined;
-      last = (key - type) / 8;
-      const v = readValue(r, type, last, 1);
-      if (v instanceof Bad || (v as string | Uint8Array).length > lengthMax) return undefined;
-      out.push(v as string | Uint8Array);
-    }
-    return out;
-  };
-}
-
 const writeUints = (w: Writer, xs: number[]) => { w.varint(xs.length); for (let i = 0; i < xs.length; i++) w.varint(xs[i]); };
 
 const isAddress = (v: WireValue): v is Address =>
@@ -135,7 +105,7 @@ export const f = {
         out.push(x);
       }
       return good(out);
-    }, asList, ObjectType.List, writeBytesList, listReader(ObjectType.Bytes, countMax, lengthMax)),
+    }, asList, ObjectType.List, writeBytesList),
   strings: (id: number, countMax = 256, lengthMax = 1024) =>
     field<string[]>(id, (v) => {
       if (!(v instanceof Map) || v.size > countMax) return bad(`expected a list of at most ${countMax} strings`);
@@ -145,7 +115,7 @@ export const f = {
         out.push(x);
       }
       return good(out);
-    }, asList, ObjectType.List, writeStringList, listReader(ObjectType.String, countMax, lengthMax)),
+    }, asList, ObjectType.List, writeStringList),
 };
 
 type AnyField = Field<any, boolean>;
@@ -170,7 +140,7 @@ export function schema<S extends Spec>(spec: S): Schema<S> {
   const ids = new Set(entries.map((e) => e.field.id));
   if (ids.size !== entries.length) throw new Error('schema has two fields with one id');
   const compiled = (): CompiledField[] => entries.map((e) => ({
-    name: e.name, id: e.field.id, optional: e.field.optional, check: e.field.check, write: e.field.write, read: e.field.read,
+    name: e.name, id: e.field.id, optional: e.field.optional, check: e.field.check, write: e.field.write,
   }));
   // One pass over the encoded list: each object is checked by the generic rules (canonical
   // order, bounded lengths, UTF-8) and by its field, and lands in the result without an
@@ -219,7 +189,7 @@ export function command<S extends Spec>(number: number, spec: S): Command<S> {
   const s = schema(spec);
   // Fields in id order, written straight into the buffer: no intermediate list.
   const toBytes = compileEncoder<Fields<S>>(number, Object.entries(spec).map(([name, fl]) => ({
-    name, id: fl.id, optional: fl.optional, check: fl.check, write: fl.write, read: fl.read,
+    name, id: fl.id, optional: fl.optional, check: fl.check, write: fl.write,
   })));
   return { ...s, command: number, toBytes };
 }

@@ -29,7 +29,7 @@ test('a nested list longer than the format allows is refused when written, as be
   assert.throws(() => encodeMessage(999, Lists.encode({ n: 1, xs: [], ss, tail: '' })), RangeError);
 });
 
-test('list fields read directly accept and refuse exactly what the generic reader does, with the same values', async () => {
+test('list fields: the one-pass schema decoder accepts and refuses exactly what the object-list reader does, with the same values', async () => {
   const { decodeObjectList } = await import('../../src/wire/object-list.ts');
   const { Rng } = await import('../../src/sim/rng.ts');
   const Small = command(998, { bs: f.bytesList(1, 4, 8).opt(), ss: f.strings(2, 4, 6).opt(), n: f.uint(3).opt() });
