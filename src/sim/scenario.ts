@@ -4,7 +4,8 @@
 //
 // Users are not cores: they are the workload, speaking the node ↔ supernode requests
 // (ClRequest/ClAnswer) to the core of their supernode, as a real node's overlay client does.
-import { EventHeap } from './heap.ts';
+import { Agenda } from './agenda.ts';
+import { NodeTable } from './node-table.ts';
 import { Rng } from './rng.ts';
 import { NetModel } from './net-model.ts';
 import { type ChurnModel, lifetimeMs } from './churn.ts';
@@ -12,7 +13,7 @@ import type { SimCore } from './sim-core.ts';
 import type { Protocol } from './protocols.ts';
 import { simRecord, simRecordUser } from './sim-record.ts';
 import { ClRequest, ClAnswer, MailItem, Op, Status } from '../overlay/messages.ts';
-import { decodeMessage, decodeObjectList, encodeObjectList } from '../wire/object-list.ts';
+import { decodeMessage, encodeObjectList } from '../wire/object-list.ts';
 import { Metrics } from './metrics.ts';
 
 export interface ScenarioOptions {
@@ -37,8 +38,6 @@ export interface ScenarioOptions {
 
 const enum K { Peer, Client, Answer, Timer, Login, Logout, Republish, UserTimeout, Failover, Lookup, Mail, Death, Kill, PartitionOn, PartitionOff, Drain }
 
-interface Ev { t: number; seq: number; k: K; a: number; b: number; c: number; bytes?: Uint8Array }
-interface Node { core: SimCore; id: number; region: number; alive: boolean; timerAt: number; users: number[] }
 interface UserReq { user: number; op: Op; gen: number; target: number; at: number; tries: number; bytes: Uint8Array; mailId?: string }
 
 const presenceTtlMs = 10 * 60_000;
@@ -51,24 +50,22 @@ export function runScenario(o: ScenarioOptions): Metrics {
   const seed = o.seed >>> 0;
   const rng = { net: new Rng(seed, 1), ids: new Rng(seed, 2), users: new Rng(seed, 3), load: new Rng(seed, 4), churn: new Rng(seed, 5), cores: new Rng(seed, 6) };
   const net = new NetModel(rng.net, { lossRate: o.lossRate ?? 0.002, jitter: 0.1, bandwidthBps: 10e6, accessMs: 5 });
-  const heap = new EventHeap<Ev>();
   const metrics = new Metrics();
   const t0 = 1_700_000_000_000;
+  const agenda = new Agenda(t0);
   const end = t0 + o.minutes * 60_000;
   let now = t0;
-  const push = (t: number, k: K, a = 0, b = 0, c = 0, bytes?: Uint8Array) => heap.push({ t: Math.ceil(t), seq: 0, k, a, b, c, bytes });
+  const push = (t: number, k: K, a = 0, b = 0, bytes?: Uint8Array) => agenda.push(Math.ceil(t), k, a, b, bytes);
 
   // ---- supernodes ----
-  const nodes: Node[] = [];
-  const byId = new Map<number, number>();
+  const nodes = new NodeTable();
   const live: number[] = [];
-  const livePos = new Int32Array(o.supernodes * 4 + 16).fill(-1);
-  const newId = () => { for (;;) { const id = rng.ids.u32(); if (id && !byId.has(id)) return id; } };
+  let livePos = new Int32Array(o.supernodes + 16).fill(-1);
+  const newId = () => { for (;;) { const id = rng.ids.u32(); if (id && nodes.indexOf(id) < 0) return id; } };
   const addNode = (): number => {
     const id = newId();
-    const idx = nodes.length;
-    nodes.push({ core: o.protocol.create(id, 1, rng.cores), id, region: net.pickRegion(), alive: true, timerAt: -1, users: [] });
-    byId.set(id, idx);
+    const idx = nodes.add(id, net.pickRegion(), o.protocol.create(id, 1, rng.cores));
+    if (idx >= livePos.length) { const p = new Int32Array(livePos.length * 2).fill(-1); p.set(livePos); livePos = p; }
     livePos[idx] = live.length; live.push(idx);
     const life = lifetimeMs(o.churn, rng.churn);
     if (Number.isFinite(life)) push(now + life, K.Death, idx);
@@ -82,30 +79,31 @@ export function runScenario(o: ScenarioOptions): Metrics {
   const randomLive = () => live[rng.load.int(live.length)];
 
   for (let i = 0; i < o.supernodes; i++) addNode();
-  const sorted = Uint32Array.from(nodes.map((n) => n.id)).sort();
-  for (const n of nodes) { o.protocol.warm(n.core, sorted, rng.cores, now); n.core.start(now, []); flush(n); }
-  metrics.setupDone(nodes.length);
+  const sorted = nodes.id.slice(0, nodes.count).sort();
+  for (let i = 0; i < nodes.count; i++) { const core = nodes.cores[i]!; o.protocol.warm(core, sorted, rng.cores, now); core.start(now, []); flush(i, core); }
+  metrics.setupDone(nodes.count);
 
-  function flush(n: Node) {
-    const from = n.id;
-    for (let s = n.core.pollSend(); s; s = n.core.pollSend()) {
+  /** Takes what a core produced: datagrams onto the virtual wire, answers to users, its next deadline. */
+  function flush(i: number, core: SimCore) {
+    const from = nodes.id[i], region = nodes.region[i];
+    for (let s = core.pollSend(); s; s = core.pollSend()) {
       const bytes = s.bytes;
       metrics.peerSend(bytes);
-      const ti = byId.get(s.to);
-      if (ti === undefined) continue;
-      const d = net.delay(n.region, nodes[ti].region, bytes.length);
+      const ti = nodes.indexOf(s.to);
+      if (ti < 0) continue;
+      const d = net.delay(region, nodes.region[ti], bytes.length);
       if (d < 0) { metrics.lost++; continue; }
-      push(now + d, K.Peer, ti, from, 0, bytes);
+      push(now + d, K.Peer, ti, from, bytes);
     }
-    for (let a = n.core.pollAnswer(); a; a = n.core.pollAnswer()) {
+    for (let a = core.pollAnswer(); a; a = core.pollAnswer()) {
       const u = a.client as number;
-      const d = net.delay(n.region, userRegion[u], a.bytes.length);
-      if (d >= 0) push(now + d, K.Answer, u, 0, 0, a.bytes);
+      const d = net.delay(region, userRegion[u], a.bytes.length);
+      if (d >= 0) push(now + d, K.Answer, u, 0, a.bytes);
     }
-    const t = n.core.pollTimeout();
+    const t = core.pollTimeout();
     if (t !== undefined) {
-      const at = Math.max(t, now);
-      if (at !== n.timerAt) { n.timerAt = at; push(at, K.Timer, byId.get(n.id)!); }
+      const at = Math.ceil(Math.max(t, now));
+      if (at !== nodes.timerAt[i]) { nodes.timerAt[i] = at; push(at, K.Timer, i); }
     }
   }
 
@@ -134,7 +132,7 @@ export function runScenario(o: ScenarioOptions): Metrics {
   const attach = (u: number) => {
     const idx = randomLive();
     home[u] = idx;
-    nodes[idx].users.push(u);
+    nodes.users[idx].push(u);
   };
   const sendReq = (u: number, op: Op, item?: Uint8Array, ids?: string[], target = -1, mailId?: string) => {
     const req = nextReq++;
@@ -144,14 +142,13 @@ export function runScenario(o: ScenarioOptions): Metrics {
     push(now + userTimeoutMs, K.UserTimeout, req);
   };
   const toHome = (u: number, bytes: Uint8Array) => {
-    const n = nodes[home[u]];
-    if (!n.alive) return;
-    const d = net.delay(userRegion[u], n.region, bytes.length);
-    if (d >= 0) push(now + d, K.Client, home[u], u, 0, bytes);
+    const h = home[u];
+    if (!nodes.alive[h]) return;
+    const d = net.delay(userRegion[u], nodes.region[h], bytes.length);
+    if (d >= 0) push(now + d, K.Client, h, u, bytes);
   };
   const publish = (u: number) => {
-    const n = nodes[home[u]];
-    sendReq(u, Op.Publish, simRecord(name(u), now, now + presenceTtlMs, n.id));
+    sendReq(u, Op.Publish, simRecord(name(u), now, now + presenceTtlMs, nodes.id[home[u]]));
   };
   const login = (u: number) => {
     if (online[u]) return;
@@ -204,9 +201,8 @@ export function runScenario(o: ScenarioOptions): Metrics {
       case Op.MailFetch: {
         const ids: string[] = [];
         for (const it of a.value.items ?? []) {
-          const l = decodeObjectList(it);
-          const mi = l.ok ? MailItem.decode(l.value) : undefined;
-          if (!mi?.ok) continue;
+          const mi = MailItem.decode(it);
+          if (!mi.ok) continue;
           ids.push(mi.value.id);
           mailDelivered.set(mi.value.id, (mailDelivered.get(mi.value.id) ?? 0) + 1);
         }
@@ -221,7 +217,7 @@ export function runScenario(o: ScenarioOptions): Metrics {
   // No answer, or a failure: the node asks again, through another supernode from its host cache when needed.
   const retryReq = (req: number, r: UserReq, moveOn: boolean) => {
     r.tries++;
-    if (moveOn || !nodes[home[r.user]].alive || r.tries === 3) attach(r.user);
+    if (moveOn || !nodes.alive[home[r.user]] || r.tries === 3) attach(r.user);
     toHome(r.user, r.bytes);
     push(now + userTimeoutMs, K.UserTimeout, req);
   };
@@ -233,14 +229,13 @@ export function runScenario(o: ScenarioOptions): Metrics {
   };
 
   const kill = (idx: number) => {
-    const n = nodes[idx];
-    if (!n.alive) return;
-    n.alive = false;
+    if (!nodes.alive[idx]) return;
+    nodes.alive[idx] = 0;
     removeLive(idx);
-    for (const u of n.users) if (home[u] === idx && online[u]) push(now + keepAliveDetectMs, K.Failover, u, gen[u]);
-    n.users = [];
+    for (const u of nodes.users[idx]) if (home[u] === idx && online[u]) push(now + keepAliveDetectMs, K.Failover, u, gen[u]);
+    nodes.users[idx] = [];
     // Drop the core: its memory goes, as the process would.
-    (n as { core: SimCore | undefined }).core = undefined;
+    nodes.cores[idx] = undefined;
   };
 
   // ---- the run ----
@@ -249,37 +244,42 @@ export function runScenario(o: ScenarioOptions): Metrics {
   let events = 0;
   let nextProgress = t0;
   const stopAt = end + drainMs;
-  for (let e = heap.pop(); e && e.t <= stopAt; e = heap.pop()) {
-    now = e.t;
+  const { cores } = nodes;
+  for (let s = agenda.pop(); s >= 0; s = agenda.pop()) {
+    const t = agenda.t[s];
+    if (t > stopAt) break;
+    const k = agenda.kind[s] as K, ea = agenda.a[s], eb = agenda.b[s], bytes = agenda.payload[s];
+    agenda.release(s);
+    now = t;
     events++;
     if (now >= nextProgress) { nextProgress = now + 5000; metrics.sample(); o.onProgress?.((now - t0) / (stopAt - t0), events); }
-    switch (e.k) {
-      case K.Peer: { const n = nodes[e.a]; if (!n.alive) break; n.core.handlePeer(e.b, e.bytes!, now); flush(n); break; }
-      case K.Client: { const n = nodes[e.a]; if (!n.alive) break; n.core.handleClient(e.b, e.bytes!, now); flush(n); break; }
-      case K.Timer: { const n = nodes[e.a]; if (!n.alive || n.timerAt !== e.t) break; n.timerAt = -1; n.core.handleTimeout(now); flush(n); break; }
-      case K.Answer: onAnswer(e.a, e.bytes!); break;
-      case K.Login: login(e.a); break;
-      case K.Logout: if (gen[e.a] === e.b && !draining) logout(e.a); break;
+    switch (k) {
+      case K.Peer: { if (!nodes.alive[ea]) break; const c = cores[ea]!; c.handlePeer(eb, bytes!, now); flush(ea, c); break; }
+      case K.Client: { if (!nodes.alive[ea]) break; const c = cores[ea]!; c.handleClient(eb, bytes!, now); flush(ea, c); break; }
+      case K.Timer: { if (!nodes.alive[ea] || nodes.timerAt[ea] !== t) break; nodes.timerAt[ea] = -1; const c = cores[ea]!; c.handleTimeout(now); flush(ea, c); break; }
+      case K.Answer: onAnswer(ea, bytes!); break;
+      case K.Login: login(ea); break;
+      case K.Logout: if (gen[ea] === eb && !draining) logout(ea); break;
       case K.Republish: {
-        const u = e.a;
-        if (!online[u] || gen[u] !== e.b) break;
+        const u = ea;
+        if (!online[u] || gen[u] !== eb) break;
         publish(u);
         if (o.mail !== false) sendReq(u, Op.MailFetch);
-        push(now + republishMs, K.Republish, u, e.b);
+        push(now + republishMs, K.Republish, u, eb);
         break;
       }
       case K.UserTimeout: {
-        const r = reqs.get(e.a);
+        const r = reqs.get(ea);
         if (!r) break;
         if (r.gen !== gen[r.user] || !online[r.user] || r.tries >= 3) {
-          reqs.delete(e.a);
+          reqs.delete(ea);
           if (r.op === Op.Lookup) metrics.lookup(r.at, now, false, 0);
           break;
         }
-        retryReq(e.a, r, false);
+        retryReq(ea, r, false);
         break;
       }
-      case K.Failover: failover(e.a, e.b); break;
+      case K.Failover: failover(ea, eb); break;
       case K.Lookup: {
         if (!draining) push(now + rng.load.exp(1 / lookupRate), K.Lookup);
         if (onlineList.length < 2) break;
@@ -304,13 +304,14 @@ export function runScenario(o: ScenarioOptions): Metrics {
         break;
       }
       case K.Death: {
-        if (!nodes[e.a].alive) break;
-        kill(e.a);
+        if (!nodes.alive[ea]) break;
+        kill(ea);
         metrics.churnDeaths++;
         const j = addNode();
         const boot = randomLive();
-        nodes[j].core.start(now, boot === j ? [] : [nodes[boot].id]);
-        flush(nodes[j]);
+        const c = nodes.cores[j]!;
+        c.start(now, boot === j ? [] : [nodes.id[boot]]);
+        flush(j, c);
         break;
       }
       case K.Kill: {
@@ -334,7 +335,7 @@ export function runScenario(o: ScenarioOptions): Metrics {
   }
   const cpu = process.cpuUsage(cpuStart);
   metrics.cpuMs = (cpu.user + cpu.system) / 1000;
-  metrics.finish(events, performance.now() - wallStart, o.minutes * 60_000 + drainMs, live.length, nodes.length);
+  metrics.finish(events, performance.now() - wallStart, o.minutes * 60_000 + drainMs, live.length, nodes.count);
   let lost = 0, dup = 0;
   for (const id of mailAccepted.keys()) { const d = mailDelivered.get(id) ?? 0; if (d === 0) lost++; else if (d > 1) dup++; }
   metrics.mail(mailAccepted.size, lost, dup);

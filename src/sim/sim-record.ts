@@ -3,7 +3,7 @@
 // Ed25519, not the overlay. Simulated records carry a keyed 32-bit tag instead, checked by the
 // same `verifyRecord` hook the real supernode fills with verifyPresence (docs/decisions/0014).
 import { schema, f } from '../wire/schema.ts';
-import { encodeObjectList, decodeObjectList } from '../wire/object-list.ts';
+import { encodeObjectList } from '../wire/object-list.ts';
 import { hash32, mix32 } from '../overlay/ring.ts';
 import type { RecordMeta } from '../overlay/slot-store.ts';
 
@@ -16,9 +16,8 @@ export function simRecord(user: string, publishedAtMs: number, expiresAtMs: numb
 }
 
 export function verifySimRecord(bytes: Uint8Array, now: number): RecordMeta | undefined {
-  const l = decodeObjectList(bytes);
-  if (!l.ok) return undefined;
-  const r = SimRecord.decode(l.value);
+  // Straight from the bytes (one pass, no intermediate object list): replicas run this for every copy they receive.
+  const r = SimRecord.decode(bytes);
   if (!r.ok) return undefined;
   const v = r.value;
   if (v.tag !== tagOf(v.user, v.publishedAtMs, v.expiresAtMs, v.home) || v.expiresAtMs <= now) return undefined;
@@ -26,7 +25,6 @@ export function verifySimRecord(bytes: Uint8Array, now: number): RecordMeta | un
 }
 
 export function simRecordUser(bytes: Uint8Array): string | undefined {
-  const l = decodeObjectList(bytes);
-  const r = l.ok ? SimRecord.decode(l.value) : undefined;
-  return r?.ok ? r.value.user : undefined;
+  const r = SimRecord.decode(bytes);
+  return r.ok ? r.value.user : undefined;
 }

@@ -3,7 +3,7 @@
 // parameters); a missing required id, a wrong type or a value beyond its bound is a typed error.
 import { type Result, ok, err } from './result.ts';
 import type { Address } from './address.ts';
-import { type ObjectList, type WireValue, type Writer, ObjectType, Sint, writeObject } from './object-list.ts';
+import { type ObjectList, type WireValue, type Writer, ObjectType, Sint, writeObject, listObjectsMax } from './object-list.ts';
 import { type CompiledField, compileDecoder, compileEncoder } from './schema-compile.ts';
 
 /** A field check returns the typed value, or an Invalid saying why (no allocation when valid). */
@@ -31,8 +31,8 @@ const directWriters: Partial<Record<ObjectType, (w: Writer, v: any) => void>> = 
 };
 
 function field<T>(id: number, check: (v: WireValue) => Checked<T>,
-  toWire: (v: T) => WireValue = (v) => v as WireValue, direct?: ObjectType): Field<T, false> {
-  const valueWriter = direct === undefined ? undefined : directWriters[direct];
+  toWire: (v: T) => WireValue = (v) => v as WireValue, direct?: ObjectType, writeValue?: (w: Writer, v: T) => void): Field<T, false> {
+  const valueWriter = writeValue ?? (direct === undefined ? undefined : directWriters[direct]);
   const key = id * 8 + (direct ?? 0);
   const write = valueWriter
     ? (w: Writer, v: T) => { w.varint(key); valueWriter(w, v); }
@@ -45,6 +45,22 @@ function field<T>(id: number, check: (v: WireValue) => Checked<T>,
 
 // Lists of strings or addresses travel as nested lists with ids 0..n-1.
 const asList = (xs: WireValue[]): WireValue => new Map(xs.map((x, i) => [i, x]));
+
+/**
+ * The same bytes as writing asList(xs), without building the Map: the nested list's count,
+ * then each element keyed by its index (ids 0..n-1 are in canonical order by construction).
+ * Lists of integers, byte strings and strings are most of the overlay's traffic.
+ */
+function listWriter<T>(type: ObjectType, writeOne: (w: Writer, x: T) => void) {
+  return (w: Writer, xs: T[]) => {
+    if (xs.length > listObjectsMax) throw new RangeError('object list too long');
+    w.varint(xs.length);
+    for (let i = 0; i < xs.length; i++) { w.varint(i * 8 + type); writeOne(w, xs[i]); }
+  };
+}
+const writeBytesList = listWriter<Uint8Array>(ObjectType.Bytes, (w, b) => { w.varint(b.length); w.bytes(b); });
+const writeStringList = listWriter<string>(ObjectType.String, (w, x) => w.string(x));
+const writeUints = (w: Writer, xs: number[]) => { w.varint(xs.length); for (let i = 0; i < xs.length; i++) w.varint(xs[i]); };
 
 const isAddress = (v: WireValue): v is Address =>
   typeof v === 'object' && !(v instanceof Uint8Array) && !(v instanceof Map) && !Array.isArray(v) && !(v instanceof Sint);
@@ -77,7 +93,8 @@ export const f = {
       return good(out);
     }, asList),
   uints: (id: number, countMax = 1024) =>
-    field<number[]>(id, (v) => !Array.isArray(v) ? bad('expected a list of integers') : v.length > countMax ? bad(`more than ${countMax} integers`) : good(v)),
+    field<number[]>(id, (v) => !Array.isArray(v) ? bad('expected a list of integers') : v.length > countMax ? bad(`more than ${countMax} integers`) : good(v),
+      undefined, ObjectType.UintList, writeUints),
   list: (id: number) => field<ObjectList>(id, (v) => v instanceof Map ? good(v) : bad('expected an object list')),
   bytesList: (id: number, countMax = 256, lengthMax = 4096) =>
     field<Uint8Array[]>(id, (v) => {
@@ -88,7 +105,7 @@ export const f = {
         out.push(x);
       }
       return good(out);
-    }, asList),
+    }, asList, ObjectType.List, writeBytesList),
   strings: (id: number, countMax = 256, lengthMax = 1024) =>
     field<string[]>(id, (v) => {
       if (!(v instanceof Map) || v.size > countMax) return bad(`expected a list of at most ${countMax} strings`);
@@ -98,7 +115,7 @@ export const f = {
         out.push(x);
       }
       return good(out);
-    }, asList),
+    }, asList, ObjectType.List, writeStringList),
 };
 
 type AnyField = Field<any, boolean>;

@@ -4,7 +4,6 @@ import { runScenario } from '../../src/sim/scenario.ts';
 import { overlayProtocol, kademliaProtocol } from '../../src/sim/protocols.ts';
 import { parseSimArgs, checkReport } from '../../src/sim/sim-command.ts';
 import { UsageError } from '../../src/cli/args.ts';
-import { EventHeap } from '../../src/sim/heap.ts';
 import { slotBitsFor } from '../../src/overlay/ring.ts';
 
 const small = (seed: number) => ({
@@ -48,13 +47,4 @@ test('bad sim flags are usage errors', () => {
   assert.throws(() => parseSimArgs(['--supernodes', 'many', '--users', '10']), UsageError);
   assert.throws(() => parseSimArgs(['--supernodes', '10', '--users', '10', '--churn', 'wild']), UsageError);
   assert.equal(parseSimArgs(['--supernodes', '10', '--users', '10', '--seed', '4']).seed, 4);
-});
-
-test('the event heap pops in time order, ties in insertion order', () => {
-  const h = new EventHeap<{ t: number; seq: number; v: number }>();
-  const ts = [5, 1, 3, 1, 9, 3, 0];
-  ts.forEach((t, v) => h.push({ t, seq: 0, v }));
-  const out: number[] = [];
-  for (let e = h.pop(); e; e = h.pop()) out.push(e.v);
-  assert.deepEqual(out, [6, 1, 3, 2, 5, 0, 4]);
 });
