@@ -9,7 +9,7 @@
 //   outputs: pollSend(), pollAnswer(), pollTimeout()
 import { decodeMessage } from '../wire/object-list.ts';
 import { Cmd } from '../wire/commands.ts';
-import { type RingParams, slotOfUser, blockOfSlot } from './ring.ts';
+import { type RingParams, slotOfUser, blockOfSlot, blockOfId } from './ring.ts';
 import { Membership, type Rand } from './membership.ts';
 import { SlotStore, type RecordMeta, bucketOf, tombHash } from './slot-store.ts';
 import {
@@ -51,7 +51,10 @@ interface Pending {
 
 // Implementation constants (docs/overlay.md explains the figures).
 const tickMs = 1000;
-const gossipFanout = 4;
+/** Members of the subject's neighbourhood each learner passes news on to (it stays inside ~3 blocks). */
+const gossipFanout = 5;
+/** Members of a joiner's block a bootstrap outside its neighbourhood hands the news to. */
+const handInTo = 2;
 const pingEveryTicks = 1;
 const pingMissesDead = 2;
 /** How long a replica that just joined a slot's group may lack records it should hold (until its pull is answered). */
@@ -66,7 +69,6 @@ const sweepGridMs = 30_000;
 const triesMax = 4;
 const hopsMax = 6;
 const chunkItems = 64;
-const recentEventMs = 120_000;
 const mailboxMaxDefault = 1000;
 
 export class OverlayCore {
@@ -84,8 +86,11 @@ export class OverlayCore {
   private nextReq = 1;
   private nextTick: number | undefined;
   private ticks = 0;
-  private readonly recent = new Map<string, number>();
-  private outEvents: { id: number; inc: number; alive: number; addr: string }[] = [];
+  /** Membership news to pass on at the next tick: ids, incarnations, alive flags, addresses ('' none). */
+  private outIds: number[] = [];
+  private outIncs: number[] = [];
+  private outAlive: number[] = [];
+  private outAddrs: string[] = [];
   private watched = 0;
   private misses = 0;
   private nonce = 0;
@@ -149,7 +154,6 @@ export class OverlayCore {
     if (grid !== this.sweptGrid) {
       this.sweptGrid = grid;
       for (const s of this.stores.values()) s.sweep(grid * sweepGridMs);
-      for (const [k, t] of this.recent) if (t <= now) this.recent.delete(k);
       this.members.forgetOldDeaths(now);
     }
     for (const [req, p] of this.pending) if (p.deadline <= now) this.retry(req, p, now);
@@ -199,6 +203,7 @@ export class OverlayCore {
         const j = OvJoin.decode(body);
         if (!j.ok || j.value.id !== from) break;
         this.event(j.value.id, j.value.inc, 1, j.value.addr ?? '', now);
+        if (!this.members.inNeighbourhood(from)) this.handIn(j.value.id, j.value.inc, j.value.addr ?? '');
         this.sendMembers(from, this.members.knownIds(), true);
         return this.reconcile(now);
       }
@@ -206,7 +211,13 @@ export class OverlayCore {
         const ms = OvMembers.decode(body);
         if (!ms.ok || ms.value.incs.length !== ms.value.ids.length) break;
         const { ids, incs, addrs } = ms.value;
-        for (let i = 0; i < ids.length; i++) if (this.members.alive(ids[i], incs[i], now, addrs?.[i]) === 'new') this.dirty = true;
+        let stale: number[] | undefined;
+        for (let i = 0; i < ids.length; i++) {
+          if (this.members.alive(ids[i], incs[i], now, addrs?.[i]) === 'new') this.dirty = true;
+          else if ((this.members.deadInc(ids[i]) ?? -1) >= incs[i]) (stale ??= []).push(ids[i]);
+        }
+        // The sender still lists members we know died (it missed the news): tell it, or its lists would bring them back.
+        if (stale) this.send(from, OvEvents.toBytes({ ids: stale, incs: stale.map((x) => this.members.deadInc(x)!), alive: stale.map(() => 0) }));
         // A joiner now asks a member of its own block for the full neighbourhood.
         if (ms.value.reply) { const b = this.members.memberIn(this.members.block, this.cfg.rand); if (b) this.send(b, OvMemberDigest.toBytes({ hash: 0, count: 0 })); }
         return this.reconcile(now);
@@ -228,7 +239,7 @@ export class OverlayCore {
       case Cmd.OvMemberDigest: {
         const d = OvMemberDigest.decode(body);
         if (!d.ok) break;
-        if (d.value.hash !== this.members.localDigest()) this.sendMembers(from, this.members.local, false);
+        if (d.value.hash !== this.members.localDigest()) this.sendMembers(from, Array.from(this.members.local), false);
         return;
       }
       case Cmd.OvRoute: {
@@ -264,33 +275,67 @@ export class OverlayCore {
 
   // ---- membership ----
 
+  /**
+   * Membership news. Only the subject's neighbourhood (its block and the ones on either side)
+   * keeps it and passes it on, and only when it changed what we knew — our tables are the
+   * dedup, no remembered-event set (docs/decisions/0030). Elsewhere a death drops a contact and
+   * a join may fill an empty one; neither goes further.
+   */
   private event(id: number, inc: number, alive: number, addr: string, now: number) {
-    const key = `${id}:${inc}:${alive}`;
-    if (this.recent.has(key)) return;
-    this.recent.set(key, now + recentEventMs);
     if (id === this.cfg.id) {
       // Someone thinks we died: refute with a newer incarnation (SWIM).
-      if (!alive && inc >= this.members.selfInc) { this.members.bumpInc(inc + 1); this.event(id, inc + 1, 1, this.cfg.addr ?? '', now); }
+      if (!alive && inc >= this.members.selfInc) { this.members.bumpInc(inc + 1); this.queueEvent(id, inc + 1, 1, this.cfg.addr ?? ''); }
+      return;
+    }
+    if (!this.members.inNeighbourhood(id)) {
+      if (alive) this.members.alive(id, inc, now, addr || undefined); else this.members.died(id, inc, now);
       return;
     }
     const changed = alive ? this.members.alive(id, inc, now, addr || undefined) === 'new' : this.members.died(id, inc, now);
-    if (changed && this.members.inNeighbourhood(id)) this.dirty = true;
-    this.outEvents.push({ id, inc, alive, addr });
+    if (!changed) return;
+    this.dirty = true;
+    this.queueEvent(id, inc, alive, addr);
+  }
+
+  private queueEvent(id: number, inc: number, alive: number, addr: string) {
+    this.outIds.push(id); this.outIncs.push(inc); this.outAlive.push(alive); this.outAddrs.push(addr);
     this.stats.eventsSpread++;
   }
 
+  /** A joiner asked us, from outside its neighbourhood: we hand the news to members of its block, who spread it there. */
+  private handIn(id: number, inc: number, addr: string) {
+    const bytes = OvEvents.toBytes({ ids: [id], incs: [inc], alive: [1], addrs: addr ? [addr] : undefined });
+    const block = blockOfId(id, this.cfg.params);
+    const sent: number[] = [];
+    for (let k = 0; k < handInTo * 2 && sent.length < handInTo; k++) {
+      const to = this.members.memberIn(block, this.cfg.rand);
+      if (to && to !== id && !sent.includes(to)) { sent.push(to); this.send(to, bytes); }
+    }
+  }
+
+  /** Passes queued news on: each subject's news to `gossipFanout` members of its neighbourhood, batched per block. */
   private flushEvents() {
-    if (this.outEvents.length === 0) return;
-    const batch = this.outEvents.splice(0, 1000);
-    const withAddrs = batch.some((e) => e.addr);
-    const bytes = OvEvents.toBytes({
-      ids: batch.map((e) => e.id), incs: batch.map((e) => e.inc), alive: batch.map((e) => e.alive),
-      addrs: withAddrs ? batch.map((e) => e.addr) : undefined,
-    });
-    const sent = new Set<number>();
-    for (let k = 0; k < gossipFanout * 2 && sent.size < gossipFanout; k++) {
-      const to = this.members.randomMember(this.cfg.rand);
-      if (to && !sent.has(to)) { sent.add(to); this.send(to, bytes); }
+    const n = Math.min(this.outIds.length, 1000);
+    if (n === 0) return;
+    const ids = this.outIds.splice(0, n), incs = this.outIncs.splice(0, n), alive = this.outAlive.splice(0, n), addrs = this.outAddrs.splice(0, n);
+    // News of one block goes to its neighbourhood; ours spans 3 blocks, so at most 3 batches (1 in small networks).
+    const p = this.cfg.params;
+    const done = new Uint8Array(n);
+    for (let i = 0; i < n; i++) {
+      if (done[i]) continue;
+      const b = blockOfId(ids[i], p);
+      const pick: number[] = [];
+      for (let j = i; j < n; j++) if (!done[j] && blockOfId(ids[j], p) === b) { done[j] = 1; pick.push(j); }
+      const withAddrs = pick.some((j) => addrs[j]);
+      const bytes = OvEvents.toBytes({
+        ids: pick.map((j) => ids[j]), incs: pick.map((j) => incs[j]), alive: pick.map((j) => alive[j]),
+        addrs: withAddrs ? pick.map((j) => addrs[j]) : undefined,
+      });
+      const sent: number[] = [];
+      for (let k = 0; k < gossipFanout * 3 && sent.length < gossipFanout; k++) {
+        const to = this.members.neighbourOf(ids[i], this.cfg.rand);
+        if (to && !sent.includes(to)) { sent.push(to); this.send(to, bytes); }
+      }
     }
   }
 
