@@ -7,7 +7,7 @@
 //
 // The tables are flat typed arrays (ids are 32-bit): a simulator holds 10^5 of them, and a
 // Map entry per known id cost more than the ids themselves (docs/decisions/0030).
-import { type RingParams, blockCount, blockOfId, blockOfSlot, slotPoint, lowerBound, mix32 } from './ring.ts';
+import { type RingParams, blockCount, blockOfId, blockOfSlot, slotPoint, mix32 } from './ring.ts';
 
 export type Rand = () => number; // uniform u32
 
@@ -20,18 +20,18 @@ export class Membership {
   private readonly base: number;
   private readonly whole: boolean;
   private readonly blockSpan: number;
-  /** Neighbourhood ids, their ring offsets from `base` (the sort key: the wrap at 2^32 is no edge) and incarnations; `n` used. */
-  private ids = new Uint32Array(8);
-  private offs = new Uint32Array(8);
-  private incs = new Uint32Array(8);
+  /**
+   * The neighbourhood: (id, incarnation) pairs sorted by the id's ring offset from `base` (so the
+   * wrap at 2^32 is no edge); `n` pairs used. One small array per supernode, not a Map entry per id.
+   */
+  private tab = new Uint32Array(32);
   private n = 0;
   readonly contacts: Uint32Array;
-  /** Dead neighbourhood members: id → incarnation, and the order they died in (to forget them). */
-  private readonly dead = new Map<number, number>();
+  /** Dead neighbourhood members: id → incarnation, and [id, inc, time] in the order they died (to forget them). Made on first use. */
+  private dead: Map<number, number> | undefined;
   private deadQ: number[] = [];
   private deadQHead = 0;
-  /** Addresses, on the real network only (the simulator's cores have none). */
-  readonly addrs = new Map<number, string>();
+  private addrMap: Map<number, string> | undefined;
   private digestCache: number | undefined;
 
   constructor(readonly self: number, public selfInc: number, readonly p: RingParams, readonly contactsPerBlock = 2) {
@@ -44,8 +44,14 @@ export class Membership {
     this.insertLocal(self, selfInc);
   }
 
-  /** The neighbourhood, in ring order from the start of the block before ours (a view: copy to keep). */
-  get local(): Uint32Array { return this.ids.subarray(0, this.n); }
+  /** The neighbourhood, in ring order from the start of the block before ours (a copy). */
+  get local(): number[] { const out: number[] = new Array(this.n); for (let i = 0; i < this.n; i++) out[i] = this.tab[2 * i]; return out; }
+  get size(): number { return this.n; }
+  private idAt(i: number): number { return this.tab[2 * i]; }
+
+  /** Addresses of members, on the real network only (the simulator's cores have none, and no map). */
+  get addrs(): Map<number, string> { return this.addrMap ??= new Map(); }
+  addrOf(id: number): string | undefined { return this.addrMap?.get(id); }
 
   inNeighbourhood(id: number): boolean {
     return this.whole || this.inNeighbourhoodBlock(blockOfId(id, this.p));
@@ -69,12 +75,12 @@ export class Membership {
   group(slot: number): number[] {
     if (!this.knowsGroupOf(slot)) return [];
     const n = this.n;
-    const start = lowerBound(this.offs, (slotPoint(slot, this.p) - this.base) >>> 0, n);
+    const start = this.lowerBound((slotPoint(slot, this.p) - this.base) >>> 0);
     const out: number[] = [];
     for (let k = 0; k < this.p.replicas && k < n; k++) {
       const i = start + k;
       if (i >= n && !this.whole) break;
-      out.push(this.ids[i % n]);
+      out.push(this.idAt(i % n));
     }
     return out;
   }
@@ -82,16 +88,16 @@ export class Membership {
   /** Learns that a member is alive; 'new' when this changes what we know. */
   alive(id: number, inc: number, now: number, addr?: string): 'new' | 'known' {
     if (id === this.self || id === 0) return 'known';
-    const d = this.dead.get(id);
+    const d = this.dead?.get(id);
     if (d !== undefined && d >= inc) return 'known';
-    if (d !== undefined) this.dead.delete(id);
+    if (d !== undefined) this.dead!.delete(id);
     if (addr) this.addrs.set(id, addr);
     void now;
     if (this.inNeighbourhood(id)) {
       const i = this.indexOf(id);
       if (i >= 0) {
-        if (this.incs[i] >= inc) return 'known';
-        this.incs[i] = inc;
+        if (this.tab[2 * i + 1] >= inc) return 'known';
+        this.tab[2 * i + 1] = inc;
         this.digestCache = undefined;
         return 'new';
       }
@@ -110,7 +116,7 @@ export class Membership {
     if (this.whole || id === 0 || this.inNeighbourhood(id)) return;
     const at = blockOfId(id, this.p) * this.contactsPerBlock;
     for (let k = 0; k < this.contactsPerBlock; k++) if (this.contacts[at + k] === id) return;
-    if (this.dead.has(id)) return;
+    if (this.dead?.has(id)) return;
     for (let k = 0; k < this.contactsPerBlock; k++) if (this.contacts[at + k] === 0) { this.contacts[at + k] = id; return; }
   }
 
@@ -118,19 +124,19 @@ export class Membership {
   died(id: number, inc: number, now: number): boolean {
     if (id === this.self) return false;
     if (!this.inNeighbourhood(id)) { this.dropContact(id); return false; }
-    const d = this.dead.get(id);
+    const d = this.dead?.get(id);
     if (d !== undefined && d >= inc) return false;
     const i = this.indexOf(id);
-    if (i >= 0 && this.incs[i] > inc) return false;
-    this.dead.set(id, inc);
+    if (i >= 0 && this.tab[2 * i + 1] > inc) return false;
+    (this.dead ??= new Map()).set(id, inc);
     this.deadQ.push(id, inc, now);
     if (i >= 0) this.removeAt(i);
-    this.addrs.delete(id);
+    this.addrMap?.delete(id);
     return true;
   }
 
   /** The incarnation we know `id` died in, or undefined. */
-  deadInc(id: number): number | undefined { return this.dead.get(id); }
+  deadInc(id: number): number | undefined { return this.dead?.get(id); }
 
   /** Stops using a contact that did not answer (it may be alive: no event is spread). */
   dropContact(id: number) {
@@ -142,21 +148,21 @@ export class Membership {
   forgetOldDeaths(now: number) {
     const q = this.deadQ;
     let h = this.deadQHead;
-    for (; h < q.length && now - q[h + 2] > deadMemoryMs; h += 3) if (this.dead.get(q[h]) === q[h + 1]) this.dead.delete(q[h]);
+    for (; h < q.length && now - q[h + 2] > deadMemoryMs; h += 3) if (this.dead!.get(q[h]) === q[h + 1]) this.dead!.delete(q[h]);
     if (h === q.length) { this.deadQ = []; h = 0; } else if (h > 96 && h * 2 > q.length) { this.deadQ = q.slice(h); h = 0; }
     this.deadQHead = h;
   }
 
-  isDead(id: number) { return this.dead.has(id); }
+  isDead(id: number) { return this.dead?.has(id) ?? false; }
 
   /** A member able to route into `block` (one of its members), or 0. */
   memberIn(block: number, rand: Rand): number {
     if (this.whole || this.inNeighbourhoodBlock(block)) {
       const lo = (block * this.blockSpan - this.base) >>> 0;
-      const a = lowerBound(this.offs, lo, this.n);
+      const a = this.lowerBound(lo);
       const hi = this.whole ? 2 ** 32 : lo + this.blockSpan;
-      const b = lowerBound(this.offs, hi, this.n);
-      if (b > a) { const id = this.ids[a + (rand() % (b - a))]; if (id !== this.self) return id; }
+      const b = this.lowerBound(hi);
+      if (b > a) { const id = this.idAt(a + (rand() % (b - a))); if (id !== this.self) return id; }
       if (!this.whole) return 0;
     }
     const at = block * this.contactsPerBlock;
@@ -175,73 +181,76 @@ export class Membership {
       for (let tries = 0; tries < 4; tries++) { const id = this.contacts[rand() % n]; if (id) return id; }
     }
     if (this.n <= 1) return 0;
-    const id = this.ids[rand() % this.n];
+    const id = this.idAt(rand() % this.n);
     return id === this.self ? 0 : id;
   }
 
   /** A random member of `id`'s neighbourhood we know (≠ us), or 0: where news of `id` goes. */
   neighbourOf(id: number, rand: Rand): number {
-    if (this.whole) { if (this.n <= 1) return 0; const x = this.ids[rand() % this.n]; return x === this.self ? 0 : x; }
+    if (this.whole) { if (this.n <= 1) return 0; const x = this.idAt(rand() % this.n); return x === this.self ? 0 : x; }
     const b = blockOfId(id, this.p);
     return this.memberIn((b + (rand() % 3) + this.blocks - 1) % this.blocks, rand);
   }
 
   /** The next member clockwise: the one we watch for failure. */
   successor(): number {
-    const i = lowerBound(this.offs, (this.self - this.base) >>> 0, this.n);
+    const i = this.lowerBound((this.self - this.base) >>> 0);
     const n = this.n;
-    return n > 1 && (this.whole || i + 1 < n) ? this.ids[(i + 1) % n] : 0;
+    return n > 1 && (this.whole || i + 1 < n) ? this.idAt((i + 1) % n) : 0;
   }
 
   /** A newer incarnation of ourselves (refuting news of our death). */
   bumpInc(inc: number) {
     this.selfInc = inc;
     const i = this.indexOf(this.self);
-    if (i >= 0) this.incs[i] = inc;
+    if (i >= 0) this.tab[2 * i + 1] = inc;
     this.digestCache = undefined;
   }
 
   localDigest(): number {
     if (this.digestCache !== undefined) return this.digestCache;
     let h = 0;
-    for (let i = 0; i < this.n; i++) h = (h ^ mix32(this.ids[i] ^ this.incs[i])) >>> 0;
+    for (let i = 0; i < 2 * this.n; i += 2) h = (h ^ mix32(this.tab[i] ^ this.tab[i + 1])) >>> 0;
     return this.digestCache = h;
   }
 
   incOf(id: number): number {
     if (id === this.self) return this.selfInc;
     const i = this.indexOf(id);
-    return i >= 0 ? this.incs[i] : 0;
+    return i >= 0 ? this.tab[2 * i + 1] : 0;
   }
 
   /** Every id we know: neighbourhood and contacts (for a joiner's first table). */
   knownIds(): number[] {
-    const out = Array.from(this.local);
+    const out = this.local;
     for (const id of this.contacts) if (id) out.push(id);
     return out;
   }
 
+  /** Index of the first member whose ring offset from `base` is ≥ off. */
+  private lowerBound(off: number): number {
+    let lo = 0, hi = this.n;
+    while (lo < hi) { const mid = (lo + hi) >>> 1; if (((this.tab[2 * mid] - this.base) >>> 0) < off) lo = mid + 1; else hi = mid; }
+    return lo;
+  }
+
   private indexOf(id: number): number {
-    const i = lowerBound(this.offs, (id - this.base) >>> 0, this.n);
-    return i < this.n && this.ids[i] === id ? i : -1;
+    const i = this.lowerBound((id - this.base) >>> 0);
+    return i < this.n && this.idAt(i) === id ? i : -1;
   }
 
   private insertLocal(id: number, inc: number) {
     this.digestCache = undefined;
-    const off = (id - this.base) >>> 0;
-    const i = lowerBound(this.offs, off, this.n);
-    if (this.n === this.ids.length) {
-      const grow = (a: Uint32Array) => { const b = new Uint32Array(a.length * 2); b.set(a); return b; };
-      this.ids = grow(this.ids); this.offs = grow(this.offs); this.incs = grow(this.incs);
-    }
-    this.ids.copyWithin(i + 1, i, this.n); this.offs.copyWithin(i + 1, i, this.n); this.incs.copyWithin(i + 1, i, this.n);
-    this.ids[i] = id; this.offs[i] = off; this.incs[i] = inc;
+    const i = this.lowerBound((id - this.base) >>> 0);
+    if (2 * this.n === this.tab.length) { const t = new Uint32Array(this.tab.length * 2); t.set(this.tab); this.tab = t; }
+    this.tab.copyWithin(2 * i + 2, 2 * i, 2 * this.n);
+    this.tab[2 * i] = id; this.tab[2 * i + 1] = inc;
     this.n++;
   }
 
   private removeAt(i: number) {
     this.digestCache = undefined;
-    this.ids.copyWithin(i, i + 1, this.n); this.offs.copyWithin(i, i + 1, this.n); this.incs.copyWithin(i, i + 1, this.n);
+    this.tab.copyWithin(2 * i, 2 * i + 2, 2 * this.n);
     this.n--;
   }
 }

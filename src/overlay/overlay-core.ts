@@ -75,9 +75,6 @@ export class OverlayCore {
   readonly members: Membership;
   readonly stores = new Map<number, SlotStore>();
   readonly stats: OverlayStats = { malformed: 0, routed: 0, answered: 0, failed: 0, eventsSpread: 0, declaredDead: 0, replicatedItems: 0, antiEntropyRepairs: 0 };
-  private readonly groups = new Map<number, number[]>();
-  /** Slots we joined the group of while running, and until when we may still be catching up. */
-  private readonly freshUntil = new Map<number, number>();
   private readonly sends: { to: number; bytes: Uint8Array }[] = [];
   private sendAt = 0;
   private readonly answers: { client: ClientRef; bytes: Uint8Array }[] = [];
@@ -111,7 +108,7 @@ export class OverlayCore {
   private get slots() { return 2 ** this.cfg.params.slotBits; }
 
   /** Presence records held here, over all slots we replicate. */
-  recordCount(): number { let n = 0; for (const s of this.stores.values()) n += s.records.size; return n; }
+  recordCount(): number { let n = 0; for (const s of this.stores.values()) n += s.recordCount; return n; }
 
   // ---- commands ----
 
@@ -239,7 +236,7 @@ export class OverlayCore {
       case Cmd.OvMemberDigest: {
         const d = OvMemberDigest.decode(body);
         if (!d.ok) break;
-        if (d.value.hash !== this.members.localDigest()) this.sendMembers(from, Array.from(this.members.local), false);
+        if (d.value.hash !== this.members.localDigest()) this.sendMembers(from, this.members.local, false);
         return;
       }
       case Cmd.OvRoute: {
@@ -342,7 +339,7 @@ export class OverlayCore {
   private sendMembers(to: number, ids: number[], reply: boolean) {
     for (let i = 0; i < ids.length; i += 1024) {
       const part = ids.slice(i, i + 1024);
-      const addrs = part.map((id) => this.members.addrs.get(id) ?? '');
+      const addrs = part.map((id) => this.members.addrOf(id) ?? '');
       this.send(to, OvMembers.toBytes({ ids: part, incs: part.map((id) => this.members.incOf(id)), addrs: addrs.some(Boolean) ? addrs : undefined, reply: reply && i === 0 ? true : undefined }));
     }
   }
@@ -452,7 +449,7 @@ export class OverlayCore {
 
   /** A newcomer to the group may not have caught up: it asks a co-replica rather than answer "nothing". */
   private passOnWhileCatchingUp(r: RouteFields, others: number[], now: number): boolean {
-    if ((this.freshUntil.get(r.slot) ?? 0) <= now || r.hops >= hopsMax - 1 || !others.length) return false;
+    if ((this.stores.get(r.slot)?.freshUntil ?? 0) <= now || r.hops >= hopsMax - 1 || !others.length) return false;
     this.stats.routed++;
     this.send(others[this.cfg.rand() % others.length], OvRoute.toBytes({ ...r, hops: r.hops + 1 }));
     return true;
@@ -489,7 +486,7 @@ export class OverlayCore {
 
   private storeFor(slot: number, g: number[]): SlotStore {
     let s = this.stores.get(slot);
-    if (!s) { s = new SlotStore(); this.stores.set(slot, s); this.groups.set(slot, g); }
+    if (!s) { s = new SlotStore(); this.stores.set(slot, s); s.group = g; }
     return s;
   }
 
@@ -516,7 +513,8 @@ export class OverlayCore {
   /** What we hold for a slot in the digest buckets of `mask`, in chunks; `wantBack` asks the receiver for its side. */
   private pushState(to: number, slot: number, s: SlotStore, mask: number, wantBack: number) {
     const inMask = (h: number) => (mask >>> bucketOf(h)) & 1;
-    const records = [...s.records.values()].filter((r) => inMask(r.h)).map((r) => r.bytes);
+    const records: Uint8Array[] = [];
+    for (const r of s.allRecords()) if (inMask(r.h)) records.push(r.bytes);
     const mails = s.allMails().filter((m) => inMask(m.h)).map((m) => m.bytes);
     const tombs = [...s.tombs.keys()].filter((id) => inMask(tombHash(id)));
     const n = Math.max(1, Math.ceil(Math.max(records.length, mails.length, tombs.length / 16) / chunkItems));
@@ -537,7 +535,7 @@ export class OverlayCore {
   private joinGroup(slot: number, g: number[], now: number) {
     const s = this.storeFor(slot, g);
     if (this.nextTick === undefined) return;
-    this.freshUntil.set(slot, now + freshMs);
+    s.freshUntil = now + freshMs;
     const others = g.filter((x) => x !== this.cfg.id);
     for (let k = 0; k < pullFrom && others.length; k++) {
       const to = others.splice(this.cfg.rand() % others.length, 1)[0];
@@ -551,7 +549,7 @@ export class OverlayCore {
    * would otherwise go with it.
    */
   private leaveGroup(slot: number, g: number[], s: SlotStore) {
-    this.stores.delete(slot); this.groups.delete(slot); this.freshUntil.delete(slot);
+    this.stores.delete(slot);
     if (s.count === 0) return;
     const to = g.filter((x) => x !== this.cfg.id);
     for (let k = 0; k < handOffTo && to.length; k++) this.pushState(to.splice(this.cfg.rand() % to.length, 1)[0], slot, s, 0xffff, 0);
@@ -561,9 +559,9 @@ export class OverlayCore {
     const slots = [...this.stores.keys()];
     if (slots.length === 0) return;
     const slot = slots[this.digestCursor++ % slots.length];
-    const others = (this.groups.get(slot) ?? []).filter((x) => x !== this.cfg.id);
-    if (others.length === 0) return;
     const s = this.stores.get(slot)!;
+    const others = s.group.filter((x) => x !== this.cfg.id);
+    if (others.length === 0) return;
     this.send(others[this.cfg.rand() % others.length], OvSlotDigest.toBytes({ slot, hashes: [...s.buckets] }));
   }
 
@@ -589,11 +587,11 @@ export class OverlayCore {
       const inG = g.includes(this.cfg.id);
       const s = this.stores.get(slot);
       if (!s) { if (inG) this.joinGroup(slot, g, now); continue; }
-      const prev = this.groups.get(slot) ?? [];
+      const prev = s.group;
       if (!inG) { this.leaveGroup(slot, g, s); continue; }
       const kept = g.filter((x) => prev.includes(x));
       if (kept[0] === this.cfg.id) for (const x of g) if (!prev.includes(x)) this.pushState(x, slot, s, 0xffff, 0);
-      this.groups.set(slot, g);
+      s.group = g;
     }
   }
 
