@@ -174,6 +174,21 @@ export class Membership {
     return 0;
   }
 
+  /**
+   * A first hop towards a slot of `block` that can name its replica group: a member of the block
+   * or of the block after it (whose neighbourhood covers it) — four contacts to choose from, so a
+   * contact that died unnoticed (deaths are not news outside the neighbourhood) costs one retry,
+   * and the retry's second way (`avoid`: the first's) rarely meets another.
+   */
+  routeInto(block: number, rand: Rand, avoid = 0): number {
+    const after = (block + 1) % this.blocks;
+    for (let t = 0; t < 4; t++) {
+      const id = this.memberIn(rand() & 1 ? after : block, rand);
+      if (id && id !== avoid) return id;
+    }
+    return this.memberIn(block, rand) || this.memberIn(after, rand);
+  }
+
   /** Any member we know, for routing when the block we want has no contact left. */
   randomMember(rand: Rand): number {
     const n = this.contacts.length;

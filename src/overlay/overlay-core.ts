@@ -69,6 +69,7 @@ const sweepGridMs = 30_000;
 const triesMax = 4;
 const hopsMax = 6;
 const chunkItems = 64;
+const membersChunk = 1024;
 const mailboxMaxDefault = 1000;
 
 export class OverlayCore {
@@ -121,6 +122,9 @@ export class OverlayCore {
   /** Asks members to let us in (and tell us whom they know). */
   join(now: number, ids: number[]) {
     for (const b of ids) if (b !== this.cfg.id) this.send(b, OvJoin.toBytes({ id: this.cfg.id, inc: this.members.selfInc, addr: this.cfg.addr }));
+    // We announce ourselves to our neighbourhood too (at the next tick, once the first table is in): the
+    // bootstrap's hand-in may meet members that died unnoticed.
+    if (ids.length && !this.outIds.includes(this.cfg.id)) this.queueEvent(this.cfg.id, this.members.selfInc, 1, this.cfg.addr ?? '');
     this.reconcile(now);
   }
 
@@ -215,6 +219,10 @@ export class OverlayCore {
         }
         // The sender still lists members we know died (it missed the news): tell it, or its lists would bring them back.
         if (stale) this.send(from, OvEvents.toBytes({ ids: stale, incs: stale.map((x) => this.members.deadInc(x)!), alive: stale.map(() => 0) }));
+        // A neighbour's whole list without us: it never heard we joined (the news was lost) — tell it, it spreads the news.
+        if (!ms.value.reply && ids.length < membersChunk && this.members.inNeighbourhood(from) && !ids.includes(this.cfg.id)) {
+          this.send(from, OvEvents.toBytes({ ids: [this.cfg.id], incs: [this.members.selfInc], alive: [1], addrs: this.cfg.addr ? [this.cfg.addr] : undefined }));
+        }
         // A joiner now asks a member of its own block for the full neighbourhood.
         if (ms.value.reply) { const b = this.members.memberIn(this.members.block, this.cfg.rand); if (b) this.send(b, OvMemberDigest.toBytes({ hash: 0, count: 0 })); }
         return this.reconcile(now);
@@ -337,8 +345,8 @@ export class OverlayCore {
   }
 
   private sendMembers(to: number, ids: number[], reply: boolean) {
-    for (let i = 0; i < ids.length; i += 1024) {
-      const part = ids.slice(i, i + 1024);
+    for (let i = 0; i < ids.length; i += membersChunk) {
+      const part = ids.slice(i, i + membersChunk);
       const addrs = part.map((id) => this.members.addrOf(id) ?? '');
       this.send(to, OvMembers.toBytes({ ids: part, incs: part.map((id) => this.members.incOf(id)), addrs: addrs.some(Boolean) ? addrs : undefined, reply: reply && i === 0 ? true : undefined }));
     }
@@ -381,7 +389,7 @@ export class OverlayCore {
     const elsewhere = p.tries > 1 && p.op === Op.Lookup;
     p.firstHop = this.route(r, now, elsewhere);
     // A retry goes two ways at once: after a mass failure one random route is often dead.
-    if (p.tries > 1 && p.firstHop) this.route(r, now, elsewhere);
+    if (p.tries > 1 && p.firstHop) this.route(r, now, elsewhere, p.firstHop);
   }
 
   private retry(req: number, p: Pending, now: number) {
@@ -391,7 +399,7 @@ export class OverlayCore {
   }
 
   /** Forwards a request one hop closer to its slot, or serves it; the next hop's id (0: served here). */
-  private route(r: RouteFields, now: number, elsewhere = false): number {
+  private route(r: RouteFields, now: number, elsewhere = false, avoid = 0): number {
     if (r.hops > hopsMax) { this.answer(r, Status.Failed, []); return 0; }
     let next: number;
     if (this.members.knowsGroupOf(r.slot)) {
@@ -401,8 +409,9 @@ export class OverlayCore {
       if (elsewhere) { next = others[this.cfg.rand() % others.length]; this.stats.routed++; this.send(next, OvRoute.toBytes({ ...r, hops: r.hops + 1 })); return next; }
       // Any member serves (writes are passed on to the rest): load spreads, and a retry likely avoids a dead one.
       next = g[this.cfg.rand() % g.length];
+      if (next === avoid && g.length > 1) next = g[(g.indexOf(next) + 1) % g.length];
     } else {
-      next = this.members.memberIn(blockOfSlot(r.slot, this.cfg.params), this.cfg.rand) || this.members.randomMember(this.cfg.rand);
+      next = this.members.routeInto(blockOfSlot(r.slot, this.cfg.params), this.cfg.rand, avoid) || this.members.randomMember(this.cfg.rand);
     }
     if (!next) { this.answer(r, Status.Failed, []); return 0; }
     this.stats.routed++;
