@@ -67,6 +67,8 @@ const slotDigestEveryTicks = 10;
 const memberDigestEveryTicks = 15;
 const sweepGridMs = 30_000;
 const triesMax = 4;
+/** How long after a request timed out first tries go two ways. */
+const troubleMs = 60_000;
 const hopsMax = 6;
 const chunkItems = 64;
 const membersChunk = 1024;
@@ -95,6 +97,8 @@ export class OverlayCore {
   private sweptGrid = 0;
   private digestCursor = 0;
   private dirty = false;
+  /** Until when first tries go two ways (we recently met a route that did not answer). */
+  private troubleUntil = 0;
   private readonly retentionMs: number;
   private readonly timeoutMs: number;
 
@@ -388,11 +392,13 @@ export class OverlayCore {
     // A look-up that found nothing here asks other replicas: ours may not have caught up.
     const elsewhere = p.tries > 1 && p.op === Op.Lookup;
     p.firstHop = this.route(r, now, elsewhere);
-    // A retry goes two ways at once: after a mass failure one random route is often dead.
-    if (p.tries > 1 && p.firstHop) this.route(r, now, elsewhere, p.firstHop);
+    // A retry goes two ways at once: after a mass failure one random route is often dead. So does a
+    // first try for a while after any request of ours timed out — our contacts may hold the dead.
+    if ((p.tries > 1 || now < this.troubleUntil) && p.firstHop) this.route(r, now, elsewhere, p.firstHop);
   }
 
   private retry(req: number, p: Pending, now: number) {
+    this.troubleUntil = now + troubleMs;
     if (p.firstHop && !this.members.inNeighbourhood(p.firstHop)) this.members.dropContact(p.firstHop);
     if (p.tries < triesMax) return this.dispatch(req, p, now);
     this.finish(req, Status.Failed, 0, [], now);
