@@ -1,4 +1,4 @@
-// `npm run bench -- NAME`: runs one benchmark (wire, compress, login, crypto, media, relay, sim, search).
+// `npm run bench -- NAME`: runs one benchmark (wire, compress, login, crypto, media, relay, sim, search, overlay-state).
 const name = process.argv[2];
 const benches: Record<string, () => Promise<unknown>> = {
   wire: () => import('./wire.ts'),
@@ -9,6 +9,7 @@ const benches: Record<string, () => Promise<unknown>> = {
   relay: () => import('./relay.ts'),
   sim: () => import('./sim.ts'),
   search: () => import('./search.ts'),
+  'overlay-state': () => import('./overlay-state.ts'),
 };
 if (!name || !benches[name]) {
   process.stderr.write(`bench: name one of ${Object.keys(benches).join(', ')}\n`);

@@ -9,7 +9,7 @@
 //   outputs: pollSend(), pollAnswer(), pollTimeout()
 import { decodeMessage } from '../wire/object-list.ts';
 import { Cmd } from '../wire/commands.ts';
-import { type RingParams, slotOfUser, blockOfSlot } from './ring.ts';
+import { type RingParams, slotOfUser, blockOfSlot, blockOfId } from './ring.ts';
 import { Membership, type Rand } from './membership.ts';
 import { SlotStore, type RecordMeta, bucketOf, tombHash } from './slot-store.ts';
 import {
@@ -51,7 +51,10 @@ interface Pending {
 
 // Implementation constants (docs/overlay.md explains the figures).
 const tickMs = 1000;
-const gossipFanout = 4;
+/** Members of the subject's neighbourhood each learner passes news on to (it stays inside ~3 blocks). */
+const gossipFanout = 5;
+/** Members of a joiner's block a bootstrap outside its neighbourhood hands the news to. */
+const handInTo = 2;
 const pingEveryTicks = 1;
 const pingMissesDead = 2;
 /** How long a replica that just joined a slot's group may lack records it should hold (until its pull is answered). */
@@ -64,18 +67,17 @@ const slotDigestEveryTicks = 10;
 const memberDigestEveryTicks = 15;
 const sweepGridMs = 30_000;
 const triesMax = 4;
+/** How long after a request timed out first tries go two ways. */
+const troubleMs = 60_000;
 const hopsMax = 6;
 const chunkItems = 64;
-const recentEventMs = 120_000;
+const membersChunk = 1024;
 const mailboxMaxDefault = 1000;
 
 export class OverlayCore {
   readonly members: Membership;
   readonly stores = new Map<number, SlotStore>();
   readonly stats: OverlayStats = { malformed: 0, routed: 0, answered: 0, failed: 0, eventsSpread: 0, declaredDead: 0, replicatedItems: 0, antiEntropyRepairs: 0 };
-  private readonly groups = new Map<number, number[]>();
-  /** Slots we joined the group of while running, and until when we may still be catching up. */
-  private readonly freshUntil = new Map<number, number>();
   private readonly sends: { to: number; bytes: Uint8Array }[] = [];
   private sendAt = 0;
   private readonly answers: { client: ClientRef; bytes: Uint8Array }[] = [];
@@ -84,14 +86,19 @@ export class OverlayCore {
   private nextReq = 1;
   private nextTick: number | undefined;
   private ticks = 0;
-  private readonly recent = new Map<string, number>();
-  private outEvents: { id: number; inc: number; alive: number; addr: string }[] = [];
+  /** Membership news to pass on at the next tick: ids, incarnations, alive flags, addresses ('' none). */
+  private outIds: number[] = [];
+  private outIncs: number[] = [];
+  private outAlive: number[] = [];
+  private outAddrs: string[] = [];
   private watched = 0;
   private misses = 0;
   private nonce = 0;
   private sweptGrid = 0;
   private digestCursor = 0;
   private dirty = false;
+  /** Until when first tries go two ways (we recently met a route that did not answer). */
+  private troubleUntil = 0;
   private readonly retentionMs: number;
   private readonly timeoutMs: number;
 
@@ -106,7 +113,7 @@ export class OverlayCore {
   private get slots() { return 2 ** this.cfg.params.slotBits; }
 
   /** Presence records held here, over all slots we replicate. */
-  recordCount(): number { let n = 0; for (const s of this.stores.values()) n += s.records.size; return n; }
+  recordCount(): number { let n = 0; for (const s of this.stores.values()) n += s.recordCount; return n; }
 
   // ---- commands ----
 
@@ -119,6 +126,9 @@ export class OverlayCore {
   /** Asks members to let us in (and tell us whom they know). */
   join(now: number, ids: number[]) {
     for (const b of ids) if (b !== this.cfg.id) this.send(b, OvJoin.toBytes({ id: this.cfg.id, inc: this.members.selfInc, addr: this.cfg.addr }));
+    // We announce ourselves to our neighbourhood too (at the next tick, once the first table is in): the
+    // bootstrap's hand-in may meet members that died unnoticed.
+    if (ids.length && !this.outIds.includes(this.cfg.id)) this.queueEvent(this.cfg.id, this.members.selfInc, 1, this.cfg.addr ?? '');
     this.reconcile(now);
   }
 
@@ -149,7 +159,6 @@ export class OverlayCore {
     if (grid !== this.sweptGrid) {
       this.sweptGrid = grid;
       for (const s of this.stores.values()) s.sweep(grid * sweepGridMs);
-      for (const [k, t] of this.recent) if (t <= now) this.recent.delete(k);
       this.members.forgetOldDeaths(now);
     }
     for (const [req, p] of this.pending) if (p.deadline <= now) this.retry(req, p, now);
@@ -199,6 +208,7 @@ export class OverlayCore {
         const j = OvJoin.decode(body);
         if (!j.ok || j.value.id !== from) break;
         this.event(j.value.id, j.value.inc, 1, j.value.addr ?? '', now);
+        if (!this.members.inNeighbourhood(from)) this.handIn(j.value.id, j.value.inc, j.value.addr ?? '');
         this.sendMembers(from, this.members.knownIds(), true);
         return this.reconcile(now);
       }
@@ -206,7 +216,17 @@ export class OverlayCore {
         const ms = OvMembers.decode(body);
         if (!ms.ok || ms.value.incs.length !== ms.value.ids.length) break;
         const { ids, incs, addrs } = ms.value;
-        for (let i = 0; i < ids.length; i++) if (this.members.alive(ids[i], incs[i], now, addrs?.[i]) === 'new') this.dirty = true;
+        let stale: number[] | undefined;
+        for (let i = 0; i < ids.length; i++) {
+          if (this.members.alive(ids[i], incs[i], now, addrs?.[i]) === 'new') this.dirty = true;
+          else if ((this.members.deadInc(ids[i]) ?? -1) >= incs[i]) (stale ??= []).push(ids[i]);
+        }
+        // The sender still lists members we know died (it missed the news): tell it, or its lists would bring them back.
+        if (stale) this.send(from, OvEvents.toBytes({ ids: stale, incs: stale.map((x) => this.members.deadInc(x)!), alive: stale.map(() => 0) }));
+        // A neighbour's whole list without us: it never heard we joined (the news was lost) — tell it, it spreads the news.
+        if (!ms.value.reply && ids.length < membersChunk && this.members.inNeighbourhood(from) && !ids.includes(this.cfg.id)) {
+          this.send(from, OvEvents.toBytes({ ids: [this.cfg.id], incs: [this.members.selfInc], alive: [1], addrs: this.cfg.addr ? [this.cfg.addr] : undefined }));
+        }
         // A joiner now asks a member of its own block for the full neighbourhood.
         if (ms.value.reply) { const b = this.members.memberIn(this.members.block, this.cfg.rand); if (b) this.send(b, OvMemberDigest.toBytes({ hash: 0, count: 0 })); }
         return this.reconcile(now);
@@ -264,40 +284,74 @@ export class OverlayCore {
 
   // ---- membership ----
 
+  /**
+   * Membership news. Only the subject's neighbourhood (its block and the ones on either side)
+   * keeps it and passes it on, and only when it changed what we knew — our tables are the
+   * dedup, no remembered-event set (docs/decisions/0030). Elsewhere a death drops a contact and
+   * a join may fill an empty one; neither goes further.
+   */
   private event(id: number, inc: number, alive: number, addr: string, now: number) {
-    const key = `${id}:${inc}:${alive}`;
-    if (this.recent.has(key)) return;
-    this.recent.set(key, now + recentEventMs);
     if (id === this.cfg.id) {
       // Someone thinks we died: refute with a newer incarnation (SWIM).
-      if (!alive && inc >= this.members.selfInc) { this.members.bumpInc(inc + 1); this.event(id, inc + 1, 1, this.cfg.addr ?? '', now); }
+      if (!alive && inc >= this.members.selfInc) { this.members.bumpInc(inc + 1); this.queueEvent(id, inc + 1, 1, this.cfg.addr ?? ''); }
+      return;
+    }
+    if (!this.members.inNeighbourhood(id)) {
+      if (alive) this.members.alive(id, inc, now, addr || undefined); else this.members.died(id, inc, now);
       return;
     }
     const changed = alive ? this.members.alive(id, inc, now, addr || undefined) === 'new' : this.members.died(id, inc, now);
-    if (changed && this.members.inNeighbourhood(id)) this.dirty = true;
-    this.outEvents.push({ id, inc, alive, addr });
+    if (!changed) return;
+    this.dirty = true;
+    this.queueEvent(id, inc, alive, addr);
+  }
+
+  private queueEvent(id: number, inc: number, alive: number, addr: string) {
+    this.outIds.push(id); this.outIncs.push(inc); this.outAlive.push(alive); this.outAddrs.push(addr);
     this.stats.eventsSpread++;
   }
 
+  /** A joiner asked us, from outside its neighbourhood: we hand the news to members of its block, who spread it there. */
+  private handIn(id: number, inc: number, addr: string) {
+    const bytes = OvEvents.toBytes({ ids: [id], incs: [inc], alive: [1], addrs: addr ? [addr] : undefined });
+    const block = blockOfId(id, this.cfg.params);
+    const sent: number[] = [];
+    for (let k = 0; k < handInTo * 2 && sent.length < handInTo; k++) {
+      const to = this.members.memberIn(block, this.cfg.rand);
+      if (to && to !== id && !sent.includes(to)) { sent.push(to); this.send(to, bytes); }
+    }
+  }
+
+  /** Passes queued news on: each subject's news to `gossipFanout` members of its neighbourhood, batched per block. */
   private flushEvents() {
-    if (this.outEvents.length === 0) return;
-    const batch = this.outEvents.splice(0, 1000);
-    const withAddrs = batch.some((e) => e.addr);
-    const bytes = OvEvents.toBytes({
-      ids: batch.map((e) => e.id), incs: batch.map((e) => e.inc), alive: batch.map((e) => e.alive),
-      addrs: withAddrs ? batch.map((e) => e.addr) : undefined,
-    });
-    const sent = new Set<number>();
-    for (let k = 0; k < gossipFanout * 2 && sent.size < gossipFanout; k++) {
-      const to = this.members.randomMember(this.cfg.rand);
-      if (to && !sent.has(to)) { sent.add(to); this.send(to, bytes); }
+    const n = Math.min(this.outIds.length, 1000);
+    if (n === 0) return;
+    const ids = this.outIds.splice(0, n), incs = this.outIncs.splice(0, n), alive = this.outAlive.splice(0, n), addrs = this.outAddrs.splice(0, n);
+    // News of one block goes to its neighbourhood; ours spans 3 blocks, so at most 3 batches (1 in small networks).
+    const p = this.cfg.params;
+    const done = new Uint8Array(n);
+    for (let i = 0; i < n; i++) {
+      if (done[i]) continue;
+      const b = blockOfId(ids[i], p);
+      const pick: number[] = [];
+      for (let j = i; j < n; j++) if (!done[j] && blockOfId(ids[j], p) === b) { done[j] = 1; pick.push(j); }
+      const withAddrs = pick.some((j) => addrs[j]);
+      const bytes = OvEvents.toBytes({
+        ids: pick.map((j) => ids[j]), incs: pick.map((j) => incs[j]), alive: pick.map((j) => alive[j]),
+        addrs: withAddrs ? pick.map((j) => addrs[j]) : undefined,
+      });
+      const sent: number[] = [];
+      for (let k = 0; k < gossipFanout * 3 && sent.length < gossipFanout; k++) {
+        const to = this.members.neighbourOf(ids[i], this.cfg.rand);
+        if (to && !sent.includes(to)) { sent.push(to); this.send(to, bytes); }
+      }
     }
   }
 
   private sendMembers(to: number, ids: number[], reply: boolean) {
-    for (let i = 0; i < ids.length; i += 1024) {
-      const part = ids.slice(i, i + 1024);
-      const addrs = part.map((id) => this.members.addrs.get(id) ?? '');
+    for (let i = 0; i < ids.length; i += membersChunk) {
+      const part = ids.slice(i, i + membersChunk);
+      const addrs = part.map((id) => this.members.addrOf(id) ?? '');
       this.send(to, OvMembers.toBytes({ ids: part, incs: part.map((id) => this.members.incOf(id)), addrs: addrs.some(Boolean) ? addrs : undefined, reply: reply && i === 0 ? true : undefined }));
     }
   }
@@ -338,18 +392,20 @@ export class OverlayCore {
     // A look-up that found nothing here asks other replicas: ours may not have caught up.
     const elsewhere = p.tries > 1 && p.op === Op.Lookup;
     p.firstHop = this.route(r, now, elsewhere);
-    // A retry goes two ways at once: after a mass failure one random route is often dead.
-    if (p.tries > 1 && p.firstHop) this.route(r, now, elsewhere);
+    // A retry goes two ways at once: after a mass failure one random route is often dead. So does a
+    // first try for a while after any request of ours timed out — our contacts may hold the dead.
+    if ((p.tries > 1 || now < this.troubleUntil) && p.firstHop) this.route(r, now, elsewhere, p.firstHop);
   }
 
   private retry(req: number, p: Pending, now: number) {
+    this.troubleUntil = now + troubleMs;
     if (p.firstHop && !this.members.inNeighbourhood(p.firstHop)) this.members.dropContact(p.firstHop);
     if (p.tries < triesMax) return this.dispatch(req, p, now);
     this.finish(req, Status.Failed, 0, [], now);
   }
 
   /** Forwards a request one hop closer to its slot, or serves it; the next hop's id (0: served here). */
-  private route(r: RouteFields, now: number, elsewhere = false): number {
+  private route(r: RouteFields, now: number, elsewhere = false, avoid = 0): number {
     if (r.hops > hopsMax) { this.answer(r, Status.Failed, []); return 0; }
     let next: number;
     if (this.members.knowsGroupOf(r.slot)) {
@@ -359,8 +415,9 @@ export class OverlayCore {
       if (elsewhere) { next = others[this.cfg.rand() % others.length]; this.stats.routed++; this.send(next, OvRoute.toBytes({ ...r, hops: r.hops + 1 })); return next; }
       // Any member serves (writes are passed on to the rest): load spreads, and a retry likely avoids a dead one.
       next = g[this.cfg.rand() % g.length];
+      if (next === avoid && g.length > 1) next = g[(g.indexOf(next) + 1) % g.length];
     } else {
-      next = this.members.memberIn(blockOfSlot(r.slot, this.cfg.params), this.cfg.rand) || this.members.randomMember(this.cfg.rand);
+      next = this.members.routeInto(blockOfSlot(r.slot, this.cfg.params), this.cfg.rand, avoid) || this.members.randomMember(this.cfg.rand);
     }
     if (!next) { this.answer(r, Status.Failed, []); return 0; }
     this.stats.routed++;
@@ -407,7 +464,7 @@ export class OverlayCore {
 
   /** A newcomer to the group may not have caught up: it asks a co-replica rather than answer "nothing". */
   private passOnWhileCatchingUp(r: RouteFields, others: number[], now: number): boolean {
-    if ((this.freshUntil.get(r.slot) ?? 0) <= now || r.hops >= hopsMax - 1 || !others.length) return false;
+    if ((this.stores.get(r.slot)?.freshUntil ?? 0) <= now || r.hops >= hopsMax - 1 || !others.length) return false;
     this.stats.routed++;
     this.send(others[this.cfg.rand() % others.length], OvRoute.toBytes({ ...r, hops: r.hops + 1 }));
     return true;
@@ -444,7 +501,7 @@ export class OverlayCore {
 
   private storeFor(slot: number, g: number[]): SlotStore {
     let s = this.stores.get(slot);
-    if (!s) { s = new SlotStore(); this.stores.set(slot, s); this.groups.set(slot, g); }
+    if (!s) { s = new SlotStore(); this.stores.set(slot, s); s.group = g; }
     return s;
   }
 
@@ -471,7 +528,8 @@ export class OverlayCore {
   /** What we hold for a slot in the digest buckets of `mask`, in chunks; `wantBack` asks the receiver for its side. */
   private pushState(to: number, slot: number, s: SlotStore, mask: number, wantBack: number) {
     const inMask = (h: number) => (mask >>> bucketOf(h)) & 1;
-    const records = [...s.records.values()].filter((r) => inMask(r.h)).map((r) => r.bytes);
+    const records: Uint8Array[] = [];
+    for (const r of s.allRecords()) if (inMask(r.h)) records.push(r.bytes);
     const mails = s.allMails().filter((m) => inMask(m.h)).map((m) => m.bytes);
     const tombs = [...s.tombs.keys()].filter((id) => inMask(tombHash(id)));
     const n = Math.max(1, Math.ceil(Math.max(records.length, mails.length, tombs.length / 16) / chunkItems));
@@ -492,7 +550,7 @@ export class OverlayCore {
   private joinGroup(slot: number, g: number[], now: number) {
     const s = this.storeFor(slot, g);
     if (this.nextTick === undefined) return;
-    this.freshUntil.set(slot, now + freshMs);
+    s.freshUntil = now + freshMs;
     const others = g.filter((x) => x !== this.cfg.id);
     for (let k = 0; k < pullFrom && others.length; k++) {
       const to = others.splice(this.cfg.rand() % others.length, 1)[0];
@@ -506,7 +564,7 @@ export class OverlayCore {
    * would otherwise go with it.
    */
   private leaveGroup(slot: number, g: number[], s: SlotStore) {
-    this.stores.delete(slot); this.groups.delete(slot); this.freshUntil.delete(slot);
+    this.stores.delete(slot);
     if (s.count === 0) return;
     const to = g.filter((x) => x !== this.cfg.id);
     for (let k = 0; k < handOffTo && to.length; k++) this.pushState(to.splice(this.cfg.rand() % to.length, 1)[0], slot, s, 0xffff, 0);
@@ -516,9 +574,9 @@ export class OverlayCore {
     const slots = [...this.stores.keys()];
     if (slots.length === 0) return;
     const slot = slots[this.digestCursor++ % slots.length];
-    const others = (this.groups.get(slot) ?? []).filter((x) => x !== this.cfg.id);
-    if (others.length === 0) return;
     const s = this.stores.get(slot)!;
+    const others = s.group.filter((x) => x !== this.cfg.id);
+    if (others.length === 0) return;
     this.send(others[this.cfg.rand() % others.length], OvSlotDigest.toBytes({ slot, hashes: [...s.buckets] }));
   }
 
@@ -544,11 +602,11 @@ export class OverlayCore {
       const inG = g.includes(this.cfg.id);
       const s = this.stores.get(slot);
       if (!s) { if (inG) this.joinGroup(slot, g, now); continue; }
-      const prev = this.groups.get(slot) ?? [];
+      const prev = s.group;
       if (!inG) { this.leaveGroup(slot, g, s); continue; }
       const kept = g.filter((x) => prev.includes(x));
       if (kept[0] === this.cfg.id) for (const x of g) if (!prev.includes(x)) this.pushState(x, slot, s, 0xffff, 0);
-      this.groups.set(slot, g);
+      s.group = g;
     }
   }
 

@@ -8,7 +8,7 @@ import { type Address, formatAddress } from '../wire/address.ts';
 import { encodeMessage, type Message } from '../wire/object-list.ts';
 import { Cmd } from '../wire/commands.ts';
 import { OverlayCore } from './overlay-core.ts';
-import { hash32 } from './ring.ts';
+import { hash32, mix32 } from './ring.ts';
 import { verifyPresence } from './presence.ts';
 import { isEntry, verifyEntry, entryMeta } from './entries.ts';
 import { checkMailAuth } from './mail-auth.ts';
@@ -32,7 +32,7 @@ export class OverlayLink {
   readonly core: OverlayCore;
 
   constructor(private readonly rpc: Rpc, cfg: OverlayLinkConfig) {
-    const rand = () => { const b = cfg.random(4); return ((b[0] << 24) | (b[1] << 16) | (b[2] << 8) | b[3]) >>> 0; };
+    const rand = overlayRand(cfg.random(8));
     this.core = new OverlayCore({
       id: supernodeId(cfg.listen), inc: 1, addr: formatAddress(cfg.listen),
       params: { slotBits: cfg.slotBits ?? 3, replicas: cfg.replicas ?? 10 }, rand,
@@ -89,4 +89,22 @@ export class OverlayLink {
       if (addr) this.rpc.sendDatagram(`udp:${addr}`, s.bytes, now);
     }
   }
+}
+
+/**
+ * The overlay's choices (gossip targets, routes, retries) come from their own stream
+ * (xoshiro128**), seeded once from the node's random source: how many it draws then never shifts
+ * the randomness the session layer draws after it (keys, nonces, padding). They are not secrets.
+ */
+function overlayRand(seed: Uint8Array): () => number {
+  const w = (i: number) => ((seed[i] << 24) | (seed[i + 1] << 16) | (seed[i + 2] << 8) | seed[i + 3]) >>> 0;
+  let s0 = w(0), s1 = w(4), s2 = mix32(s0 ^ 0x9e3779b9), s3 = mix32(s1 ^ 0x85ebca6b) || 1;
+  const rotl = (x: number, k: number) => ((x << k) | (x >>> (32 - k))) >>> 0;
+  return () => {
+    const r = Math.imul(rotl(Math.imul(s1, 5), 7), 9) >>> 0;
+    const t = s1 << 9;
+    s2 ^= s0; s3 ^= s1; s1 ^= s2; s0 ^= s3;
+    s2 ^= t; s3 = rotl(s3, 11);
+    return r;
+  };
 }

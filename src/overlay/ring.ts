@@ -39,9 +39,9 @@ export function slotBitsFor(n: number, replicas = 10): number {
   return Math.max(slotsPerBlockBits, Math.round(Math.log2(Math.max(1, n / replicas))));
 }
 
-/** Index of the first element ≥ x in a sorted array. */
-export function lowerBound(sorted: ArrayLike<number>, x: number): number {
-  let lo = 0, hi = sorted.length;
+/** Index of the first element ≥ x in a sorted array (of its first `n` elements). */
+export function lowerBound(sorted: ArrayLike<number>, x: number, n = sorted.length): number {
+  let lo = 0, hi = n;
   while (lo < hi) { const mid = (lo + hi) >>> 1; if (sorted[mid] < x) lo = mid + 1; else hi = mid; }
   return lo;
 }

@@ -25,74 +25,95 @@ export const digestBuckets = 16;
 export const bucketOf = (h: number) => h & (digestBuckets - 1);
 export const tombHash = (id: string) => mix32(hash32(id) ^ tombTag);
 
+/**
+ * Small items are copied into shared 4 KiB slabs: a record outlives the datagram it came in
+ * (whose buffer a view would keep alive), and a copy of its own costs an ArrayBuffer object
+ * (~150 B of heap) per record — more than a simulated record itself. A slab lives while any of
+ * its items does, so long-lived items waste at most a slab each; big ones get their own copy.
+ */
+const slabBytes = 4096;
+const slabItemMax = 256;
+let slab = new Uint8Array(slabBytes);
+let slabAt = 0;
+function keepBytes(b: Uint8Array): Uint8Array {
+  if (b.length > slabItemMax) return b.slice();
+  if (slabAt + b.length > slabBytes) { slab = new Uint8Array(slabBytes); slabAt = 0; }
+  const v = slab.subarray(slabAt, slabAt + b.length);
+  v.set(b);
+  slabAt += (b.length + 7) & ~7;
+  return v;
+}
+
+const newer = (a: RecordMeta, b: RecordMeta) => a.publishedAtMs > b.publishedAtMs || (a.publishedAtMs === b.publishedAtMs && a.expiresAtMs > b.expiresAtMs);
+
 export class SlotStore {
-  /** Records by user and device (keyOf). */
-  readonly records = new Map<string, StoredRecord>();
-  /** user → the keys of their records. */
-  private readonly byUser = new Map<string, Set<string>>();
-  /** Mails by recipient, then by mail id. */
-  readonly mails = new Map<string, Map<string, StoredMail>>();
-  /** Acknowledged mail id → when the tombstone may go (the mail's own expiry). */
-  readonly tombs = new Map<string, number>();
-  private readonly mailOwner = new Map<string, string>();
+  /** Records by user name: the one record (most users have one device), or one per device. */
+  private readonly byUser = new Map<string, StoredRecord | StoredRecord[]>();
+  /** Mails by recipient, then by mail id; tombstones of acknowledged ids; which box a mail id is in. Made on first use. */
+  private mailBoxes: Map<string, Map<string, StoredMail>> | undefined;
+  private tombMap: Map<string, number> | undefined;
+  private mailOwner: Map<string, string> | undefined;
   /** Xor of item hashes per bucket (hash & 15): anti-entropy repairs only the buckets that differ. */
   readonly buckets = new Uint32Array(digestBuckets);
+  /** Items (records, mails, tombstones) held. */
   count = 0;
+  recordCount = 0;
+  /** The owner's bookkeeping: the slot's replica group as it last saw it, and until when it may still be catching up. */
+  group: number[] = [];
+  freshUntil = 0;
+
+  get mails(): Map<string, Map<string, StoredMail>> { return this.mailBoxes ??= new Map(); }
+  /** Acknowledged mail id → when the tombstone may go (the mail's own expiry). */
+  get tombs(): Map<string, number> { return this.tombMap ??= new Map(); }
+
+  /** Every record held. */
+  *allRecords(): IterableIterator<StoredRecord> {
+    for (const v of this.byUser.values()) if (Array.isArray(v)) yield* v; else yield v;
+  }
 
   /** Stores the record when it is newer than what we hold for its device; true when something changed. */
   putRecord(meta: RecordMeta, bytes: Uint8Array): boolean {
-    const key = keyOf(meta);
-    const have = this.records.get(key);
-    if (have && (have.publishedAtMs > meta.publishedAtMs || (have.publishedAtMs === meta.publishedAtMs && have.expiresAtMs >= meta.expiresAtMs))) return false;
-    let keys = this.byUser.get(meta.user);
-    if (!have && keys && keys.size >= (meta.keepMax ?? devicesPerUserMax)) {
-      const oldest = [...keys].map((k) => this.records.get(k)!).sort((a, b) => a.publishedAtMs - b.publishedAtMs)[0];
-      if (oldest.publishedAtMs >= meta.publishedAtMs) return false;
-      this.drop(keyOf(oldest));
-      keys = this.byUser.get(meta.user);
+    const cur = this.byUser.get(meta.user);
+    const list = cur === undefined ? [] : Array.isArray(cur) ? cur : [cur];
+    let at = list.findIndex((r) => r.device === meta.device);
+    if (at >= 0 && !newer(meta, list[at])) return false;
+    if (at < 0 && list.length >= (meta.keepMax ?? devicesPerUserMax)) {
+      let oldest = 0;
+      for (let i = 1; i < list.length; i++) if (list[i].publishedAtMs < list[oldest].publishedAtMs) oldest = i;
+      if (list[oldest].publishedAtMs >= meta.publishedAtMs) return false;
+      at = oldest;
     }
-    if (have) this.forget(have.h);
-    const h = mix32(hash32(key) ^ Math.floor(meta.publishedAtMs / 1000) ^ (meta.expiresAtMs & 0xffff));
-    // A copy: the record outlives the datagram it came in (whose buffer a view would keep alive).
-    this.records.set(key, { user: meta.user, device: meta.device, publishedAtMs: meta.publishedAtMs, expiresAtMs: meta.expiresAtMs, bytes: bytes.slice(), h });
-    if (!keys) { keys = new Set(); this.byUser.set(meta.user, keys); }
-    keys.add(key);
-    this.add(h);
+    if (at >= 0) { this.forget(list[at].h); this.recordCount--; }
+    const h = mix32(hash32(keyOf(meta)) ^ Math.floor(meta.publishedAtMs / 1000) ^ (meta.expiresAtMs & 0xffff));
+    const rec: StoredRecord = { user: meta.user, device: meta.device, publishedAtMs: meta.publishedAtMs, expiresAtMs: meta.expiresAtMs, bytes: keepBytes(bytes), h };
+    if (at >= 0) list[at] = rec; else list.push(rec);
+    this.byUser.set(meta.user, list.length === 1 ? list[0] : list);
+    this.add(h); this.recordCount++;
     return true;
   }
 
   /** The user's fresh records, one per device, newest publication first. */
   getRecords(user: string, now: number): StoredRecord[] {
-    const keys = this.byUser.get(user);
-    if (!keys) return [];
-    return [...keys].map((k) => this.records.get(k)!).filter((r) => r.expiresAtMs > now)
-      .sort((a, b) => b.publishedAtMs - a.publishedAtMs);
-  }
-
-  private drop(key: string) {
-    const r = this.records.get(key);
-    if (!r) return;
-    this.records.delete(key);
-    this.forget(r.h);
-    const keys = this.byUser.get(r.user);
-    keys?.delete(key);
-    if (keys?.size === 0) this.byUser.delete(r.user);
+    const cur = this.byUser.get(user);
+    if (cur === undefined) return [];
+    if (!Array.isArray(cur)) return cur.expiresAtMs > now ? [cur] : [];
+    return cur.filter((r) => r.expiresAtMs > now).sort((a, b) => b.publishedAtMs - a.publishedAtMs);
   }
 
   putMail(id: string, to: string, expiresAtMs: number, bytes: Uint8Array): boolean {
-    if (this.tombs.has(id)) return false;
-    let box = this.mails.get(to);
+    if (this.tombMap?.has(id)) return false;
+    let box = this.mailBoxes?.get(to);
     if (box?.has(id)) return false;
     if (!box) { box = new Map(); this.mails.set(to, box); }
     const h = hash32(id);
-    box.set(id, { id, to, expiresAtMs, bytes, h });
-    this.mailOwner.set(id, to);
+    box.set(id, { id, to, expiresAtMs, bytes: keepBytes(bytes), h });
+    (this.mailOwner ??= new Map()).set(id, to);
     this.add(h);
     return true;
   }
 
   mailsFor(user: string, now: number): StoredMail[] {
-    const box = this.mails.get(user);
+    const box = this.mailBoxes?.get(user);
     return box ? [...box.values()].filter((m) => m.expiresAtMs > now) : [];
   }
 
@@ -100,11 +121,11 @@ export class SlotStore {
   ack(ids: string[], tombUntilMs: number): boolean {
     let changed = false;
     for (const id of ids) {
-      const to = this.mailOwner.get(id);
-      const box = to === undefined ? undefined : this.mails.get(to);
+      const to = this.mailOwner?.get(id);
+      const box = to === undefined ? undefined : this.mailBoxes?.get(to);
       const m = box?.get(id);
       if (m) {
-        box!.delete(id); this.mailOwner.delete(id); this.forget(m.h);
+        box!.delete(id); this.mailOwner!.delete(id); this.forget(m.h);
         if (box!.size === 0) this.mails.delete(m.to);
       }
       if (!this.tombs.has(id)) { this.tombs.set(id, m ? Math.max(m.expiresAtMs, tombUntilMs) : tombUntilMs); this.add(tombHash(id)); changed = true; }
@@ -114,17 +135,25 @@ export class SlotStore {
 
   /** Drops what has expired; the owner calls it on a coarse grid so replicas stay comparable. */
   sweep(now: number) {
-    for (const [k, r] of this.records) if (r.expiresAtMs <= now) this.drop(k);
-    for (const [u, box] of this.mails) {
-      for (const [id, m] of box) if (m.expiresAtMs <= now) { box.delete(id); this.mailOwner.delete(id); this.forget(m.h); }
-      if (box.size === 0) this.mails.delete(u);
+    for (const [u, cur] of this.byUser) {
+      if (!Array.isArray(cur)) { if (cur.expiresAtMs <= now) { this.byUser.delete(u); this.forget(cur.h); this.recordCount--; } continue; }
+      const keep = cur.filter((r) => r.expiresAtMs > now);
+      if (keep.length === cur.length) continue;
+      for (const r of cur) if (r.expiresAtMs <= now) { this.forget(r.h); this.recordCount--; }
+      if (keep.length === 0) this.byUser.delete(u); else this.byUser.set(u, keep.length === 1 ? keep[0] : keep);
     }
-    for (const [id, t] of this.tombs) if (t <= now) { this.tombs.delete(id); this.forget(tombHash(id)); }
+    if (this.mailBoxes) {
+      for (const [u, box] of this.mailBoxes) {
+        for (const [id, m] of box) if (m.expiresAtMs <= now) { box.delete(id); this.mailOwner!.delete(id); this.forget(m.h); }
+        if (box.size === 0) this.mailBoxes.delete(u);
+      }
+    }
+    if (this.tombMap) for (const [id, t] of this.tombMap) if (t <= now) { this.tombMap.delete(id); this.forget(tombHash(id)); }
   }
 
   allMails(): StoredMail[] {
     const out: StoredMail[] = [];
-    for (const box of this.mails.values()) for (const m of box.values()) out.push(m);
+    if (this.mailBoxes) for (const box of this.mailBoxes.values()) for (const m of box.values()) out.push(m);
     return out;
   }
 

@@ -92,8 +92,8 @@ test('a slot keeps one record per device of a user, newest first, at most device
   const again = record({ publishedAtMs: now + 40, expiresAtMs: now + 60_000 }, devices[5].signing, devices[5].signing);
   assert.equal(store.putRecord(meta(again, now + 41), again), true);
   assert.equal(store.getRecords('alice', now + 42).length, devicesPerUserMax);
-  assert.equal(store.records.size, devicesPerUserMax);
+  assert.equal(store.recordCount, devicesPerUserMax);
   store.sweep(now + 70_000);
-  assert.equal(store.records.size, 0);
+  assert.equal(store.recordCount, 0);
   assert.equal(store.count, 0, 'the digest forgot them too');
 });
