@@ -74,6 +74,16 @@ interface Session {
   in: ReceiveChannel[];
   lastReceivedMs: number;
   lastSentMs: number;
+  /**
+   * An XX initiator's session the responder has not been heard on yet: its final may have been
+   * lost, and the responder cannot read a byte we send until it has that final (nor does our
+   * data tell it anything). Until then the final goes again ahead of data, at most every
+   * retry interval; `finalSentMs` is when it last went.
+   */
+  unconfirmed: boolean;
+  finalSentMs: number;
+  /** Made by an XX responder from a final: a repeated final is answered (it confirms the session). */
+  fromFinal: boolean;
 }
 
 interface Handshake {
@@ -434,7 +444,7 @@ export class Endpoint {
       // Our final was lost and the responder repeats its reply: repeat the final.
       const s = this.sessions.get(receiver);
       const fin = s && s.path === path && s.remoteIndex === sender ? this.replies.get(receiver) : undefined;
-      if (fin) { this.transmit(path, fin); return true; }
+      if (fin) { this.transmit(path, fin); s!.finalSentMs = now; return true; }
       return 'unknownIndex';
     }
     const payload = h.state.readMessage(noise);
@@ -446,27 +456,34 @@ export class Endpoint {
     const v = proof ? this.cfg.verifyPeer(proof, rs, path, now) : undefined;
     if (!v?.ok) { this.rejectInitiated(h, `peer identity rejected: ${v ? v.error.message : 'malformed handshake payload'}`); return true; }
     this.handshakes.delete(receiver);
-    if (!h.state.isComplete) {
+    const unconfirmed = !h.state.isComplete;
+    if (unconfirmed) {
       const fin = h.state.writeMessage(padHandshakePayload('final-xx', this.identityPayload, this.cfg.random));
       if (!fin.ok) { this.fail(path, fin.error.message); return true; }
       const packet = maskHeader(encodeReply(PacketType.Final, receiver, sender, fin.value), headerKey(rs));
       this.replies.set(receiver, packet);
       this.transmit(path, packet);
     }
-    this.establish(receiver, sender, path, v.value, h.state, true, now);
+    this.establish(receiver, sender, path, v.value, h.state, true, now, { unconfirmed });
     return true;
   }
 
   private consumeFinal(path: string, sender: number, receiver: number, noise: Uint8Array, now: number): true | Miss {
     const h = this.handshakes.get(receiver);
-    if (!h || h.initiator || h.path !== path || h.remoteIndex !== sender) return 'unknownIndex';
+    if (!h) {
+      // The initiator repeats its final until it hears from us: a keep-alive tells it we have it.
+      const s = this.sessions.get(receiver);
+      if (s && s.fromFinal && s.path === path && s.remoteIndex === sender) { this.seal(s, keepalivePayload, now); return true; }
+      return 'unknownIndex';
+    }
+    if (h.initiator || h.path !== path || h.remoteIndex !== sender) return 'unknownIndex';
     const payload = h.state.readMessage(noise);
     if (!payload.ok) return 'handshakeRejected';
     const proof = openHandshakePayload(payload.value);
     const v = proof ? this.cfg.verifyPeer(proof, h.state.remoteStatic!, path, now) : undefined;
     if (!v?.ok) { this.stats.handshakeRejected++; this.handshakes.delete(receiver); return true; }
     this.handshakes.delete(receiver);
-    this.establish(receiver, sender, path, v.value, h.state, false, now);
+    this.establish(receiver, sender, path, v.value, h.state, false, now, { fromFinal: true });
     return true;
   }
 
@@ -477,13 +494,13 @@ export class Endpoint {
   }
 
   private establish(localIndex: number, remoteIndex: number, path: string, peer: PeerIdentity,
-    state: HandshakeState, initiator: boolean, now: number) {
+    state: HandshakeState, initiator: boolean, now: number, flags: Partial<Pick<Session, 'unconfirmed' | 'fromFinal'>> = {}) {
     const signaling = state.split(), media = state.splitMedia();
     const s: Session = {
       localIndex, remoteIndex, path, peer, peerHeaderKey: headerKey(peer.staticKey),
       out: [new SendChannel(signaling.send, this.rekeyPolicy, now), new SendChannel(media.send, this.rekeyPolicy, now)],
       in: [new ReceiveChannel(signaling.receive), new ReceiveChannel(media.receive)],
-      lastReceivedMs: now, lastSentMs: now,
+      lastReceivedMs: now, lastSentMs: now, unconfirmed: false, finalSentMs: now, fromFinal: false, ...flags,
     };
     this.sessions.set(localIndex, s);
     this.current.set(path, localIndex);
@@ -497,6 +514,10 @@ export class Endpoint {
   // ---- transport ----
 
   private seal(s: Session, payload: Uint8Array, now: number, channel = Channel.Signaling) {
+    if (s.unconfirmed && now - s.finalSentMs >= this.retryMs) {
+      const fin = this.replies.get(s.localIndex);
+      if (fin) { this.transmit(s.path, fin); s.finalSentMs = now; }
+    }
     const { key, phase, counter } = s.out[channel].next(now);
     // One buffer for the whole packet: header, ciphertext, tag; the header then masked in place.
     // From node's shared pool (every byte is written below): most of a packet's cost is allocation.
@@ -522,6 +543,7 @@ export class Endpoint {
     // delayed or replayed copy arriving from an old address does not drag the session back.
     if (s.path !== path && newest) this.roam(s, path);
     this.replies.delete(s.localIndex);
+    s.unconfirmed = false;
     if (plain.value.length === 0) return true;  // keep-alive
     this.events.push({ type: 'message', path: s.path, peer: s.peer, payload: plain.value, channel });
     return true;
