@@ -37,8 +37,9 @@ function down(pcm: Int16Array): Float64Array {
 }
 
 /**
- * How clearly [fromS, toS) of a voice is in a recording, as the median over half-second windows
- * (short, because the jitter buffers stretch and cut the audio on a busy machine). The
+ * How clearly [fromS, toS) of a voice is in a recording, as the median over one-second windows
+ * (short, because the jitter buffers stretch and cut the audio on a busy machine; not shorter,
+ * because the best of many lags over a short window scores high on any voice at all). The
  * recording runs on the wall clock from the listener's join, the voice from the talker's, so
  * each window is looked for `offsetS` later, give or take what the path and jitter buffers
  * add: a narrow search, because these synthetic voices resemble themselves seconds apart.
@@ -47,7 +48,7 @@ function hears(voice: Int16Array, recording: Float64Array, fromS: number, toS: n
   const windows: number[] = [];
   const rate = 48_000 / decimation;
   const v = down(voice);
-  const before = 0.3, after = 2.5, w = 0.5;
+  const before = 0.3, after = 2.5, w = 1.0;
   for (let s = fromS; s + w <= toS; s += w) {
     const at = Math.max(0, Math.round((s + offsetS - before) * rate));
     const maxLag = Math.round((before + after) * rate);
@@ -150,8 +151,11 @@ test('five parties on loopback: everyone hears everyone; the host is killed and 
         return { x, c: hears(voices.get(x)!, rec, a, b, offsetS), control: hears(stranger, rec, a, b, offsetS) };
       });
       t.diagnostic(`${label}: ${l} hears ${figures.map((f) => `${f.x} ${f.c.toFixed(2)} (control ${f.control.toFixed(2)})`).join(', ')}`);
-      // In a mix of n voices one voice can correlate at most about 1/√n (0.5 for four).
-      for (const f of figures) assert.ok(f.c >= 0.3 && f.c >= f.control + 0.12, `${label}: ${l} hears ${f.x}: ${f.c.toFixed(2)}, control ${f.control.toFixed(2)}`);
+      // In a mix of n voices one voice can correlate at most about 1/√n (0.5 for four). A voice
+      // that is not in the mix scores what the stranger's does (the best of many lags over a
+      // window: ~0.15 with 1 s windows, ~0.24 with the 0.5 s ones used before), so a voice counts
+      // as heard when it stands clear of that control; a fixed floor would move with the window.
+      for (const f of figures) assert.ok(f.c >= f.control + 0.12, `${label}: ${l} hears ${f.x}: ${f.c.toFixed(2)}, control ${f.control.toFixed(2)}`);
     }
   }
 });
