@@ -15,7 +15,7 @@
 //   outputs:  pollTransmit() → { path, bytes }, pollTimeout(), result()
 import type { Address } from '../wire/address.ts';
 import { udpPath } from '../session/paths.ts';
-import { natPmpPort, type PortMappingResult, type PortMappingState } from './port-mapping.ts';
+import { natPmpPort, earliest, mappingResult, type PortMappingResult, type PortMappingState } from './port-mapping.ts';
 
 export interface PcpConfig {
   gateway: Address;
@@ -167,17 +167,10 @@ export class PcpClient {
   }
 
   pollTimeout(): number | undefined {
-    const ts = [this.pending?.nextMs, this.renewAtMs].filter((x): x is number => x !== undefined);
-    return ts.length ? Math.min(...ts) : undefined;
+    return earliest(this.pending?.nextMs, this.renewAtMs);
   }
 
-  result(): PortMappingResult {
-    return {
-      state: this.state, gateway: this.cfg.gateway.host, publicAddress: this.publicAddress,
-      externalPort: this.state === 'mapped' ? this.externalPort : undefined, lifetimeS: this.state === 'mapped' ? this.grantedS : undefined,
-      error: this.error,
-    };
-  }
+  result(): PortMappingResult { return mappingResult(this.state, this.cfg.gateway.host, this.publicAddress, this.externalPort, this.grantedS, this.error); }
 
   private request(lifetimeS: number): Uint8Array {
     return encodeMapRequest({ internalHost: this.cfg.internalHost, internalPort: this.cfg.internalPort, externalPort: this.externalPort ?? this.cfg.internalPort, lifetimeS, nonce: this.cfg.nonce });

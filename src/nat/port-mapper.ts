@@ -17,7 +17,7 @@
 //             driver), pollTimeout(), result()
 import type { Address } from '../wire/address.ts';
 import type { RandomBytes } from '../crypto/keys.ts';
-import { NatPmpClient, type PortMappingResult, type PortMappingState } from './port-mapping.ts';
+import { NatPmpClient, earliest, type PortMappingResult, type PortMappingState } from './port-mapping.ts';
 import { PcpClient } from './pcp.ts';
 import { UpnpIgdClient, type HttpReply, type UpnpRequest } from './upnp-igd.ts';
 
@@ -109,8 +109,7 @@ export class PortMapper {
   pollRequest(): UpnpRequest | undefined { return this.upnp?.pollRequest(); }
 
   pollTimeout(): number | undefined {
-    const ts = [...this.clients.values()].map((c) => c.pollTimeout()).filter((x): x is number => x !== undefined);
-    return ts.length ? Math.min(...ts) : undefined;
+    return earliest(...[...this.clients.values()].map((c) => c.pollTimeout()));
   }
 
   result(): PortMapperResult {

@@ -34,6 +34,20 @@ export interface PortMappingResult {
   error: string | undefined;
 }
 
+/** What every port-mapping client (NAT-PMP, PCP, UPnP-IGD) reports: port and lifetime only while mapped. */
+export function mappingResult(state: PortMappingState, gateway: string, publicAddress: string | undefined,
+  externalPort: number | undefined, grantedS: number | undefined, error: string | undefined): PortMappingResult {
+  const mapped = state === 'mapped';
+  return { state, gateway, publicAddress, externalPort: mapped ? externalPort : undefined, lifetimeS: mapped ? grantedS : undefined, error };
+}
+
+/** The soonest of a client's deadlines, if it has any. */
+export function earliest(...ts: (number | undefined)[]): number | undefined {
+  let m: number | undefined;
+  for (const t of ts) if (t !== undefined && (m === undefined || t < m)) m = t;
+  return m;
+}
+
 export interface PortMappingConfig { gateway: Address; internalPort: number; lifetimeS?: number }
 
 const resultCodes: Record<number, string> = {
@@ -132,17 +146,10 @@ export class NatPmpClient {
   }
 
   pollTimeout(): number | undefined {
-    const ts = [...this.pending.map((p) => p.nextMs), this.renewAtMs].filter((x): x is number => x !== undefined);
-    return ts.length ? Math.min(...ts) : undefined;
+    return earliest(...this.pending.map((p) => p.nextMs), this.renewAtMs);
   }
 
-  result(): PortMappingResult {
-    return {
-      state: this.state, gateway: this.cfg.gateway.host, publicAddress: this.publicAddress,
-      externalPort: this.state === 'mapped' ? this.externalPort : undefined, lifetimeS: this.state === 'mapped' ? this.grantedS : undefined,
-      error: this.error,
-    };
-  }
+  result(): PortMappingResult { return mappingResult(this.state, this.cfg.gateway.host, this.publicAddress, this.externalPort, this.grantedS, this.error); }
 
   private send(op: 0 | 1, now: number) {
     const bytes = op === 0 ? Uint8Array.of(0, 0) : mappingRequest(this.cfg.internalPort, this.lifetimeS);

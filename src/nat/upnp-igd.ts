@@ -17,7 +17,7 @@
 //   inputs:   handleSsdp(from, bytes, now), handleHttp(id, reply, now), handleTimeout(now)
 //   outputs:  pollRequest() → UpnpRequest, pollTimeout(), result()
 import type { Address } from '../wire/address.ts';
-import type { PortMappingResult, PortMappingState } from './port-mapping.ts';
+import { earliest, mappingResult, type PortMappingResult, type PortMappingState } from './port-mapping.ts';
 
 export const ssdpGroup: Address = { host: '239.255.255.250', port: 1900 };
 const searchTargets = ['urn:schemas-upnp-org:service:WANIPConnection:2', 'urn:schemas-upnp-org:service:WANIPConnection:1'];
@@ -158,17 +158,10 @@ export class UpnpIgdClient {
   pollRequest(): UpnpRequest | undefined { return this.out.shift(); }
 
   pollTimeout(): number | undefined {
-    const ts = [this.searches[0], this.giveUpMs, this.renewAtMs].filter((x): x is number => x !== undefined);
-    return ts.length ? Math.min(...ts) : undefined;
+    return earliest(this.searches[0], this.giveUpMs, this.renewAtMs);
   }
 
-  result(): PortMappingResult {
-    return {
-      state: this.state, gateway: this.cfg.gateway.host, publicAddress: this.publicAddress,
-      externalPort: this.state === 'mapped' ? this.externalPort : undefined, lifetimeS: this.state === 'mapped' ? this.grantedS : undefined,
-      error: this.error,
-    };
-  }
+  result(): PortMappingResult { return mappingResult(this.state, this.cfg.gateway.host, this.publicAddress, this.externalPort, this.grantedS, this.error); }
 
   private add() {
     this.soap('add', 'AddPortMapping', {
