@@ -87,12 +87,17 @@ export class KademliaCore {
         c.state = 2; s.inflight--;
         if (s.done) return;
         if (a.value.value && s.op === Op.Lookup && this.cfg.verifyRecord(a.value.value, now)) return this.finish(s, Status.Ok, c.depth, [a.value.value]);
+        // Candidates stay sorted by distance to the key (distances of distinct ids differ), kept to 3k.
+        const cands = s.cands;
         for (const id of a.value.ids) {
-          if (id === this.cfg.id || s.cands.some((x) => x.id === id)) continue;
-          s.cands.push({ id, state: 0, depth: c.depth + 1 });
+          if (id === this.cfg.id) continue;
+          const d = (id ^ s.key) >>> 0;
+          let lo = 0, hi = cands.length;
+          while (lo < hi) { const mid = (lo + hi) >>> 1; if (((cands[mid].id ^ s.key) >>> 0) < d) lo = mid + 1; else hi = mid; }
+          if (lo >= 3 * k || (lo < cands.length && cands[lo].id === id)) continue;
+          cands.splice(lo, 0, { id, state: 0, depth: c.depth + 1 });
+          if (cands.length > 3 * k) cands.length = 3 * k;
         }
-        s.cands.sort((x, y) => ((x.id ^ s.key) >>> 0) - ((y.id ^ s.key) >>> 0));
-        if (s.cands.length > 3 * k) s.cands.length = 3 * k;
         return this.step(s, now);
       }
       case Cmd.KadStore: {
@@ -120,8 +125,18 @@ export class KademliaCore {
 
   pollTimeout(): number | undefined { return this.rpcs.size ? this.rpcTick : undefined; }
   private rpcTick = 0;
-  pollSend() { return this.sends.shift(); }
-  pollAnswer() { return this.answers.shift(); }
+  private sendAt = 0;
+  private answerAt = 0;
+  pollSend() {
+    if (this.sendAt < this.sends.length) return this.sends[this.sendAt++];
+    this.sends.length = 0; this.sendAt = 0;
+    return undefined;
+  }
+  pollAnswer() {
+    if (this.answerAt < this.answers.length) return this.answers[this.answerAt++];
+    this.answers.length = 0; this.answerAt = 0;
+    return undefined;
+  }
 
   private step(s: Search, now: number) {
     const top = s.cands.filter((c) => c.state !== 3).slice(0, k);
@@ -169,11 +184,32 @@ export class KademliaCore {
     if (i >= 0) b.splice(i, 1);
   }
 
+  /**
+   * The n known ids nearest `key` by XOR, nearest first. Bucket i holds ids whose XOR with us
+   * has its top bit at i; with d = key ^ us and h its top bit, bucket h is nearer the key than
+   * every bucket below it (those share d's top bit), and those are nearer than every bucket
+   * above h, in increasing order. So whole buckets are taken in that order and only the taken
+   * ones sorted — not every id we know on every request.
+   */
   private closest(key: number, n: number): number[] {
-    const all: number[] = [];
-    // Buckets nearest the key first: bucket i holds ids sharing the top 31-i bits with us.
-    for (const b of this.buckets) for (const id of b) all.push(id);
-    all.sort((x, y) => ((x ^ key) >>> 0) - ((y ^ key) >>> 0));
-    return all.slice(0, n);
+    const d = (key ^ this.cfg.id) >>> 0;
+    const h = d === 0 ? -1 : 31 - Math.clz32(d);
+    const byDistance = (x: number, y: number) => ((x ^ key) >>> 0) - ((y ^ key) >>> 0);
+    const out: number[] = [];
+    const take = (ids: number[]) => { const from = out.length; for (const id of ids) out.push(id); return from; };
+    if (h >= 0) take(this.buckets[h]);
+    const nearFrom = out.length;
+    for (let j = h - 1; j >= 0; j--) take(this.buckets[j]);
+    sortTail(out, 0, nearFrom, byDistance);
+    sortTail(out, nearFrom, out.length, byDistance);
+    for (let j = h + 1; j < 32 && out.length < n; j++) sortTail(out, take(this.buckets[j]), out.length, byDistance);
+    if (out.length > n) out.length = n;
+    return out;
   }
+}
+
+function sortTail(xs: number[], from: number, to: number, cmp: (a: number, b: number) => number) {
+  if (to - from < 2) return;
+  const part = xs.slice(from, to).sort(cmp);
+  for (let i = 0; i < part.length; i++) xs[from + i] = part[i];
 }
