@@ -7,7 +7,7 @@
 //   inputs:  handlePeer(fromId, bytes, now), handleClient(client, bytes, now), handleTimeout(now)
 //   command: start(now, bootstrapIds), seedMembers(ids, incs, now)
 //   outputs: pollSend(), pollAnswer(), pollTimeout()
-import { decodeMessage } from '../wire/object-list.ts';
+import { smallCommand } from '../wire/object-list.ts';
 import { Cmd } from '../wire/commands.ts';
 import { type RingParams, slotOfUser, blockOfSlot, blockOfId } from './ring.ts';
 import { Membership, type Rand } from './membership.ts';
@@ -16,7 +16,6 @@ import {
   OvJoin, OvMembers, OvEvents, OvPing, OvPong, OvMemberDigest, OvRoute, OvAnswer, OvReplicate, OvSlotDigest,
   ClRequest, ClAnswer, MailItem, Op, Status,
 } from './messages.ts';
-import { decodeObjectList } from '../wire/object-list.ts';
 
 export type ClientRef = string | number;
 
@@ -190,22 +189,21 @@ export class OverlayCore {
   }
 
   private client(client: ClientRef, bytes: Uint8Array, now: number) {
-    const m = decodeMessage(bytes);
-    if (!m.ok || m.value.command !== Cmd.ClRequest) { this.stats.malformed++; return; }
-    const r = ClRequest.decode(m.value.body);
+    if (smallCommand(bytes) !== Cmd.ClRequest) { this.stats.malformed++; return; }
+    const r = ClRequest.decode(bytes, 1);
     if (!r.ok) { this.stats.malformed++; return; }
     const q = r.value;
     this.begin({ client, clientReq: q.req, op: q.op as Op, user: q.user, slot: slotOfUser(q.user, this.cfg.params), item: q.item, ids: q.ids, deadline: 0, tries: 0, firstHop: 0 }, now);
   }
 
   private peer(from: number, bytes: Uint8Array, now: number) {
-    const m = decodeMessage(bytes);
-    if (!m.ok) { this.stats.malformed++; return; }
+    const command = smallCommand(bytes);
+    if (command < 0) { this.stats.malformed++; return; }
     this.members.heardFrom(from);
-    const body = m.value.body;
-    switch (m.value.command) {
+    // Bodies are decoded in place, from byte 1 (after the command).
+    switch (command) {
       case Cmd.OvJoin: {
-        const j = OvJoin.decode(body);
+        const j = OvJoin.decode(bytes, 1);
         if (!j.ok || j.value.id !== from) break;
         this.event(j.value.id, j.value.inc, 1, j.value.addr ?? '', now);
         if (!this.members.inNeighbourhood(from)) this.handIn(j.value.id, j.value.inc, j.value.addr ?? '');
@@ -213,7 +211,7 @@ export class OverlayCore {
         return this.reconcile(now);
       }
       case Cmd.OvMembers: {
-        const ms = OvMembers.decode(body);
+        const ms = OvMembers.decode(bytes, 1);
         if (!ms.ok || ms.value.incs.length !== ms.value.ids.length) break;
         const { ids, incs, addrs } = ms.value;
         let stale: number[] | undefined;
@@ -232,7 +230,7 @@ export class OverlayCore {
         return this.reconcile(now);
       }
       case Cmd.OvEvents: {
-        const e = OvEvents.decode(body);
+        const e = OvEvents.decode(bytes, 1);
         if (!e.ok) break;
         const { ids, incs, alive, addrs } = e.value;
         if (incs.length !== ids.length || alive.length !== ids.length) break;
@@ -240,34 +238,34 @@ export class OverlayCore {
         return this.reconcile(now);
       }
       case Cmd.OvPing: {
-        const p = OvPing.decode(body);
+        const p = OvPing.decode(bytes, 1);
         if (p.ok) this.send(from, OvPong.toBytes({ nonce: p.value.nonce }));
         return;
       }
       case Cmd.OvPong: if (from === this.watched) this.misses = 0; return;
       case Cmd.OvMemberDigest: {
-        const d = OvMemberDigest.decode(body);
+        const d = OvMemberDigest.decode(bytes, 1);
         if (!d.ok) break;
         if (d.value.hash !== this.members.localDigest()) this.sendMembers(from, this.members.local, false);
         return;
       }
       case Cmd.OvRoute: {
-        const r = OvRoute.decode(body);
+        const r = OvRoute.decode(bytes, 1);
         if (!r.ok || r.value.slot >= this.slots || r.value.slot !== slotOfUser(r.value.user, this.cfg.params)) break;
         return this.route(r.value, now);
       }
       case Cmd.OvAnswer: {
-        const a = OvAnswer.decode(body);
+        const a = OvAnswer.decode(bytes, 1);
         if (!a.ok) break;
         return this.finish(a.value.req, a.value.status as Status, a.value.hops, a.value.items ?? [], now);
       }
       case Cmd.OvReplicate: {
-        const r = OvReplicate.decode(body);
+        const r = OvReplicate.decode(bytes, 1);
         if (!r.ok || r.value.slot >= this.slots) break;
         return this.merge(from, r.value, now);
       }
       case Cmd.OvSlotDigest: {
-        const d = OvSlotDigest.decode(body);
+        const d = OvSlotDigest.decode(bytes, 1);
         if (!d.ok) break;
         const s = this.stores.get(d.value.slot);
         const mask = s ? s.differingBuckets(d.value.hashes) : 0;
@@ -471,9 +469,7 @@ export class OverlayCore {
   }
 
   private acceptMail(item: Uint8Array, user: string, now: number) {
-    const l = decodeObjectList(item);
-    if (!l.ok) return undefined;
-    const m = MailItem.decode(l.value);
+    const m = MailItem.decode(item);
     if (!m.ok || m.value.to !== user || m.value.expiresAtMs <= now || m.value.expiresAtMs > now + this.retentionMs) return undefined;
     return m.value;
   }
@@ -518,9 +514,8 @@ export class OverlayCore {
     for (const b of r.records ?? []) { const meta = this.cfg.verifyRecord(b, now); if (meta && slotOfUser(meta.user, this.cfg.params) === r.slot) s.putRecord(meta, b); }
     if (r.tombs?.length) s.ack(r.tombs, now + this.retentionMs);
     for (const b of r.mails ?? []) {
-      const l = decodeObjectList(b);
-      const m = l.ok ? MailItem.decode(l.value) : undefined;
-      if (m?.ok && m.value.expiresAtMs > now && slotOfUser(m.value.to, this.cfg.params) === r.slot) s.putMail(m.value.id, m.value.to, m.value.expiresAtMs, b);
+      const m = MailItem.decode(b);
+      if (m.ok && m.value.expiresAtMs > now && slotOfUser(m.value.to, this.cfg.params) === r.slot) s.putMail(m.value.id, m.value.to, m.value.expiresAtMs, b);
     }
     if (r.wantBack) this.pushState(from, r.slot, s, r.wantBack, 0);
   }

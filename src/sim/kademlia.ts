@@ -3,7 +3,7 @@
 // `storeAt` closest nodes. It answers the same node requests as the overlay (publish and
 // look-up; not mailboxes) so both run under one workload. Simplified: no bucket refresh or
 // ping-before-evict (upkeep is therefore a lower bound), contacts dropped on a timeout.
-import { decodeMessage } from '../wire/object-list.ts';
+import { smallCommand } from '../wire/object-list.ts';
 import { command, f } from '../wire/schema.ts';
 import { Cmd } from '../wire/commands.ts';
 import { hash32, lowerBound } from '../overlay/ring.ts';
@@ -51,8 +51,7 @@ export class KademliaCore {
   }
 
   handleClient(client: ClientRef, bytes: Uint8Array, now: number) {
-    const m = decodeMessage(bytes);
-    const r = m.ok && m.value.command === Cmd.ClRequest ? ClRequest.decode(m.value.body) : undefined;
+    const r = smallCommand(bytes) === Cmd.ClRequest ? ClRequest.decode(bytes, 1) : undefined;
     if (!r?.ok) return;
     const q = r.value;
     if (q.op !== Op.Publish && q.op !== Op.Lookup) { this.answers.push({ client, bytes: ClAnswer.toBytes({ req: q.req, status: Status.Rejected, hops: 0 }) }); return; }
@@ -65,12 +64,12 @@ export class KademliaCore {
   }
 
   handlePeer(from: number, bytes: Uint8Array, now: number) {
-    const m = decodeMessage(bytes);
-    if (!m.ok) return;
+    const command = smallCommand(bytes);
+    if (command < 0) return;
     this.learn(from);
-    switch (m.value.command) {
+    switch (command) {
       case Cmd.KadFind: {
-        const q = KadFind.decode(m.value.body);
+        const q = KadFind.decode(bytes, 1);
         if (!q.ok) return;
         const rec = q.value.user !== undefined ? this.records.get(q.value.user) : undefined;
         const value = rec && rec.meta.expiresAtMs > now ? rec.bytes : undefined;
@@ -78,7 +77,7 @@ export class KademliaCore {
         return;
       }
       case Cmd.KadFound: {
-        const a = KadFound.decode(m.value.body);
+        const a = KadFound.decode(bytes, 1);
         if (!a.ok) return;
         const rpc = this.rpcs.get(a.value.req);
         if (!rpc) return;
@@ -101,7 +100,7 @@ export class KademliaCore {
         return this.step(s, now);
       }
       case Cmd.KadStore: {
-        const st = KadStore.decode(m.value.body);
+        const st = KadStore.decode(bytes, 1);
         if (!st.ok) return;
         const meta = this.cfg.verifyRecord(st.value.record, now);
         const have = meta && this.records.get(meta.user);

@@ -13,7 +13,7 @@ import type { SimCore } from './sim-core.ts';
 import type { Protocol } from './protocols.ts';
 import { simRecord, simRecordUser } from './sim-record.ts';
 import { ClRequest, ClAnswer, MailItem, Op, Status } from '../overlay/messages.ts';
-import { decodeMessage, encodeObjectList } from '../wire/object-list.ts';
+import { smallCommand, encodeObjectList } from '../wire/object-list.ts';
 import { Metrics } from './metrics.ts';
 
 export interface ScenarioOptions {
@@ -181,8 +181,7 @@ export function runScenario(o: ScenarioOptions): Metrics {
   push(end, K.Drain);
 
   const onAnswer = (u: number, bytes: Uint8Array) => {
-    const m = decodeMessage(bytes);
-    const a = m.ok && m.value.command === ClAnswer.command ? ClAnswer.decode(m.value.body) : undefined;
+    const a = smallCommand(bytes) === ClAnswer.command ? ClAnswer.decode(bytes, 1) : undefined;
     if (!a?.ok) return;
     const r = reqs.get(a.value.req);
     if (!r) return;

@@ -392,6 +392,16 @@ export function decodeMessage(bytes: Uint8Array): Result<Message> {
   return ok({ command, body: bytes.subarray(r.pos) });
 }
 
+/**
+ * The command of a message whose command number is one byte (every command we define is below
+ * 128; a longer one is unknown here anyway) and whose body starts at byte 1, or -1. The hot
+ * paths (overlay cores) then decode the body in place, with `schema.decode(bytes, 1)`, instead
+ * of allocating a Message and a view of its body.
+ */
+export function smallCommand(bytes: Uint8Array): number {
+  return bytes.length >= 2 && bytes.length <= messageBytesMax && bytes[0] < 0x80 ? bytes[0] : -1;
+}
+
 /** A message with its object list decoded generically (tests, tools, fuzzing). */
 export function decodeMessageList(bytes: Uint8Array): Result<{ command: number; body: ObjectList }> {
   const m = decodeMessage(bytes);

@@ -19,7 +19,8 @@ export interface CompiledField {
   write(w: Writer, v: unknown): void;
 }
 
-export type Decoder<T> = (bytes: Uint8Array) => Result<T>;
+/** `from`: where the object list starts in `bytes` (after a message's command), so a caller needs no subarray. */
+export type Decoder<T> = (bytes: Uint8Array, from?: number) => Result<T>;
 export type Encoder<T> = (fields: T) => Uint8Array;
 
 const identifier = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
@@ -35,9 +36,10 @@ function checkNames(fields: CompiledField[]) {
 export function compileDecoder<T>(fields: CompiledField[], isInvalid: (x: unknown) => x is { why: string }): Decoder<T> {
   checkNames(fields);
   const src: string[] = [];
-  src.push('return function decode(bytes) {');
+  src.push('return function decode(bytes, from) {');
   src.push("  if (bytes.length > messageBytesMax) return fail('too-large', 'message of ' + bytes.length + ' bytes');");
   src.push('  const r = new Reader(bytes);');
+  src.push('  if (from !== undefined) r.pos = from;');
   src.push('  const count = readCount(r, 0);');
   src.push('  if (count instanceof Bad) return { ok: false, error: count.error };');
   fields.forEach((_, i) => src.push(`  let v${i};`));

@@ -129,8 +129,8 @@ export type Fields<S extends Spec> =
 export interface Schema<S extends Spec> {
   readonly spec: S;
   encode(fields: Fields<S>): ObjectList;
-  /** From a built list, or straight from an encoded object list (a received Message's body). */
-  decode(list: ObjectList | Uint8Array): Result<Fields<S>>;
+  /** From a built list, or straight from an encoded object list (a received Message's body, or a whole message's bytes from `from`). */
+  decode(list: ObjectList | Uint8Array, from?: number): Result<Fields<S>>;
 }
 
 interface Entry { name: string; field: AnyField }
@@ -161,8 +161,8 @@ export function schema<S extends Spec>(spec: S): Schema<S> {
       }
       return list;
     },
-    decode(list) {
-      if (list instanceof Uint8Array) return decodeBytes(list);
+    decode(list, from) {
+      if (list instanceof Uint8Array) return decodeBytes(list, from);
       const out: Record<string, unknown> = {};
       for (const { name, field: fl } of entries) {
         const v = list.get(fl.id);
