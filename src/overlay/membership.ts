@@ -74,6 +74,21 @@ export class Membership {
   /** The slot's replica group as we see it (empty when we cannot tell). */
   group(slot: number): number[] {
     if (!this.knowsGroupOf(slot)) return [];
+    // Every replicated item and served request asks for its slot's group, nearly always the
+    // same one or two slots: the last answer is kept until the neighbourhood changes. Callers
+    // never modify a group they are given.
+    if (slot === this.groupSlot && this.version === this.groupVersion) return this.groupIds;
+    const g = this.computeGroup(slot);
+    this.groupSlot = slot; this.groupVersion = this.version; this.groupIds = g;
+    return g;
+  }
+  private groupSlot = -1;
+  private groupVersion = -1;
+  private groupIds: number[] = [];
+  /** Grows whenever the neighbourhood's ids change. */
+  private version = 0;
+
+  private computeGroup(slot: number): number[] {
     const n = this.n;
     const start = this.lowerBound((slotPoint(slot, this.p) - this.base) >>> 0);
     const out: number[] = [];
@@ -256,6 +271,7 @@ export class Membership {
 
   private insertLocal(id: number, inc: number) {
     this.digestCache = undefined;
+    this.version++;
     const i = this.lowerBound((id - this.base) >>> 0);
     if (2 * this.n === this.tab.length) { const t = new Uint32Array(this.tab.length * 2); t.set(this.tab); this.tab = t; }
     this.tab.copyWithin(2 * i + 2, 2 * i, 2 * this.n);
@@ -265,6 +281,7 @@ export class Membership {
 
   private removeAt(i: number) {
     this.digestCache = undefined;
+    this.version++;
     this.tab.copyWithin(2 * i, 2 * i + 2, 2 * this.n);
     this.n--;
   }

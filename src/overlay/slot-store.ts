@@ -66,16 +66,34 @@ export class SlotStore {
   /** Acknowledged mail id → when the tombstone may go (the mail's own expiry). */
   get tombs(): Map<string, number> { return this.tombMap ??= new Map(); }
 
-  /** Every record held. */
-  *allRecords(): IterableIterator<StoredRecord> {
-    for (const v of this.byUser.values()) if (Array.isArray(v)) yield* v; else yield v;
+  /** Every record held (an array, not a generator: anti-entropy walks whole slots). */
+  allRecords(): StoredRecord[] {
+    const out: StoredRecord[] = [];
+    for (const v of this.byUser.values()) if (Array.isArray(v)) { for (const r of v) out.push(r); } else out.push(v);
+    return out;
   }
 
   /** Stores the record when it is newer than what we hold for its device; true when something changed. */
   putRecord(meta: RecordMeta, bytes: Uint8Array): boolean {
     const cur = this.byUser.get(meta.user);
-    const list = cur === undefined ? [] : Array.isArray(cur) ? cur : [cur];
-    let at = list.findIndex((r) => r.device === meta.device);
+    // The common cases without building a list: a user's first record, and a newer one from the same device.
+    if (cur === undefined) {
+      const rec = this.stored(meta, bytes);
+      this.byUser.set(meta.user, rec);
+      this.add(rec.h); this.recordCount++;
+      return true;
+    }
+    if (!Array.isArray(cur) && cur.device === meta.device) {
+      if (!newer(meta, cur)) return false;
+      this.forget(cur.h);
+      const rec = this.stored(meta, bytes);
+      this.byUser.set(meta.user, rec);
+      this.add(rec.h);
+      return true;
+    }
+    const list = Array.isArray(cur) ? cur : [cur];
+    let at = -1;
+    for (let i = 0; i < list.length; i++) if (list[i].device === meta.device) { at = i; break; }
     if (at >= 0 && !newer(meta, list[at])) return false;
     if (at < 0 && list.length >= (meta.keepMax ?? devicesPerUserMax)) {
       let oldest = 0;
@@ -84,12 +102,16 @@ export class SlotStore {
       at = oldest;
     }
     if (at >= 0) { this.forget(list[at].h); this.recordCount--; }
-    const h = mix32(hash32(keyOf(meta)) ^ Math.floor(meta.publishedAtMs / 1000) ^ (meta.expiresAtMs & 0xffff));
-    const rec: StoredRecord = { user: meta.user, device: meta.device, publishedAtMs: meta.publishedAtMs, expiresAtMs: meta.expiresAtMs, bytes: keepBytes(bytes), h };
+    const rec = this.stored(meta, bytes);
     if (at >= 0) list[at] = rec; else list.push(rec);
     this.byUser.set(meta.user, list.length === 1 ? list[0] : list);
-    this.add(h); this.recordCount++;
+    this.add(rec.h); this.recordCount++;
     return true;
+  }
+
+  private stored(meta: RecordMeta, bytes: Uint8Array): StoredRecord {
+    const h = mix32(hash32(keyOf(meta)) ^ Math.floor(meta.publishedAtMs / 1000) ^ (meta.expiresAtMs & 0xffff));
+    return { user: meta.user, device: meta.device, publishedAtMs: meta.publishedAtMs, expiresAtMs: meta.expiresAtMs, bytes: keepBytes(bytes), h };
   }
 
   /** The user's fresh records, one per device, newest publication first. */
