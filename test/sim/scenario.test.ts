@@ -5,6 +5,8 @@ import { overlayProtocol, kademliaProtocol } from '../../src/sim/protocols.ts';
 import { parseSimArgs, checkReport } from '../../src/sim/sim-command.ts';
 import { UsageError } from '../../src/cli/args.ts';
 import { slotBitsFor } from '../../src/overlay/ring.ts';
+import { KademliaCore } from '../../src/sim/kademlia.ts';
+import { Rng } from '../../src/sim/rng.ts';
 
 const small = (seed: number) => ({
   supernodes: 120, users: 1200, minutes: 2, seed, churn: 'heavy' as const,
@@ -47,4 +49,20 @@ test('bad sim flags are usage errors', () => {
   assert.throws(() => parseSimArgs(['--supernodes', 'many', '--users', '10']), UsageError);
   assert.throws(() => parseSimArgs(['--supernodes', '10', '--users', '10', '--churn', 'wild']), UsageError);
   assert.equal(parseSimArgs(['--supernodes', '10', '--users', '10', '--seed', '4']).seed, 4);
+});
+
+test('Kademlia picks the same nearest contacts as sorting every contact by XOR distance', () => {
+  const rng = new Rng(5, 1);
+  const sorted = Uint32Array.from({ length: 3000 }, () => rng.u32() || 1).sort();
+  for (let c = 0; c < 20; c++) {
+    const core = new KademliaCore({ id: sorted[rng.int(sorted.length)], rand: rng.u32, verifyRecord: () => undefined });
+    core.seedTables(sorted, rng.u32);
+    const all = (core as unknown as { buckets: number[][] }).buckets.flat();
+    const closest = (core as unknown as { closest(key: number, n: number): number[] }).closest.bind(core);
+    for (let q = 0; q < 50; q++) {
+      const key = q === 0 ? core.id : rng.u32();
+      const want = [...all].sort((x, y) => ((x ^ key) >>> 0) - ((y ^ key) >>> 0)).slice(0, 20);
+      assert.deepEqual(closest(key, 20), want);
+    }
+  }
 });
