@@ -14,6 +14,7 @@
 //             handleTimeout(now)
 //   commands: call, answer, reject, hangup, hold, resume, pushAudio
 //   outputs:  pollEvent() → call | audio, pollTimeout()
+import { earliest } from '../deadline.ts';
 import type { ReplyHandler } from '../session/rpc.ts';
 import type { Message } from '../wire/object-list.ts';
 import { type Result, ok, err } from '../wire/result.ts';
@@ -169,9 +170,7 @@ export class CallManager {
   pollEvent(): CallEvent | undefined { return this.events.shift(); }
 
   pollTimeout(): number | undefined {
-    const ts = [this.signaling.pollTimeout(), ...[...this.media.values()].map((m) => m.pollTimeout())]
-      .filter((t): t is number => t !== undefined);
-    return ts.length ? Math.min(...ts) : undefined;
+    return earliest(this.signaling.pollTimeout(), ...[...this.media.values()].map((m) => m.pollTimeout()));
   }
 
   // ---- internals ----

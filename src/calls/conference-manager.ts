@@ -13,6 +13,7 @@
 //   inputs:   consumeRequest, consumeDatagram (from the node's session events), handleTimeout
 //   commands: create, invite, join, reject, leave, pushAudio
 //   outputs:  pollEvent() → conference | conference-audio; pollTimeout()
+import { earliest } from '../deadline.ts';
 import type { ReplyHandler } from '../session/rpc.ts';
 import type { Message } from '../wire/object-list.ts';
 import { type Result, ok } from '../wire/result.ts';
@@ -139,8 +140,7 @@ export class ConferenceManager {
   }
 
   pollTimeout(): number | undefined {
-    const ts = [this.signaling.pollTimeout(), ...[...this.live.values()].map((l) => l.party.pollTimeout())].filter((x): x is number => x !== undefined);
-    return ts.length ? Math.min(...ts) : undefined;
+    return earliest(this.signaling.pollTimeout(), ...[...this.live.values()].map((l) => l.party.pollTimeout()));
   }
 
   pollEvent(): ConferenceEvent | undefined { return this.events.shift(); }

@@ -15,7 +15,8 @@
 //   outputs:  pollTransmit() → { path, bytes }, pollTimeout(), result()
 import type { Address } from '../wire/address.ts';
 import { udpPath } from '../session/paths.ts';
-import { natPmpPort, earliest, mappingResult, type PortMappingResult, type PortMappingState } from './port-mapping.ts';
+import { earliest } from '../deadline.ts';
+import { natPmpPort, mappingResult, type PortMappingResult, type PortMappingState } from './port-mapping.ts';
 
 export interface PcpConfig {
   gateway: Address;

@@ -17,7 +17,8 @@
 //             driver), pollTimeout(), result()
 import type { Address } from '../wire/address.ts';
 import type { RandomBytes } from '../crypto/keys.ts';
-import { NatPmpClient, earliest, type PortMappingResult, type PortMappingState } from './port-mapping.ts';
+import { earliest } from '../deadline.ts';
+import { NatPmpClient, type PortMappingResult, type PortMappingState } from './port-mapping.ts';
 import { PcpClient } from './pcp.ts';
 import { UpnpIgdClient, type HttpReply, type UpnpRequest } from './upnp-igd.ts';
 

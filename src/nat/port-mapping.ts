@@ -15,6 +15,7 @@
 //   commands: start(now), release(now), cancel()
 //   inputs:   handleDatagram(fromPath, bytes, now) → consumed?, handleTimeout(now)
 //   outputs:  pollTransmit() → { path, bytes }, pollTimeout(), result()
+import { earliest } from '../deadline.ts';
 import type { Address } from '../wire/address.ts';
 import { udpPath } from '../session/paths.ts';
 
@@ -39,13 +40,6 @@ export function mappingResult(state: PortMappingState, gateway: string, publicAd
   externalPort: number | undefined, grantedS: number | undefined, error: string | undefined): PortMappingResult {
   const mapped = state === 'mapped';
   return { state, gateway, publicAddress, externalPort: mapped ? externalPort : undefined, lifetimeS: mapped ? grantedS : undefined, error };
-}
-
-/** The soonest of a client's deadlines, if it has any. */
-export function earliest(...ts: (number | undefined)[]): number | undefined {
-  let m: number | undefined;
-  for (const t of ts) if (t !== undefined && (m === undefined || t < m)) m = t;
-  return m;
 }
 
 export interface PortMappingConfig { gateway: Address; internalPort: number; lifetimeS?: number }

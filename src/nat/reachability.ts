@@ -1,6 +1,7 @@
 // A node's reachability state, sans-IO: what its NAT does (from the supernodes' answers) and
 // the hole-punching attempts in flight. The node core feeds it datagrams first (punch packets
 // are consumed here, everything else goes on to the sessions) and drains its transmits.
+import { earliest } from '../deadline.ts';
 import type { RandomBytes } from '../crypto/keys.ts';
 import type { Address } from '../wire/address.ts';
 import { type Result, ok, err } from '../wire/result.ts';
@@ -144,9 +145,7 @@ export class Reachability {
 
   pollTimeout(): number | undefined {
     let t: number | undefined;
-    for (const e of this.attempts.values()) {
-      for (const x of [e.attempt.pollTimeout(), e.reported ? undefined : e.slowAtMs]) if (x !== undefined && (t === undefined || x < t)) t = x;
-    }
+    for (const e of this.attempts.values()) t = earliest(t, e.attempt.pollTimeout(), e.reported ? undefined : e.slowAtMs);
     return t;
   }
 

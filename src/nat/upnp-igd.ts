@@ -17,7 +17,8 @@
 //   inputs:   handleSsdp(from, bytes, now), handleHttp(id, reply, now), handleTimeout(now)
 //   outputs:  pollRequest() → UpnpRequest, pollTimeout(), result()
 import type { Address } from '../wire/address.ts';
-import { earliest, mappingResult, type PortMappingResult, type PortMappingState } from './port-mapping.ts';
+import { earliest } from '../deadline.ts';
+import { mappingResult, type PortMappingResult, type PortMappingState } from './port-mapping.ts';
 
 export const ssdpGroup: Address = { host: '239.255.255.250', port: 1900 };
 const searchTargets = ['urn:schemas-upnp-org:service:WANIPConnection:2', 'urn:schemas-upnp-org:service:WANIPConnection:1'];

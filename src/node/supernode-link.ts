@@ -6,6 +6,7 @@
 // that goes unanswered for probeTimeoutMs means the supernode is gone, and the link moves to
 // the next best one at once. The owner hears `attached` each time the attachment is new or
 // its relay token or public address changed, so it can re-publish presence.
+import { earliest } from '../deadline.ts';
 import type { Address } from '../wire/address.ts';
 import { formatAddress } from '../wire/address.ts';
 import { type Result, ok, err } from '../wire/result.ts';
@@ -166,8 +167,7 @@ export class SupernodeLink {
   }
 
   pollTimeout(): number | undefined {
-    const ts = [this.probing ? undefined : this.nextProbeMs, this.nextRetryMs].filter((x): x is number => x !== undefined);
-    return ts.length ? Math.min(...ts) : undefined;
+    return earliest(this.probing ? undefined : this.nextProbeMs, this.nextRetryMs);
   }
 
   private probe(now: number) {

@@ -10,6 +10,7 @@
 //   inputs:  handleDatagram(path, bytes, now), handleTimeout(now)
 //   command: start(now)
 //   outputs: pollTransmit(), pollTimeout(), pollLog(), loginKey (learned on first contact)
+import { earliest } from '../deadline.ts';
 import { Rpc, type RpcEvent } from '../session/rpc.ts';
 import type { PeerIdentity } from '../session/endpoint.ts';
 import type { KeyPair, RandomBytes } from '../crypto/keys.ts';
@@ -158,12 +159,10 @@ export class Supernode implements DatagramCore {
   pollTransmit() { return this.plane.pollTransmit() ?? this.rpc.pollTransmit(); }
   pollTimeout(): number | undefined {
     if (this.rpcTimeoutStale) {
-      const ts = [this.rpc.pollTimeout(), this.overlay.core.pollTimeout(), this.echoes.pollTimeout()].filter((x): x is number => x !== undefined);
-      this.coreTimeout = ts.length ? Math.min(...ts) : undefined;
+      this.coreTimeout = earliest(this.rpc.pollTimeout(), this.overlay.core.pollTimeout(), this.echoes.pollTimeout());
       this.rpcTimeoutStale = false;
     }
-    const t = [this.coreTimeout, this.plane.pollTimeout(), this.nextAnnounceMs].filter((x): x is number => x !== undefined);
-    return t.length ? Math.min(...t) : undefined;
+    return earliest(this.coreTimeout, this.plane.pollTimeout(), this.nextAnnounceMs);
   }
   pollLog(): LogLine | undefined { return this.logs.shift(); }
 

@@ -21,6 +21,7 @@
 //   outputs:  pollTransmit(), pollTimeout(), pollEvent()
 // Relay paths never reach the driver: pollTransmit wraps their packets into Relay datagrams
 // to the supernode, so a driver only ever sees udp: paths.
+import { earliest } from '../deadline.ts';
 import { Rpc, type RpcEvent, type PeerIdentity } from '../session/rpc.ts';
 import type { KeyPair, RandomBytes } from '../crypto/keys.ts';
 import { createIdentityProof, consumeIdentityProof } from '../crypto/identity-proof.ts';
@@ -646,11 +647,9 @@ export class UserNode {
   }
 
   pollTimeout(): number | undefined {
-    const ts = [this.rpc.pollTimeout(), this.nextPublishMs, this.nextRenewMs, this.calls.pollTimeout(), this.conferences.pollTimeout(), this.nat.pollTimeout(), this.link.pollTimeout(),
+    return earliest(this.rpc.pollTimeout(), this.nextPublishMs, this.nextRenewMs, this.calls.pollTimeout(), this.conferences.pollTimeout(), this.nat.pollTimeout(), this.link.pollTimeout(),
       this.retry.pollTimeout(), this.binding.pollTimeout(), this.loginRoute.pollTimeout(), this.relaySet.pollTimeout(), this.portMapper?.pollTimeout(),
-      ...[...this.waiting.values()].map((w) => w.deadlineMs)];
-    const t = ts.filter((x): x is number => x !== undefined);
-    return t.length ? Math.min(...t) : undefined;
+      ...[...this.waiting.values()].map((w) => w.deadlineMs));
   }
 
   pollEvent(): UserNodeEvent | undefined { return this.events.shift(); }
