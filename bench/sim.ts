@@ -6,6 +6,8 @@ import { runScenario, type ScenarioOptions } from '../src/sim/scenario.ts';
 import { overlayProtocol, kademliaProtocol } from '../src/sim/protocols.ts';
 import { slotBitsFor } from '../src/overlay/ring.ts';
 import { printTable, ratio } from './harness.ts';
+import { Agenda } from '../src/sim/agenda.ts';
+import { Rng } from '../src/sim/rng.ts';
 
 const arg = (name: string, fallback: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -23,6 +25,27 @@ const run = (o: ScenarioOptions) => { const m = runScenario(o); return m.report;
 const ours = run({ ...base, protocol: overlay() });
 const kad = run({ ...base, protocol: kademliaProtocol(), mail: false });
 const kill = run({ ...base, churn: 'none', protocol: overlay(), killFraction: 0.3, killAtMin: minutes / 2 });
+
+/**
+ * The engine's ceiling: the same agenda scheduling and taking events with the run's shape —
+ * ~one new event per event taken, 5–300 ms ahead, about as many in flight as the run keeps —
+ * and nothing else. What the simulator loses against it is the protocol cores' work on real
+ * bytes, and the workload's.
+ */
+function engineCeiling(inFlight: number, events: number): number {
+  const a = new Agenda(0);
+  const rng = new Rng(seed, 9);
+  for (let i = 0; i < inFlight; i++) a.push(5 + rng.int(300), 0, i, 0);
+  const t0 = performance.now();
+  let n = 0;
+  for (let s = a.pop(); s >= 0 && n < events; s = a.pop(), n++) {
+    const t = a.t[s], x = a.a[s];
+    a.release(s);
+    a.push(t + 5 + rng.int(300), 0, x, 0);
+  }
+  return Math.round(n / ((performance.now() - t0) / 1000));
+}
+const ceiling = engineCeiling(supernodes * 4, 5_000_000);
 
 const figures = [
   ['look-up success %', ours.lookupSuccess * 100, kad.lookupSuccess * 100],
@@ -44,5 +67,9 @@ printTable('kill 30 % of supernodes at once (overlay, no other churn)', [
   { name: 'offline messages lost', value: kill.mailsLost },
   { name: 'offline messages delivered twice', value: kill.mailsDuplicated },
 ]);
+printTable('simulator speed against the engine alone (same agenda, no cores, no workload)', [
+  { name: 'events/s', overlay: ours.eventsPerS, 'engine alone': ceiling, ratio: ratio(ours.eventsPerS, ceiling) },
+  { name: 'events/s', kademlia: kad.eventsPerS, 'engine alone': ceiling, ratio: ratio(kad.eventsPerS, ceiling) },
+]);
 process.stdout.write(`\nmemory: peak RSS ${ours.peakRssMiB} MiB, ${ours.heapPerSupernodeKiB} KiB of heap per supernode after setup\n`);
-process.stdout.write(JSON.stringify({ bench: 'sim', supernodes, users, minutes, seed, overlay: ours, kademlia: kad, kill }) + '\n');
+process.stdout.write(JSON.stringify({ bench: 'sim', supernodes, users, minutes, seed, overlay: ours, kademlia: kad, kill, engineAloneEventsPerS: ceiling }) + '\n');
