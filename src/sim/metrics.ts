@@ -11,6 +11,8 @@ export interface Report {
   upkeepBytesPerSupernodeS: number; upkeepByCommand: Record<string, number>;
   mailsAccepted: number; mailsLost: number; mailsDuplicated: number;
   killed?: number; recoveredAfterS?: number | null; worstWindowSuccess: number;
+  /** Clogged supernodes, and how long after the clog ended look-ups were back to ≥ 99.9 % for good. */
+  clogged?: number; recoveredAfterClogS?: number | null;
   churnDeaths: number; events: number; eventsPerS: number;
   /** Per second of CPU time the run got: the machine may be shared. */
   eventsPerCpuS: number; wallS: number; peakRssMiB: number; heapPerSupernodeKiB: number;
@@ -23,6 +25,9 @@ export class Metrics {
   killed = 0;
   killedAt: number | undefined;
   partitionAt: number | undefined;
+  clogAt: number | undefined;
+  clogEndAt: number | undefined;
+  clogged = 0;
   drainAt: number | undefined;
   private readonly hops = new Uint32Array(17);
   private latencies: number[] = [];
@@ -76,17 +81,18 @@ export class Metrics {
     let total = 0;
     const used = [...this.bytesByCmd.entries()].filter(([, b]) => b > 0);
     for (const [c, b] of used.sort((a, b) => b[1] - a[1])) { byCmd[names.get(c) ?? String(c)] = perNode(b); total += b; }
-    let recovered: number | null | undefined;
     let worst = 1;
     const ws = [...this.windows].sort((a, b) => a[0] - b[0]);
     for (const [, [ok, n]] of ws) if (n >= 20) worst = Math.min(worst, ok / n);
-    if (this.killedAt !== undefined) {
-      recovered = null;
-      const after = ws.filter(([w]) => w * 10_000 >= this.killedAt!);
+    /** Seconds after `from` (ms into the run) from which every 10 s window of look-ups is at ≥ 99.9 %; null: never. */
+    const backAfter = (from: number): number | null => {
+      const after = ws.filter(([w]) => w * 10_000 >= from);
       for (let i = 0; i < after.length; i++) {
-        if (after.slice(i).every(([, [ok, n]]) => n === 0 || ok / n >= 0.999)) { recovered = (after[i][0] * 10_000 - this.killedAt) / 1000; break; }
+        if (after.slice(i).every(([, [ok, n]]) => n === 0 || ok / n >= 0.999)) return (after[i][0] * 10_000 - from) / 1000;
       }
-    }
+      return null;
+    };
+    const recovered = this.killedAt !== undefined ? backAfter(this.killedAt) : undefined;
     this.report = {
       supernodes: this.setupNodes, supernodesAtEnd: this.fin.liveAtEnd, users: 0,
       lookups: this.lookups, lookupSuccess: this.lookups ? this.found / this.lookups : 1,
@@ -94,6 +100,8 @@ export class Metrics {
       upkeepBytesPerSupernodeS: perNode(total), upkeepByCommand: byCmd,
       mailsAccepted: this.mails.accepted, mailsLost: this.mails.lost, mailsDuplicated: this.mails.dup,
       killed: this.killedAt !== undefined ? this.killed : undefined, recoveredAfterS: recovered, worstWindowSuccess: worst,
+      clogged: this.clogAt !== undefined ? this.clogged : undefined,
+      recoveredAfterClogS: this.clogEndAt !== undefined ? backAfter(this.clogEndAt) : undefined,
       churnDeaths: this.churnDeaths, events: this.fin.events, eventsPerS: Math.round(this.fin.events / (this.fin.wallMs / 1000)), eventsPerCpuS: Math.round(this.fin.events / (this.cpuMs / 1000)),
       wallS: Math.round(this.fin.wallMs / 100) / 10, peakRssMiB: Math.round(this.peakRss / 2 ** 20),
       heapPerSupernodeKiB: Math.round((this.heapAfterSetup - this.heapBase) / Math.max(1, this.setupNodes) / 102.4) / 10,

@@ -29,6 +29,15 @@ export interface ScenarioOptions {
   /** Cut regions {NA, EU} from the rest from `partitionAtMin` for `partitionForS`. */
   partitionAtMin?: number;
   partitionForS?: number;
+  /**
+   * Clog this fraction of supernodes from `clogAtMin` for `clogForS`: they keep running, but
+   * every datagram to or from them is held until the clog ends, then delivered (a stalled
+   * uplink, a process paused by its host). Their neighbours think them dead, they think their
+   * neighbours dead, and all of it must heal when the traffic flows again.
+   */
+  clogFraction?: number;
+  clogAtMin?: number;
+  clogForS?: number;
   lossRate?: number;
   lookupsPerUserHour?: number;
   mailsPerUserHour?: number;
@@ -36,7 +45,7 @@ export interface ScenarioOptions {
   onProgress?: (fraction: number, events: number) => void;
 }
 
-const enum K { Peer, Client, Answer, Timer, Login, Logout, Republish, UserTimeout, Failover, Lookup, Mail, Death, Kill, PartitionOn, PartitionOff, Drain }
+const enum K { Peer, Client, Answer, Timer, Login, Logout, Republish, UserTimeout, Failover, Lookup, Mail, Death, Kill, PartitionOn, PartitionOff, Drain, ClogOn, ClogOff }
 
 interface UserReq { user: number; op: Op; gen: number; target: number; at: number; tries: number; bytes: Uint8Array; mailId?: string }
 
@@ -77,6 +86,12 @@ export function runScenario(o: ScenarioOptions): Metrics {
     livePos[idx] = -1;
   };
   const randomLive = () => live[rng.load.int(live.length)];
+  /** Nodes whose traffic is held (by index), and when the hold ends. */
+  let clogged = new Uint8Array(0);
+  let clogEnd = 0;
+  /** When a datagram from or to node `a` or `b` (-1: a user) sent now with delay d arrives. */
+  const arrival = (a: number, b: number, d: number) =>
+    now < clogEnd && ((a >= 0 && clogged[a]) || (b >= 0 && clogged[b])) ? clogEnd + d : now + d;
 
   for (let i = 0; i < o.supernodes; i++) addNode();
   const sorted = nodes.id.slice(0, nodes.count).sort();
@@ -93,12 +108,12 @@ export function runScenario(o: ScenarioOptions): Metrics {
       if (ti < 0) continue;
       const d = net.delay(region, nodes.region[ti], bytes.length);
       if (d < 0) { metrics.lost++; continue; }
-      push(now + d, K.Peer, ti, from, bytes);
+      push(arrival(i, ti, d), K.Peer, ti, from, bytes);
     }
     for (let a = core.pollAnswer(); a; a = core.pollAnswer()) {
       const u = a.client as number;
       const d = net.delay(region, userRegion[u], a.bytes.length);
-      if (d >= 0) push(now + d, K.Answer, u, 0, a.bytes);
+      if (d >= 0) push(arrival(i, -1, d), K.Answer, u, 0, a.bytes);
     }
     const t = core.pollTimeout();
     if (t !== undefined) {
@@ -145,7 +160,7 @@ export function runScenario(o: ScenarioOptions): Metrics {
     const h = home[u];
     if (!nodes.alive[h]) return;
     const d = net.delay(userRegion[u], nodes.region[h], bytes.length);
-    if (d >= 0) push(now + d, K.Client, h, u, bytes);
+    if (d >= 0) push(arrival(-1, h, d), K.Client, h, u, bytes);
   };
   const publish = (u: number) => {
     sendReq(u, Op.Publish, simRecord(name(u), now, now + presenceTtlMs, nodes.id[home[u]]));
@@ -178,6 +193,7 @@ export function runScenario(o: ScenarioOptions): Metrics {
   if (mailRate > 0) push(now + rng.load.exp(1 / mailRate), K.Mail);
   if (o.killFraction) push(t0 + (o.killAtMin ?? o.minutes / 2) * 60_000, K.Kill);
   if (o.partitionAtMin !== undefined) push(t0 + o.partitionAtMin * 60_000, K.PartitionOn);
+  if (o.clogFraction) push(t0 + (o.clogAtMin ?? o.minutes / 2) * 60_000, K.ClogOn);
   push(end, K.Drain);
 
   const onAnswer = (u: number, bytes: Uint8Array) => {
@@ -321,6 +337,17 @@ export function runScenario(o: ScenarioOptions): Metrics {
       }
       case K.PartitionOn: net.partitioned = true; metrics.partitionAt = now - t0; push(now + (o.partitionForS ?? 60) * 1000, K.PartitionOff); break;
       case K.PartitionOff: net.partitioned = false; break;
+      case K.ClogOn: {
+        clogged = new Uint8Array(nodes.count + o.supernodes);
+        const count = Math.floor(live.length * o.clogFraction!);
+        let n = 0;
+        for (let tries = 0; n < count && tries < 20 * count; tries++) { const x = live[rng.churn.int(live.length)]; if (!clogged[x]) { clogged[x] = 1; n++; } }
+        clogEnd = now + (o.clogForS ?? 30) * 1000;
+        metrics.clogAt = now - t0; metrics.clogEndAt = clogEnd - t0; metrics.clogged = n;
+        push(clogEnd, K.ClogOff);
+        break;
+      }
+      case K.ClogOff: clogged = new Uint8Array(0); break;
       case K.Drain: {
         // Everyone comes online once more and collects what is waiting, so the mail checker
         // can tell lost from merely undelivered.

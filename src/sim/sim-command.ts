@@ -9,11 +9,11 @@ import type { Report } from './metrics.ts';
 
 export const simUsage = `  sim          --supernodes N --users M [--churn none|skype|heavy] [--minutes T] [--seed S]
                [--protocol overlay|kademlia] [--kill PCT [--kill-at MIN]] [--partition-at MIN [--partition-for S]]
-               [--loss RATE] [--no-mail] [--json]`;
+               [--clog PCT [--clog-at MIN] [--clog-for S]] [--loss RATE] [--no-mail] [--json]`;
 
 const flags = {
   supernodes: 'string', users: 'string', churn: 'string', minutes: 'string', seed: 'string', protocol: 'string',
-  kill: 'string', 'kill-at': 'string', 'partition-at': 'string', 'partition-for': 'string', loss: 'string', 'no-mail': 'boolean', json: 'boolean',
+  kill: 'string', 'kill-at': 'string', clog: 'string', 'clog-at': 'string', 'clog-for': 'string', 'partition-at': 'string', 'partition-for': 'string', loss: 'string', 'no-mail': 'boolean', json: 'boolean',
 } as const;
 
 function num(v: unknown, name: string, min: number, max: number, fallback?: number): number {
@@ -40,6 +40,9 @@ export function parseSimArgs(argv: string[]): ScenarioOptions & { json: boolean 
     killFraction: kill, killAtMin: f['kill-at'] !== undefined ? num(f['kill-at'], 'kill-at', 0, minutes) : undefined,
     partitionAtMin: f['partition-at'] !== undefined ? num(f['partition-at'], 'partition-at', 0, minutes) : undefined,
     partitionForS: f['partition-for'] !== undefined ? num(f['partition-for'], 'partition-for', 1, 86_400) : undefined,
+    clogFraction: f.clog !== undefined ? num(f.clog, 'clog', 0, 90) / 100 : undefined,
+    clogAtMin: f['clog-at'] !== undefined ? num(f['clog-at'], 'clog-at', 0, minutes) : undefined,
+    clogForS: f['clog-for'] !== undefined ? num(f['clog-for'], 'clog-for', 1, 3600) : undefined,
     lossRate: f.loss !== undefined ? num(f.loss, 'loss', 0, 0.5) : undefined,
     mail: protocol === 'overlay' && !f['no-mail'], json: Boolean(f.json),
   };
@@ -51,7 +54,8 @@ export function checkReport(r: Report, o: ScenarioOptions): string[] {
   if (r.mailsLost > 0) bad.push(`${r.mailsLost} offline messages lost`);
   if (r.mailsDuplicated > 0) bad.push(`${r.mailsDuplicated} offline messages delivered twice`);
   if (o.killFraction && r.recoveredAfterS === null) bad.push('look-ups never came back to 99.9 % after the kill');
-  if (!o.killFraction && o.partitionAtMin === undefined && r.lookupSuccess < 0.999) bad.push(`look-up success ${(r.lookupSuccess * 100).toFixed(3)} % < 99.9 %`);
+  if (o.clogFraction && r.recoveredAfterClogS === null) bad.push('look-ups never came back to 99.9 % after the clog');
+  if (!o.killFraction && !o.clogFraction && o.partitionAtMin === undefined && r.lookupSuccess < 0.999) bad.push(`look-up success ${(r.lookupSuccess * 100).toFixed(3)} % < 99.9 %`);
   return bad;
 }
 
@@ -66,6 +70,7 @@ export function formatReport(r: Report, o: ScenarioOptions): string {
     `offline messages   ${r.mailsAccepted} accepted, ${r.mailsLost} lost, ${r.mailsDuplicated} delivered twice`,
   ];
   if (r.killed !== undefined) lines.push(`kill               ${r.killed} supernodes at once; back to ≥ 99.9 % ${r.recoveredAfterS === null ? 'never' : `after ${r.recoveredAfterS} s`}`);
+  if (r.clogged !== undefined) lines.push(`clog               ${r.clogged} supernodes held for ${o.clogForS ?? 30} s; back to ≥ 99.9 % ${r.recoveredAfterClogS === null ? 'never' : `${r.recoveredAfterClogS} s after it ended`}`);
   lines.push(`churn              ${r.churnDeaths} supernode deaths (replaced by joiners)`);
   lines.push(`simulator          ${r.events} events in ${r.wallS} s = ${r.eventsPerS} events/s (${r.eventsPerCpuS} per CPU second), peak RSS ${r.peakRssMiB} MiB, heap ${r.heapPerSupernodeKiB} KiB per supernode after setup`);
   return lines.join('\n');

@@ -122,3 +122,15 @@ test('membership tables: inserts, incarnations and removals keep ring order', ()
   m.forgetOldDeaths(t0 + 11 * 60_000);
   assert.equal(m.isDead(x), false);
 });
+
+test('a live member its whole neighbourhood holds dead, without ever telling it, comes back with a newer incarnation', () => {
+  const { ids, cores, run, now } = network(640, 13);
+  const x = ids[20];
+  // A false suspicion (x was cut off for a while, say) that reached every neighbour but x itself.
+  const near = neighbours(x, cores);
+  for (const c of near) c.members.died(x, 1, now());
+  for (const c of near) assert.equal(c.members.local.includes(x), false);
+  run(60_000);
+  for (const c of near) assert.ok(c.members.local.includes(x) && c.members.incOf(x) >= 2, `${c.id} still holds ${x} dead`);
+  assert.ok(cores.get(x)!.members.selfInc >= 2);
+});
