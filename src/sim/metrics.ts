@@ -13,6 +13,8 @@ export interface Report {
   killed?: number; recoveredAfterS?: number | null; worstWindowSuccess: number;
   /** Clogged supernodes, and how long after the clog ended look-ups were back to ≥ 99.9 % for good. */
   clogged?: number; recoveredAfterClogS?: number | null;
+  /** How long after a partition healed look-ups were back to ≥ 99.9 % for good. */
+  recoveredAfterPartitionS?: number | null;
   churnDeaths: number; events: number; eventsPerS: number;
   /** Per second of CPU time the run got: the machine may be shared. */
   eventsPerCpuS: number; wallS: number; peakRssMiB: number; heapPerSupernodeKiB: number;
@@ -25,6 +27,7 @@ export class Metrics {
   killed = 0;
   killedAt: number | undefined;
   partitionAt: number | undefined;
+  partitionEndAt: number | undefined;
   clogAt: number | undefined;
   clogEndAt: number | undefined;
   clogged = 0;
@@ -102,6 +105,7 @@ export class Metrics {
       killed: this.killedAt !== undefined ? this.killed : undefined, recoveredAfterS: recovered, worstWindowSuccess: worst,
       clogged: this.clogAt !== undefined ? this.clogged : undefined,
       recoveredAfterClogS: this.clogEndAt !== undefined ? backAfter(this.clogEndAt) : undefined,
+      recoveredAfterPartitionS: this.partitionEndAt !== undefined ? backAfter(this.partitionEndAt) : undefined,
       churnDeaths: this.churnDeaths, events: this.fin.events, eventsPerS: Math.round(this.fin.events / (this.fin.wallMs / 1000)), eventsPerCpuS: Math.round(this.fin.events / (this.cpuMs / 1000)),
       wallS: Math.round(this.fin.wallMs / 100) / 10, peakRssMiB: Math.round(this.peakRss / 2 ** 20),
       heapPerSupernodeKiB: Math.round((this.heapAfterSetup - this.heapBase) / Math.max(1, this.setupNodes) / 102.4) / 10,

@@ -335,7 +335,13 @@ export function runScenario(o: ScenarioOptions): Metrics {
         metrics.killedAt = now - t0; metrics.killed = count;
         break;
       }
-      case K.PartitionOn: net.partitioned = true; metrics.partitionAt = now - t0; push(now + (o.partitionForS ?? 60) * 1000, K.PartitionOff); break;
+      case K.PartitionOn: {
+        net.partitioned = true;
+        const healAt = now + (o.partitionForS ?? 60) * 1000;
+        metrics.partitionAt = now - t0; metrics.partitionEndAt = healAt - t0;
+        push(healAt, K.PartitionOff);
+        break;
+      }
       case K.PartitionOff: net.partitioned = false; break;
       case K.ClogOn: {
         clogged = new Uint8Array(nodes.count + o.supernodes);

@@ -55,6 +55,7 @@ export function checkReport(r: Report, o: ScenarioOptions): string[] {
   if (r.mailsDuplicated > 0) bad.push(`${r.mailsDuplicated} offline messages delivered twice`);
   if (o.killFraction && r.recoveredAfterS === null) bad.push('look-ups never came back to 99.9 % after the kill');
   if (o.clogFraction && r.recoveredAfterClogS === null) bad.push('look-ups never came back to 99.9 % after the clog');
+  if (o.partitionAtMin !== undefined && r.recoveredAfterPartitionS === null) bad.push('look-ups never came back to 99.9 % after the partition healed');
   if (!o.killFraction && !o.clogFraction && o.partitionAtMin === undefined && r.lookupSuccess < 0.999) bad.push(`look-up success ${(r.lookupSuccess * 100).toFixed(3)} % < 99.9 %`);
   return bad;
 }
@@ -70,6 +71,7 @@ export function formatReport(r: Report, o: ScenarioOptions): string {
     `offline messages   ${r.mailsAccepted} accepted, ${r.mailsLost} lost, ${r.mailsDuplicated} delivered twice`,
   ];
   if (r.killed !== undefined) lines.push(`kill               ${r.killed} supernodes at once; back to ≥ 99.9 % ${r.recoveredAfterS === null ? 'never' : `after ${r.recoveredAfterS} s`}`);
+  if (r.recoveredAfterPartitionS !== undefined) lines.push(`partition          ${o.partitionForS ?? 60} s; back to ≥ 99.9 % ${r.recoveredAfterPartitionS === null ? 'never' : `${r.recoveredAfterPartitionS} s after it healed`}`);
   if (r.clogged !== undefined) lines.push(`clog               ${r.clogged} supernodes held for ${o.clogForS ?? 30} s; back to ≥ 99.9 % ${r.recoveredAfterClogS === null ? 'never' : `${r.recoveredAfterClogS} s after it ended`}`);
   lines.push(`churn              ${r.churnDeaths} supernode deaths (replaced by joiners)`);
   lines.push(`simulator          ${r.events} events in ${r.wallS} s = ${r.eventsPerS} events/s (${r.eventsPerCpuS} per CPU second), peak RSS ${r.peakRssMiB} MiB, heap ${r.heapPerSupernodeKiB} KiB per supernode after setup`);

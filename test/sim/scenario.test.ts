@@ -76,3 +76,13 @@ test('clogging 20 % of the supernodes for 30 s loses no offline mail and look-up
   assert.notEqual(r.recoveredAfterClogS, null);
   assert.deepEqual(checkReport({ ...r, users: o.users }, o), []);
 });
+
+test('a 30 s partition between the regions loses no offline mail and look-ups recover once it heals', () => {
+  const o = { ...small(11), churn: 'none' as const, partitionAtMin: 0.5, partitionForS: 30 };
+  const r = runScenario(o).report;
+  assert.ok(r.mailsAccepted > 20, `${r.mailsAccepted} mails`);
+  assert.equal(r.mailsLost, 0);
+  assert.equal(r.mailsDuplicated, 0);
+  assert.notEqual(r.recoveredAfterPartitionS, null);
+  assert.deepEqual(checkReport({ ...r, users: o.users }, o), []);
+});
