@@ -49,6 +49,10 @@ test('bad sim flags are usage errors', () => {
   assert.throws(() => parseSimArgs(['--supernodes', 'many', '--users', '10']), UsageError);
   assert.throws(() => parseSimArgs(['--supernodes', '10', '--users', '10', '--churn', 'wild']), UsageError);
   assert.equal(parseSimArgs(['--supernodes', '10', '--users', '10', '--seed', '4']).seed, 4);
+  assert.throws(() => parseSimArgs(['--supernodes', '10', '--users', '10', '--clog', '95']), UsageError);
+  assert.throws(() => parseSimArgs(['--supernodes', '10', '--users', '10', '--clog', '20', '--clog-for', '0']), UsageError);
+  const c = parseSimArgs(['--supernodes', '10', '--users', '10', '--clog', '20', '--clog-at', '1', '--clog-for', '45']);
+  assert.deepEqual([c.clogFraction, c.clogAtMin, c.clogForS], [0.2, 1, 45]);
 });
 
 test('Kademlia picks the same nearest contacts as sorting every contact by XOR distance', () => {
