@@ -6,13 +6,13 @@
 // timeout), then drain its transmits into the in-flight queue and call its owner's hook.
 // Time jumps straight to the next event, so seconds of protocol time cost microseconds.
 import type { DatagramCore } from '../node/core.ts';
-import { udpPath, addressOfUdpPath, parseSocketPath, socketPath } from '../session/paths.ts';
+import { addressOfUdpPath, parseSocketPath } from '../session/paths.ts';
 import { formatAddress, type Address } from '../wire/address.ts';
 import { NatBox, type NatBehaviour, type NatPreset } from './nat-box.ts';
 
 export interface VirtualNetOptions { latencyMs?: number; lossRate?: number; jitterMs?: number; seed?: number; startMs?: number }
 
-interface Host { address: string; core: DatagramCore; afterMutation: () => void; nat: NatBox | undefined; sockets: Map<number, Address> }
+interface Host { address: string; core: DatagramCore; afterMutation: () => void; nat: NatBox | undefined; sockets: Map<number, string> }
 /** One of a host's extra sockets (driver paths sK/udp:…, birthday punching), bound on first use like the UDP driver's. */
 interface ExtraSocket { host: Host; socket: number }
 /** `lan`: the NAT whose inside the datagram travels in (never crossed it); undefined on the public side. */
@@ -92,7 +92,7 @@ export class VirtualNet {
 
   // The old address's extra sockets are gone with it; the next use binds new ones.
   private unbindExtra(h: Host) {
-    for (const a of h.sockets.values()) this.extra.delete(formatAddress(a));
+    for (const key of h.sockets.values()) this.extra.delete(key);
     h.sockets.clear();
   }
 
@@ -171,7 +171,8 @@ export class VirtualNet {
       // A private address is reachable only from inside its own NAT.
       if (!h || h.nat !== lan) { this.stats.undeliverable++; return; }
       this.stats.delivered++;
-      h.core.handleDatagram(x ? socketPath(x.socket, parseKey(f.from)) : udpPath(parseKey(f.from)), f.bytes, this.now);
+      // Paths spelled as udpPath and socketPath spell them, from the key without parsing it again.
+      h.core.handleDatagram(x ? `s${x.socket}/udp:${f.from}` : `udp:${f.from}`, f.bytes, this.now);
       this.flush(h);
       return;
     }
@@ -205,10 +206,9 @@ export class VirtualNet {
         if (!source) { this.stats.undeliverable++; continue; }
         if (this.lossRate > 0 && (this.next() / 0xffffffff) < this.lossRate) { this.stats.lost++; continue; }
         if (this.blocked.has(`${h.address}|${toKey}`)) { this.stats.lost++; continue; }
-        const from = formatAddress(source.from);
-        this.onWire?.(udpPath(source.from), toKey, t.bytes);
+        this.onWire?.(`udp:${source.from}`, toKey, t.bytes);
         const jitter = this.jitterMs > 0 ? (this.next() / 0x100000000) * this.jitterMs : 0;
-        this.flights.push({ atMs: this.now + this.latencyMs + jitter, seq: this.seq++, to: toKey, from, bytes: t.bytes.slice(), lan: source.lan });
+        this.flights.push({ atMs: this.now + this.latencyMs + jitter, seq: this.seq++, to: toKey, from: source.from, bytes: t.bytes.slice(), lan: source.lan });
       }
       if (n === 0) break;
     }
@@ -218,17 +218,17 @@ export class VirtualNet {
    * The source a datagram carries on the wire: the sending socket's own address, translated by
    * the host's NAT unless the destination is on the same inside; undefined when the NAT drops it.
    */
-  private sourceOf(h: Host, socket: number | undefined, to: Address, toKey: string): { from: Address; lan: NatBox | undefined } | undefined {
-    const local = socket === undefined ? parseKey(h.address) : this.extraAddress(h, socket);
+  private sourceOf(h: Host, socket: number | undefined, to: Address, toKey: string): { from: string; lan: NatBox | undefined } | undefined {
+    const local = socket === undefined ? h.address : this.extraAddress(h, socket);
     if (!h.nat) return { from: local, lan: undefined };
     const peer = this.hosts.get(toKey) ?? this.extra.get(toKey)?.host;
     if (peer?.nat === h.nat) return { from: local, lan: h.nat };
-    const from = h.nat.outbound(local, to, this.now);
-    return from && { from, lan: undefined };
+    const from = h.nat.outbound(parseKey(local), to, this.now);
+    return from && { from: formatAddress(from), lan: undefined };
   }
 
-  /** The local address of a host's extra socket `k`, bound on first use to a free port of the host's IP. */
-  private extraAddress(h: Host, k: number): Address {
+  /** The local address (key) of a host's extra socket `k`, bound on first use to a free port of the host's IP. */
+  private extraAddress(h: Host, k: number): string {
     const bound = h.sockets.get(k);
     if (bound) return bound;
     const ip = parseKey(h.address).host;
@@ -236,8 +236,8 @@ export class VirtualNet {
       const key = formatAddress({ host: ip, port });
       if (this.hosts.has(key) || this.extra.has(key)) continue;
       this.extra.set(key, { host: h, socket: k });
-      h.sockets.set(k, { host: ip, port });
-      return { host: ip, port };
+      h.sockets.set(k, key);
+      return key;
     }
     throw new Error(`no free port on ${ip}`);
   }
