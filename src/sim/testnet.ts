@@ -10,6 +10,7 @@ import { ed25519FromSeed, x25519FromPrivate } from '../crypto/keys.ts';
 import type { Address } from '../wire/address.ts';
 import type { Result } from '../wire/result.ts';
 import type { Capacity } from '../media/conference.ts';
+import type { NatBehaviour, NatPreset, NatBox } from './nat-box.ts';
 
 export interface TestnetOptions {
   seed?: number;
@@ -20,12 +21,20 @@ export interface TestnetOptions {
   tap?: (raw: Uint8Array) => void;
   /** Login server policy (registration, rate limits). */
   login?: Pick<LoginServerConfig, 'registration' | 'rateLimits' | 'certificateLifetimeMs' | 'promotion'>;
+  /**
+   * Each supernode on an IP of its own (203.0.113.20+i:7001) rather than ports of one: a node
+   * learns whether its NAT maps per destination only from supernodes on different IPs
+   * (classify.ts), so tests with NATs want this, as the NAT lab has it.
+   */
+  supernodeIps?: 'shared' | 'distinct';
 }
 
-export interface TestUser { node: UserNode; address: Address; events: UserNodeEvent[] }
+/** `nat`: the NAT the user sits behind, if any; `address` is then private and `publicHost` the NAT's. */
+export interface TestUser { node: UserNode; address: Address; events: UserNodeEvent[]; nat?: NatBox }
 
 export const loginAddress: Address = { host: '203.0.113.10', port: 7700 };
 export const supernodeAddress = (i: number): Address => ({ host: '203.0.113.20', port: 7001 + i });
+const distinctSupernodeAddress = (i: number): Address => ({ host: `203.0.113.${20 + i}`, port: 7001 });
 
 export function createTestnet(o: TestnetOptions = {}) {
   const net = new VirtualNet({ seed: o.seed ?? 1, latencyMs: o.latencyMs ?? 15, lossRate: o.lossRate });
@@ -45,7 +54,7 @@ export function createTestnet(o: TestnetOptions = {}) {
     }
   });
   const count = o.supernodes ?? 3;
-  const addresses = Array.from({ length: count }, (_, i) => supernodeAddress(i));
+  const addresses = Array.from({ length: count }, (_, i) => o.supernodeIps === 'distinct' ? distinctSupernodeAddress(i) : supernodeAddress(i));
   const supernodes = addresses.map((a, i) => {
     const k = keys();
     const sn = new Supernode({ staticKey: k.static, signingKey: k.signing, random: net.random, listen: a, login: loginAddress, bootstrap: addresses.slice(0, i), tap: o.tap });
@@ -54,17 +63,22 @@ export function createTestnet(o: TestnetOptions = {}) {
   });
   for (const [i, sn] of supernodes.entries()) net.mutate(addresses[i], (now) => sn.start(now));
 
-  const addUser = (n: number, opts: { direct?: boolean; autoAnswer?: boolean; supernode?: number; capacity?: Capacity } = {}): TestUser => {
+  /**
+   * A user node on 198.51.100.n; with `nat`, behind a NAT of its own instead: the node on
+   * 100.64.n.10 (RFC 6598 shared space, as the NAT lab's LANs), the NAT's public side on 198.51.100.n.
+   */
+  const addUser = (n: number, opts: { direct?: boolean; autoAnswer?: boolean; supernode?: number; capacity?: Capacity; nat?: NatPreset | NatBehaviour } = {}): TestUser => {
     const k = keys();
-    const address = { host: `198.51.100.${n}`, port: 5000 };
+    const nat = opts.nat ? net.addNat(`198.51.100.${n}`, opts.nat) : undefined;
+    const address = nat ? { host: `100.64.${n}.10`, port: 5000 } : { host: `198.51.100.${n}`, port: 5000 };
     const node = new UserNode({
       staticKey: k.static, signingKey: k.signing, random: net.random, deviceId: `dev${n}`, login: loginAddress, loginKey: lk.signing.publicKey,
       bootstrap: [addresses[opts.supernode ?? 0]], listen: address, directAllowed: opts.direct ?? true, autoAnswer: opts.autoAnswer ?? false, tap: o.tap,
       capacity: opts.capacity && (() => opts.capacity!),
     });
     const events: UserNodeEvent[] = [];
-    net.add(address, node, () => { for (let e = node.pollEvent(); e; e = node.pollEvent()) events.push(e); });
-    return { node, address, events };
+    net.add(address, node, () => { for (let e = node.pollEvent(); e; e = node.pollEvent()) events.push(e); }, { behind: nat });
+    return { node, address, events, nat };
   };
 
   /** Runs a node command to completion in virtual time; its callback's result. */
