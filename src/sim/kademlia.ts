@@ -194,21 +194,13 @@ export class KademliaCore {
     const d = (key ^ this.cfg.id) >>> 0;
     const h = d === 0 ? -1 : 31 - Math.clz32(d);
     const byDistance = (x: number, y: number) => ((x ^ key) >>> 0) - ((y ^ key) >>> 0);
-    const out: number[] = [];
-    const take = (ids: number[]) => { const from = out.length; for (const id of ids) out.push(id); return from; };
-    if (h >= 0) take(this.buckets[h]);
-    const nearFrom = out.length;
-    for (let j = h - 1; j >= 0; j--) take(this.buckets[j]);
-    sortTail(out, 0, nearFrom, byDistance);
-    sortTail(out, nearFrom, out.length, byDistance);
-    for (let j = h + 1; j < 32 && out.length < n; j++) sortTail(out, take(this.buckets[j]), out.length, byDistance);
+    const out = h >= 0 ? [...this.buckets[h]].sort(byDistance) : [];
+    const below: number[] = [];
+    for (let j = h - 1; j >= 0; j--) below.push(...this.buckets[j]);
+    out.push(...below.sort(byDistance));
+    for (let j = h + 1; j < 32 && out.length < n; j++) out.push(...[...this.buckets[j]].sort(byDistance));
     if (out.length > n) out.length = n;
     return out;
   }
 }
 
-function sortTail(xs: number[], from: number, to: number, cmp: (a: number, b: number) => number) {
-  if (to - from < 2) return;
-  const part = xs.slice(from, to).sort(cmp);
-  for (let i = 0; i < part.length; i++) xs[from + i] = part[i];
-}

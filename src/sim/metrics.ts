@@ -28,7 +28,6 @@ export class Metrics {
   killedAt: number | undefined;
   partitionAt: number | undefined;
   partitionEndAt: number | undefined;
-  clogAt: number | undefined;
   clogEndAt: number | undefined;
   clogged = 0;
   drainAt: number | undefined;
@@ -103,7 +102,7 @@ export class Metrics {
       upkeepBytesPerSupernodeS: perNode(total), upkeepByCommand: byCmd,
       mailsAccepted: this.mails.accepted, mailsLost: this.mails.lost, mailsDuplicated: this.mails.dup,
       killed: this.killedAt !== undefined ? this.killed : undefined, recoveredAfterS: recovered, worstWindowSuccess: worst,
-      clogged: this.clogAt !== undefined ? this.clogged : undefined,
+      clogged: this.clogEndAt !== undefined ? this.clogged : undefined,
       recoveredAfterClogS: this.clogEndAt !== undefined ? backAfter(this.clogEndAt) : undefined,
       recoveredAfterPartitionS: this.partitionEndAt !== undefined ? backAfter(this.partitionEndAt) : undefined,
       churnDeaths: this.churnDeaths, events: this.fin.events, eventsPerS: Math.round(this.fin.events / (this.fin.wallMs / 1000)), eventsPerCpuS: Math.round(this.fin.events / (this.cpuMs / 1000)),

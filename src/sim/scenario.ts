@@ -49,6 +49,9 @@ const enum K { Peer, Client, Answer, Timer, Login, Logout, Republish, UserTimeou
 
 interface UserReq { user: number; op: Op; gen: number; target: number; at: number; tries: number; bytes: Uint8Array; mailId?: string }
 
+/** How long a partition or a clog lasts when the run does not say. */
+export const faultDefaults = { partitionForS: 60, clogForS: 30 };
+
 const presenceTtlMs = 10 * 60_000;
 const republishMs = 4 * 60_000;
 const userTimeoutMs = 5000;
@@ -337,19 +340,20 @@ export function runScenario(o: ScenarioOptions): Metrics {
       }
       case K.PartitionOn: {
         net.partitioned = true;
-        const healAt = now + (o.partitionForS ?? 60) * 1000;
+        const healAt = now + (o.partitionForS ?? faultDefaults.partitionForS) * 1000;
         metrics.partitionAt = now - t0; metrics.partitionEndAt = healAt - t0;
         push(healAt, K.PartitionOff);
         break;
       }
       case K.PartitionOff: net.partitioned = false; break;
       case K.ClogOn: {
-        clogged = new Uint8Array(nodes.count + o.supernodes);
+        // Joiners during the clog fall past the end: read as 0, not clogged.
+        clogged = new Uint8Array(nodes.count);
         const count = Math.floor(live.length * o.clogFraction!);
         let n = 0;
         for (let tries = 0; n < count && tries < 20 * count; tries++) { const x = live[rng.churn.int(live.length)]; if (!clogged[x]) { clogged[x] = 1; n++; } }
-        clogEnd = now + (o.clogForS ?? 30) * 1000;
-        metrics.clogAt = now - t0; metrics.clogEndAt = clogEnd - t0; metrics.clogged = n;
+        clogEnd = now + (o.clogForS ?? faultDefaults.clogForS) * 1000;
+        metrics.clogEndAt = clogEnd - t0; metrics.clogged = n;
         push(clogEnd, K.ClogOff);
         break;
       }

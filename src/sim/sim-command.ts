@@ -1,7 +1,7 @@
 // `tincan sim`: one simulated run with a progress bar on stderr and the figures on stdout
 // (one JSON object with --json). A run whose checkers fail prints its seed and exits 1.
 import { parseArgs, UsageError } from '../cli/args.ts';
-import { runScenario, type ScenarioOptions } from './scenario.ts';
+import { runScenario, faultDefaults, type ScenarioOptions } from './scenario.ts';
 import { churnModels, type ChurnModel } from './churn.ts';
 import { overlayProtocol, kademliaProtocol } from './protocols.ts';
 import { slotBitsFor } from '../overlay/ring.ts';
@@ -71,8 +71,8 @@ export function formatReport(r: Report, o: ScenarioOptions): string {
     `offline messages   ${r.mailsAccepted} accepted, ${r.mailsLost} lost, ${r.mailsDuplicated} delivered twice`,
   ];
   if (r.killed !== undefined) lines.push(`kill               ${r.killed} supernodes at once; back to ≥ 99.9 % ${r.recoveredAfterS === null ? 'never' : `after ${r.recoveredAfterS} s`}`);
-  if (r.recoveredAfterPartitionS !== undefined) lines.push(`partition          ${o.partitionForS ?? 60} s; back to ≥ 99.9 % ${r.recoveredAfterPartitionS === null ? 'never' : `${r.recoveredAfterPartitionS} s after it healed`}`);
-  if (r.clogged !== undefined) lines.push(`clog               ${r.clogged} supernodes held for ${o.clogForS ?? 30} s; back to ≥ 99.9 % ${r.recoveredAfterClogS === null ? 'never' : `${r.recoveredAfterClogS} s after it ended`}`);
+  if (r.recoveredAfterPartitionS !== undefined) lines.push(`partition          ${o.partitionForS ?? faultDefaults.partitionForS} s; back to ≥ 99.9 % ${r.recoveredAfterPartitionS === null ? 'never' : `${r.recoveredAfterPartitionS} s after it healed`}`);
+  if (r.clogged !== undefined) lines.push(`clog               ${r.clogged} supernodes held for ${o.clogForS ?? faultDefaults.clogForS} s; back to ≥ 99.9 % ${r.recoveredAfterClogS === null ? 'never' : `${r.recoveredAfterClogS} s after it ended`}`);
   lines.push(`churn              ${r.churnDeaths} supernode deaths (replaced by joiners)`);
   lines.push(`simulator          ${r.events} events in ${r.wallS} s = ${r.eventsPerS} events/s (${r.eventsPerCpuS} per CPU second), peak RSS ${r.peakRssMiB} MiB, heap ${r.heapPerSupernodeKiB} KiB per supernode after setup`);
   return lines.join('\n');

@@ -165,9 +165,8 @@ export class VirtualNet {
         to = formatAddress(inside);
         lan = nat;
       }
-      const main = this.hosts.get(to);
-      const x = main ? undefined : this.extra.get(to);
-      const h = main ?? x?.host;
+      const x = this.hosts.has(to) ? undefined : this.extra.get(to);
+      const h = this.hostAt(to);
       // A private address is reachable only from inside its own NAT.
       if (!h || h.nat !== lan) { this.stats.undeliverable++; return; }
       this.stats.delivered++;
@@ -221,11 +220,14 @@ export class VirtualNet {
   private sourceOf(h: Host, socket: number | undefined, to: Address, toKey: string): { from: string; lan: NatBox | undefined } | undefined {
     const local = socket === undefined ? h.address : this.extraAddress(h, socket);
     if (!h.nat) return { from: local, lan: undefined };
-    const peer = this.hosts.get(toKey) ?? this.extra.get(toKey)?.host;
+    const peer = this.hostAt(toKey);
     if (peer?.nat === h.nat) return { from: local, lan: h.nat };
     const from = h.nat.outbound(parseKey(local), to, this.now);
     return from && { from: formatAddress(from), lan: undefined };
   }
+
+  /** The host listening at an address key, on its main socket or an extra one. */
+  private hostAt(key: string): Host | undefined { return this.hosts.get(key) ?? this.extra.get(key)?.host; }
 
   /** The local address (key) of a host's extra socket `k`, bound on first use to a free port of the host's IP. */
   private extraAddress(h: Host, k: number): string {
