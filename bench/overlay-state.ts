@@ -31,7 +31,7 @@ async function perCore(p: Protocol): Promise<number> {
   const sorted = Uint32Array.from(ids).sort();
   const before = await used();
   const cores = [...ids].map((id) => p.create(id, 1, rng));
-  for (const c of cores) { p.warm(c, sorted, rng, now); c.start(now, []); while (c.pollSend()); }
+  for (const c of cores) { p.warm(c, sorted, rng, now); c.start(now, []); while (c.out.take()); }
   const bytes = (await used() - before) / n;
   if (cores.length !== n) throw new Error('cores lost');
   return bytes;

@@ -11,6 +11,7 @@ import { smallCommand } from '../wire/object-list.ts';
 import { Cmd } from '../wire/commands.ts';
 import { type RingParams, slotOfUser, blockOfSlot, blockOfId } from './ring.ts';
 import { Membership, type Rand } from './membership.ts';
+import { Outbox } from './outbox.ts';
 import { SlotStore, type RecordMeta, bucketOf, tombHash } from './slot-store.ts';
 import {
   OvJoin, OvMembers, OvEvents, OvPing, OvPong, OvMemberDigest, OvRoute, OvAnswer, OvReplicate, OvSlotDigest,
@@ -77,10 +78,9 @@ export class OverlayCore {
   readonly members: Membership;
   readonly stores = new Map<number, SlotStore>();
   readonly stats: OverlayStats = { malformed: 0, routed: 0, answered: 0, failed: 0, eventsSpread: 0, declaredDead: 0, replicatedItems: 0, antiEntropyRepairs: 0 };
-  private readonly sends: { to: number; bytes: Uint8Array }[] = [];
-  private sendAt = 0;
-  private readonly answers: { client: ClientRef; bytes: Uint8Array }[] = [];
-  private answerAt = 0;
+  /** Messages for peers (by supernode id) and answers for our nodes (by client reference), until the driver takes them. */
+  readonly out = new Outbox<number>();
+  readonly answers = new Outbox<ClientRef>();
   private readonly pending = new Map<number, Pending>();
   private nextReq = 1;
   private nextTick: number | undefined;
@@ -106,10 +106,11 @@ export class OverlayCore {
     if (cfg.addr) this.members.addrs.set(cfg.id, cfg.addr);
     this.retentionMs = cfg.mailRetentionMs ?? 30 * 86_400_000;
     this.timeoutMs = cfg.requestTimeoutMs ?? 1000;
+    this.slots = 2 ** cfg.params.slotBits;
   }
 
   get id() { return this.cfg.id; }
-  private get slots() { return 2 ** this.cfg.params.slotBits; }
+  private readonly slots: number;
 
   /** Presence records held here, over all slots we replicate. */
   recordCount(): number { let n = 0; for (const s of this.stores.values()) n += s.recordCount; return n; }
@@ -160,22 +161,21 @@ export class OverlayCore {
       for (const s of this.stores.values()) s.sweep(grid * sweepGridMs);
       this.members.forgetOldDeaths(now);
     }
-    for (const [req, p] of this.pending) if (p.deadline <= now) this.retry(req, p, now);
+    if (this.pending.size) for (const [req, p] of this.pending) if (p.deadline <= now) this.retry(req, p, now);
     this.reconcile(now);
   }
 
   pollTimeout(): number | undefined { return this.nextTick; }
 
+  /** The next message for a peer, as an object (tests and the supernode; the simulator drains `out`). */
   pollSend(): { to: number; bytes: Uint8Array } | undefined {
-    if (this.sendAt < this.sends.length) return this.sends[this.sendAt++];
-    if (this.sendAt) { this.sends.length = 0; this.sendAt = 0; }
-    return undefined;
+    const bytes = this.out.take();
+    return bytes && { to: this.out.lastTo, bytes };
   }
 
   pollAnswer(): { client: ClientRef; bytes: Uint8Array } | undefined {
-    if (this.answerAt < this.answers.length) return this.answers[this.answerAt++];
-    if (this.answerAt) { this.answers.length = 0; this.answerAt = 0; }
-    return undefined;
+    const bytes = this.answers.take();
+    return bytes && { client: this.answers.lastTo, bytes };
   }
 
   handleClient(client: ClientRef, bytes: Uint8Array, now: number) {
@@ -496,7 +496,7 @@ export class OverlayCore {
     this.pending.delete(req);
     if (status === Status.Failed) this.stats.failed++;
     if (p.done) return p.done(status, hops, items);
-    if (p.client !== undefined) this.answers.push({ client: p.client, bytes: ClAnswer.toBytes({ req: p.clientReq, status, hops, items: items.length ? items : undefined }) });
+    if (p.client !== undefined) this.answers.push(p.client, ClAnswer.toBytes({ req: p.clientReq, status, hops, items: items.length ? items : undefined }));
   }
 
   // ---- replication ----
@@ -529,8 +529,7 @@ export class OverlayCore {
   /** What we hold for a slot in the digest buckets of `mask`, in chunks; `wantBack` asks the receiver for its side. */
   private pushState(to: number, slot: number, s: SlotStore, mask: number, wantBack: number) {
     const inMask = (h: number) => (mask >>> bucketOf(h)) & 1;
-    const records: Uint8Array[] = [];
-    for (const r of s.allRecords()) if (inMask(r.h)) records.push(r.bytes);
+    const records = s.recordsIn(mask);
     const mails = s.allMails().filter((m) => inMask(m.h)).map((m) => m.bytes);
     const tombs = [...s.tombs.keys()].filter((id) => inMask(tombHash(id)));
     const n = Math.max(1, Math.ceil(Math.max(records.length, mails.length, tombs.length / 16) / chunkItems));
@@ -611,7 +610,7 @@ export class OverlayCore {
     }
   }
 
-  private send(to: number, bytes: Uint8Array) { this.sends.push({ to, bytes }); }
+  private send(to: number, bytes: Uint8Array) { this.out.push(to, bytes); }
 }
 
 interface RouteFields { op: number; slot: number; origin: number; req: number; hops: number; user: string; item?: Uint8Array; ids?: string[] }

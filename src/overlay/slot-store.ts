@@ -20,16 +20,14 @@ export interface StoredMail { id: string; to: string; expiresAtMs: number; bytes
 const tombTag = 0x9e3779b9;
 /** Implementation limit: records kept per user; past it the oldest publication gives way. */
 export const devicesPerUserMax = 8;
-const keyOf = (m: RecordMeta) => (m.device === undefined ? m.user : `${m.user} ${m.device}`);
 export const digestBuckets = 16;
 export const bucketOf = (h: number) => h & (digestBuckets - 1);
 export const tombHash = (id: string) => mix32(hash32(id) ^ tombTag);
 
 /**
- * Small items are copied into shared 4 KiB slabs: a record outlives the datagram it came in
- * (whose buffer a view would keep alive), and a copy of its own costs an ArrayBuffer object
- * (~150 B of heap) per record — more than a simulated record itself. A slab lives while any of
- * its items does, so long-lived items waste at most a slab each; big ones get their own copy.
+ * Mails are copied into shared 4 KiB slabs: a mail outlives the datagram it came in (whose
+ * buffer a view would keep alive), and a copy of its own costs an ArrayBuffer object (~150 B
+ * of heap). A slab lives while any of its items does; big items get their own copy.
  */
 const slabBytes = 4096;
 const slabItemMax = 256;
@@ -44,11 +42,33 @@ function keepBytes(b: Uint8Array): Uint8Array {
   return v;
 }
 
-const newer = (a: RecordMeta, b: RecordMeta) => a.publishedAtMs > b.publishedAtMs || (a.publishedAtMs === b.publishedAtMs && a.expiresAtMs > b.expiresAtMs);
+// A record is a row of six numbers in one Float64Array (48 B: one cache line for most), its
+// bytes a range of the store's arena, and its user and device two array entries. No object per
+// record: a simulator holds ~10^7 records, and objects per record were its largest garbage
+// collection cost and most of its memory (docs/decisions/0033).
+const PUB = 0, EXP = 1, H = 2, OFF = 3, LEN = 4, NEXT = 5, W = 6;
+
+const newer = (pub: number, exp: number, curPub: number, curExp: number) => pub > curPub || (pub === curPub && exp > curExp);
 
 export class SlotStore {
-  /** Records by user name: the one record (most users have one device), or one per device. */
-  private readonly byUser = new Map<string, StoredRecord | StoredRecord[]>();
+  /** Record rows (stride W); rows of one user are chained by NEXT (-1 ends), free rows too. */
+  private rec = new Float64Array(0);
+  /** Per row: the user name (undefined: a free row) and the device. */
+  private readonly users: (string | undefined)[] = [];
+  private readonly devices: (string | undefined)[] = [];
+  private rows = 0;
+  private freeRow = -1;
+  /**
+   * User name hash → first row of the user's chain: pairs (hash, row + 1), linear probing, at
+   * most half full; 0 in the second word is an empty entry. Names with equal hashes are told
+   * apart by the row's user.
+   */
+  private index = new Int32Array(0);
+  private indexed = 0;
+  /** Record bytes, appended; a range is never rewritten once handed out (views of it stay valid), and live ones move to a new arena when the dead outweigh them. */
+  private arena = new Uint8Array(0);
+  private arenaAt = 0;
+  private arenaLive = 0;
   /** Mails by recipient, then by mail id; tombstones of acknowledged ids; which box a mail id is in. Made on first use. */
   private mailBoxes: Map<string, Map<string, StoredMail>> | undefined;
   private tombMap: Map<string, number> | undefined;
@@ -66,60 +86,202 @@ export class SlotStore {
   /** Acknowledged mail id → when the tombstone may go (the mail's own expiry). */
   get tombs(): Map<string, number> { return this.tombMap ??= new Map(); }
 
-  /** Every record held (an array, not a generator: anti-entropy walks whole slots). */
+  /** Every record held (anti-entropy and tests; the hot paths read rows). */
   allRecords(): StoredRecord[] {
     const out: StoredRecord[] = [];
-    for (const v of this.byUser.values()) if (Array.isArray(v)) { for (const r of v) out.push(r); } else out.push(v);
+    for (let r = 0; r < this.rows; r++) if (this.users[r] !== undefined) out.push(this.record(r));
+    return out;
+  }
+
+  /** The bytes of every record whose digest bucket is in `mask`. */
+  recordsIn(mask: number): Uint8Array[] {
+    const out: Uint8Array[] = [];
+    const rec = this.rec;
+    for (let r = 0; r < this.rows; r++) {
+      if (this.users[r] !== undefined && (mask >>> bucketOf(rec[r * W + H])) & 1) out.push(this.bytesOf(r));
+    }
     return out;
   }
 
   /** Stores the record when it is newer than what we hold for its device; true when something changed. */
   putRecord(meta: RecordMeta, bytes: Uint8Array): boolean {
-    const cur = this.byUser.get(meta.user);
-    // The common cases without building a list: a user's first record, and a newer one from the same device.
-    if (cur === undefined) {
-      const rec = this.stored(meta, bytes);
-      this.byUser.set(meta.user, rec);
-      this.add(rec.h); this.recordCount++;
+    const user = meta.user, device = meta.device;
+    const uh = hash32(user);
+    const at = this.find(user, uh);
+    const h = mix32((device === undefined ? uh : hash32(`${user} ${device}`)) ^ Math.floor(meta.publishedAtMs / 1000) ^ (meta.expiresAtMs & 0xffff));
+    if (at < 0) {
+      const row = this.newRow(user, device, meta, bytes, h, -1);
+      this.insert(uh, row);
+      this.add(h); this.recordCount++;
       return true;
     }
-    if (!Array.isArray(cur) && cur.device === meta.device) {
-      if (!newer(meta, cur)) return false;
-      this.forget(cur.h);
-      const rec = this.stored(meta, bytes);
-      this.byUser.set(meta.user, rec);
-      this.add(rec.h);
+    const rec = this.rec;
+    const head = this.index[at + 1] - 1;
+    let same = -1, n = 0, oldest = -1;
+    for (let r = head; r >= 0; r = rec[r * W + NEXT]) {
+      n++;
+      if (this.devices[r] === device) { same = r; break; }
+      if (oldest < 0 || rec[r * W + PUB] < rec[oldest * W + PUB]) oldest = r;
+    }
+    if (same >= 0) {
+      if (!newer(meta.publishedAtMs, meta.expiresAtMs, rec[same * W + PUB], rec[same * W + EXP])) return false;
+      this.rewrite(same, device, meta, bytes, h);
       return true;
     }
-    const list = Array.isArray(cur) ? cur : [cur];
-    let at = -1;
-    for (let i = 0; i < list.length; i++) if (list[i].device === meta.device) { at = i; break; }
-    if (at >= 0 && !newer(meta, list[at])) return false;
-    if (at < 0 && list.length >= (meta.keepMax ?? devicesPerUserMax)) {
-      let oldest = 0;
-      for (let i = 1; i < list.length; i++) if (list[i].publishedAtMs < list[oldest].publishedAtMs) oldest = i;
-      if (list[oldest].publishedAtMs >= meta.publishedAtMs) return false;
-      at = oldest;
+    // A new device: past the limit, the oldest publication gives way to a newer one.
+    if (n >= (meta.keepMax ?? devicesPerUserMax)) {
+      if (rec[oldest * W + PUB] >= meta.publishedAtMs) return false;
+      this.rewrite(oldest, device, meta, bytes, h);
+      return true;
     }
-    if (at >= 0) { this.forget(list[at].h); this.recordCount--; }
-    const rec = this.stored(meta, bytes);
-    if (at >= 0) list[at] = rec; else list.push(rec);
-    this.byUser.set(meta.user, list.length === 1 ? list[0] : list);
-    this.add(rec.h); this.recordCount++;
+    const row = this.newRow(this.users[head]!, device, meta, bytes, h, head);
+    this.index[at + 1] = row + 1;
+    this.add(h); this.recordCount++;
     return true;
-  }
-
-  private stored(meta: RecordMeta, bytes: Uint8Array): StoredRecord {
-    const h = mix32(hash32(keyOf(meta)) ^ Math.floor(meta.publishedAtMs / 1000) ^ (meta.expiresAtMs & 0xffff));
-    return { user: meta.user, device: meta.device, publishedAtMs: meta.publishedAtMs, expiresAtMs: meta.expiresAtMs, bytes: keepBytes(bytes), h };
   }
 
   /** The user's fresh records, one per device, newest publication first. */
   getRecords(user: string, now: number): StoredRecord[] {
-    const cur = this.byUser.get(user);
-    if (cur === undefined) return [];
-    if (!Array.isArray(cur)) return cur.expiresAtMs > now ? [cur] : [];
-    return cur.filter((r) => r.expiresAtMs > now).sort((a, b) => b.publishedAtMs - a.publishedAtMs);
+    const at = this.find(user, hash32(user));
+    if (at < 0) return [];
+    const rec = this.rec;
+    const out: StoredRecord[] = [];
+    for (let r = this.index[at + 1] - 1; r >= 0; r = rec[r * W + NEXT]) if (rec[r * W + EXP] > now) out.push(this.record(r));
+    if (out.length > 1) out.sort((a, b) => b.publishedAtMs - a.publishedAtMs);
+    return out;
+  }
+
+  private record(r: number): StoredRecord {
+    const rec = this.rec, o = r * W;
+    const s: StoredRecord = { user: this.users[r]!, publishedAtMs: rec[o + PUB], expiresAtMs: rec[o + EXP], bytes: this.bytesOf(r), h: rec[o + H] };
+    if (this.devices[r] !== undefined) s.device = this.devices[r];
+    return s;
+  }
+
+  private bytesOf(r: number): Uint8Array {
+    const o = r * W;
+    return this.arena.subarray(this.rec[o + OFF], this.rec[o + OFF] + this.rec[o + LEN]);
+  }
+
+  /** The index entry (word offset) of `user`, or -1. */
+  private find(user: string, uh: number): number {
+    const ix = this.index;
+    if (this.indexed === 0) return -1;
+    const mask = ix.length - 2;
+    const key = uh | 0;
+    for (let e = (Math.imul(uh, 0x9e3779b1) << 1) & mask; ; e = (e + 2) & mask) {
+      const row = ix[e + 1];
+      if (row === 0) return -1;
+      if (ix[e] === key && this.users[row - 1] === user) return e;
+    }
+  }
+
+  private insert(uh: number, row: number) {
+    if (2 * (this.indexed + 1) * 2 > this.index.length) this.rehash();
+    const ix = this.index;
+    const mask = ix.length - 2;
+    let e = (Math.imul(uh, 0x9e3779b1) << 1) & mask;
+    while (ix[e + 1] !== 0) e = (e + 2) & mask;
+    ix[e] = uh | 0; ix[e + 1] = row + 1;
+    this.indexed++;
+  }
+
+  /** Removes an index entry; later entries of its probe run move back into the gap (no tombstones). */
+  private unindex(e: number) {
+    const ix = this.index;
+    const mask = ix.length - 2;
+    ix[e + 1] = 0;
+    this.indexed--;
+    for (let j = (e + 2) & mask; ix[j + 1] !== 0; j = (j + 2) & mask) {
+      const home = (Math.imul(ix[j], 0x9e3779b1) << 1) & mask;
+      // Entry j may fill the gap at e when its home is not cyclically in (e, j].
+      if (((j - home) & mask) >= ((j - e) & mask)) { ix[e] = ix[j]; ix[e + 1] = ix[j + 1]; ix[j + 1] = 0; e = j; }
+    }
+  }
+
+  /** Removes the entry of hash `uh` whose user has no rows left (its row was freed: users[row] is undefined). */
+  private unindexEmpty(uh: number) {
+    const ix = this.index;
+    const mask = ix.length - 2;
+    for (let e = (Math.imul(uh, 0x9e3779b1) << 1) & mask; ix[e + 1] !== 0; e = (e + 2) & mask) {
+      if (ix[e] === (uh | 0) && this.users[ix[e + 1] - 1] === undefined) return this.unindex(e);
+    }
+  }
+
+  private rehash() {
+    const old = this.index;
+    this.index = new Int32Array(Math.max(16, old.length * 2));
+    this.indexed = 0;
+    for (let e = 0; e < old.length; e += 2) if (old[e + 1] !== 0) this.insert(old[e], old[e + 1] - 1);
+  }
+
+  private newRow(user: string, device: string | undefined, meta: RecordMeta, bytes: Uint8Array, h: number, next: number): number {
+    let r = this.freeRow;
+    if (r >= 0) this.freeRow = this.rec[r * W + NEXT];
+    else {
+      r = this.rows++;
+      if (r * W === this.rec.length) { const grown = new Float64Array(Math.max(4, 2 * this.rows) * W); grown.set(this.rec); this.rec = grown; }
+    }
+    this.users[r] = user;
+    this.devices[r] = device;
+    this.rec[r * W + NEXT] = next;
+    this.fill(r, meta, bytes, h);
+    return r;
+  }
+
+  /** A row takes a newer record (of its own device, or of a device that replaces it). */
+  private rewrite(r: number, device: string | undefined, meta: RecordMeta, bytes: Uint8Array, h: number) {
+    this.forget(this.rec[r * W + H]);
+    this.arenaLive -= this.rec[r * W + LEN];
+    this.devices[r] = device;
+    this.fill(r, meta, bytes, h);
+    this.add(h);
+  }
+
+  private fill(r: number, meta: RecordMeta, bytes: Uint8Array, h: number) {
+    const off = this.keep(bytes);
+    const rec = this.rec, o = r * W;
+    rec[o + PUB] = meta.publishedAtMs; rec[o + EXP] = meta.expiresAtMs; rec[o + H] = h;
+    rec[o + OFF] = off; rec[o + LEN] = bytes.length;
+  }
+
+  /** Copies record bytes into the arena; where they start. */
+  private keep(b: Uint8Array): number {
+    const n = b.length;
+    if (this.arenaAt + n > this.arena.length) this.compact(n);
+    const at = this.arenaAt;
+    const a = this.arena;
+    if (n <= 64) for (let i = 0; i < n; i++) a[at + i] = b[i]; else a.set(b, at);
+    this.arenaAt += n;
+    this.arenaLive += n;
+    return at;
+  }
+
+  /** A new arena, twice what is live (and `room`), holding only the live records' bytes. */
+  private compact(room: number) {
+    const old = this.arena;
+    let size = 256;
+    while (size < 2 * (this.arenaLive + room)) size *= 2;
+    const a = new Uint8Array(size);
+    let at = 0;
+    const rec = this.rec;
+    for (let r = 0; r < this.rows; r++) {
+      if (this.users[r] === undefined) continue;
+      const o = r * W, off = rec[o + OFF], len = rec[o + LEN];
+      a.set(old.subarray(off, off + len), at);
+      rec[o + OFF] = at;
+      at += len;
+    }
+    this.arena = a;
+    this.arenaAt = at;
+  }
+
+  private freeRows(r: number) {
+    this.users[r] = undefined;
+    this.devices[r] = undefined;
+    this.arenaLive -= this.rec[r * W + LEN];
+    this.rec[r * W + NEXT] = this.freeRow;
+    this.freeRow = r;
   }
 
   putMail(id: string, to: string, expiresAtMs: number, bytes: Uint8Array): boolean {
@@ -157,13 +319,25 @@ export class SlotStore {
 
   /** Drops what has expired; the owner calls it on a coarse grid so replicas stay comparable. */
   sweep(now: number) {
-    for (const [u, cur] of this.byUser) {
-      if (!Array.isArray(cur)) { if (cur.expiresAtMs <= now) { this.byUser.delete(u); this.forget(cur.h); this.recordCount--; } continue; }
-      const keep = cur.filter((r) => r.expiresAtMs > now);
-      if (keep.length === cur.length) continue;
-      for (const r of cur) if (r.expiresAtMs <= now) { this.forget(r.h); this.recordCount--; }
-      if (keep.length === 0) this.byUser.delete(u); else this.byUser.set(u, keep.length === 1 ? keep[0] : keep);
+    const rec = this.rec, ix = this.index;
+    let emptied: number[] | undefined;
+    for (let e = 0; e < ix.length; e += 2) {
+      if (ix[e + 1] === 0) continue;
+      // Unlink the user's expired rows; a user left with none leaves the index after the walk.
+      let head = ix[e + 1] - 1, prev = -1;
+      for (let r = head; r >= 0;) {
+        const next = rec[r * W + NEXT];
+        if (rec[r * W + EXP] <= now) {
+          this.forget(rec[r * W + H]); this.recordCount--;
+          if (prev < 0) head = next; else rec[prev * W + NEXT] = next;
+          this.freeRows(r);
+        } else prev = r;
+        r = next;
+      }
+      if (head < 0) (emptied ??= []).push(ix[e]); else ix[e + 1] = head + 1;
     }
+    // Emptied users are found again by hash (an entry's position moves as others leave).
+    if (emptied) for (const uh of emptied) this.unindexEmpty(uh);
     if (this.mailBoxes) {
       for (const [u, box] of this.mailBoxes) {
         for (const [id, m] of box) if (m.expiresAtMs <= now) { box.delete(id); this.mailOwner!.delete(id); this.forget(m.h); }

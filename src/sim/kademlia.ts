@@ -11,6 +11,7 @@ import { ClRequest, ClAnswer, Op, Status } from '../overlay/messages.ts';
 import type { RecordMeta } from '../overlay/slot-store.ts';
 import type { ClientRef } from '../overlay/overlay-core.ts';
 import type { Rand } from '../overlay/membership.ts';
+import { Outbox } from '../overlay/outbox.ts';
 
 const KadFind = command(Cmd.KadFind, { key: f.uint(1, 0xffffffff), req: f.uint(2, 0xffffffff), user: f.string(3, 64).opt() });
 const KadFound = command(Cmd.KadFound, { req: f.uint(1, 0xffffffff), ids: f.uints(2, 64), value: f.bytes(3, 4096).opt() });
@@ -30,8 +31,8 @@ export class KademliaCore {
   private readonly buckets: number[][] = Array.from({ length: 32 }, () => []);
   private readonly records = new Map<string, { meta: RecordMeta; bytes: Uint8Array }>();
   private readonly rpcs = new Map<number, { s: Search; c: Cand; deadline: number }>();
-  private readonly sends: { to: number; bytes: Uint8Array }[] = [];
-  private readonly answers: { client: ClientRef; bytes: Uint8Array }[] = [];
+  readonly out = new Outbox<number>();
+  readonly answers = new Outbox<ClientRef>();
   private nextReq = 1;
 
   constructor(private readonly cfg: KademliaConfig) {}
@@ -54,7 +55,7 @@ export class KademliaCore {
     const r = smallCommand(bytes) === Cmd.ClRequest ? ClRequest.decode(bytes, 1) : undefined;
     if (!r?.ok) return;
     const q = r.value;
-    if (q.op !== Op.Publish && q.op !== Op.Lookup) { this.answers.push({ client, bytes: ClAnswer.toBytes({ req: q.req, status: Status.Rejected, hops: 0 }) }); return; }
+    if (q.op !== Op.Publish && q.op !== Op.Lookup) { this.answers.push(client, ClAnswer.toBytes({ req: q.req, status: Status.Rejected, hops: 0 })); return; }
     const key = hash32(q.user);
     const s: Search = { client, clientReq: q.req, op: q.op as Op, user: q.user, key, item: q.item, cands: [], inflight: 0, done: false };
     const local = this.records.get(q.user);
@@ -73,7 +74,7 @@ export class KademliaCore {
         if (!q.ok) return;
         const rec = q.value.user !== undefined ? this.records.get(q.value.user) : undefined;
         const value = rec && rec.meta.expiresAtMs > now ? rec.bytes : undefined;
-        this.sends.push({ to: from, bytes: KadFound.toBytes({ req: q.value.req, ids: value ? [] : this.closest(q.value.key, k), value }) });
+        this.out.push(from, KadFound.toBytes({ req: q.value.req, ids: value ? [] : this.closest(q.value.key, k), value }));
         return;
       }
       case Cmd.KadFound: {
@@ -124,18 +125,6 @@ export class KademliaCore {
 
   pollTimeout(): number | undefined { return this.rpcs.size ? this.rpcTick : undefined; }
   private rpcTick = 0;
-  private sendAt = 0;
-  private answerAt = 0;
-  pollSend() {
-    if (this.sendAt < this.sends.length) return this.sends[this.sendAt++];
-    this.sends.length = 0; this.sendAt = 0;
-    return undefined;
-  }
-  pollAnswer() {
-    if (this.answerAt < this.answers.length) return this.answers[this.answerAt++];
-    this.answers.length = 0; this.answerAt = 0;
-    return undefined;
-  }
 
   private step(s: Search, now: number) {
     const top = s.cands.filter((c) => c.state !== 3).slice(0, k);
@@ -146,7 +135,7 @@ export class KademliaCore {
       const req = this.nextReq = (this.nextReq + 1) >>> 0 || 1;
       this.rpcs.set(req, { s, c, deadline: now + rpcTimeoutMs });
       this.rpcTick = Math.ceil((now + 1) / pollMs) * pollMs;
-      this.sends.push({ to: c.id, bytes: KadFind.toBytes({ key: s.key, req, user: s.op === Op.Lookup ? s.user : undefined }) });
+      this.out.push(c.id, KadFind.toBytes({ key: s.key, req, user: s.op === Op.Lookup ? s.user : undefined }));
     }
     if (s.inflight > 0 || top.some((c) => c.state === 0)) return;
     // Converged: the k closest that answered are known.
@@ -154,7 +143,7 @@ export class KademliaCore {
     const hops = answered.reduce((d, c) => Math.max(d, c.depth), 0);
     if (s.op === Op.Publish && s.item && this.cfg.verifyRecord(s.item, now)) {
       const targets = answered.slice(0, storeAt);
-      for (const c of targets) this.sends.push({ to: c.id, bytes: KadStore.toBytes({ record: s.item }) });
+      for (const c of targets) this.out.push(c.id, KadStore.toBytes({ record: s.item }));
       if (targets.length < storeAt || ((this.cfg.id ^ s.key) >>> 0) < ((targets[targets.length - 1].id ^ s.key) >>> 0)) {
         const meta = this.cfg.verifyRecord(s.item, now)!;
         this.records.set(meta.user, { meta, bytes: s.item });
@@ -166,7 +155,7 @@ export class KademliaCore {
 
   private finish(s: Search, status: Status, hops: number, items: Uint8Array[]) {
     s.done = true;
-    this.answers.push({ client: s.client, bytes: ClAnswer.toBytes({ req: s.clientReq, status, hops: Math.min(hops, 16), items: items.length ? items : undefined }) });
+    this.answers.push(s.client, ClAnswer.toBytes({ req: s.clientReq, status, hops: Math.min(hops, 16), items: items.length ? items : undefined }));
   }
 
   private bucketOf(id: number) { return 31 - Math.clz32((id ^ this.cfg.id) >>> 0); }

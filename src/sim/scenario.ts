@@ -104,19 +104,20 @@ export function runScenario(o: ScenarioOptions): Metrics {
   /** Takes what a core produced: datagrams onto the virtual wire, answers to users, its next deadline. */
   function flush(i: number, core: SimCore) {
     const from = nodes.id[i], region = nodes.region[i];
-    for (let s = core.pollSend(); s; s = core.pollSend()) {
-      const bytes = s.bytes;
+    const out = core.out;
+    for (let bytes = out.take(); bytes; bytes = out.take()) {
       metrics.peerSend(bytes);
-      const ti = nodes.indexOf(s.to);
+      const ti = nodes.indexOf(out.lastTo);
       if (ti < 0) continue;
       const d = net.delay(region, nodes.region[ti], bytes.length);
       if (d < 0) { metrics.lost++; continue; }
       push(arrival(i, ti, d), K.Peer, ti, from, bytes);
     }
-    for (let a = core.pollAnswer(); a; a = core.pollAnswer()) {
-      const u = a.client as number;
-      const d = net.delay(region, userRegion[u], a.bytes.length);
-      if (d >= 0) push(arrival(i, -1, d), K.Answer, u, 0, a.bytes);
+    const answers = core.answers;
+    for (let bytes = answers.take(); bytes; bytes = answers.take()) {
+      const u = answers.lastTo as number;
+      const d = net.delay(region, userRegion[u], bytes.length);
+      if (d >= 0) push(arrival(i, -1, d), K.Answer, u, 0, bytes);
     }
     const t = core.pollTimeout();
     if (t !== undefined) {
