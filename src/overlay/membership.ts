@@ -146,7 +146,8 @@ export class Membership {
     (this.dead ??= new Map()).set(id, inc);
     this.deadQ.push(id, inc, now);
     if (i >= 0) this.removeAt(i);
-    this.addrMap?.delete(id);
+    // The address stays as long as the death is remembered: we keep telling the member it died
+    // (randomDead), and a false death is only undone by the member itself.
     return true;
   }
 
@@ -163,12 +164,25 @@ export class Membership {
   forgetOldDeaths(now: number) {
     const q = this.deadQ;
     let h = this.deadQHead;
-    for (; h < q.length && now - q[h + 2] > deadMemoryMs; h += 3) if (this.dead!.get(q[h]) === q[h + 1]) this.dead!.delete(q[h]);
+    for (; h < q.length && now - q[h + 2] > deadMemoryMs; h += 3) {
+      if (this.dead!.get(q[h]) === q[h + 1]) { this.dead!.delete(q[h]); this.addrMap?.delete(q[h]); }
+    }
     if (h === q.length) { this.deadQ = []; h = 0; } else if (h > 96 && h * 2 > q.length) { this.deadQ = q.slice(h); h = 0; }
     this.deadQHead = h;
   }
 
   isDead(id: number) { return this.dead?.has(id) ?? false; }
+
+  /** A member we remember dead, at random (0: none). */
+  randomDead(rand: Rand): number {
+    const q = this.deadQ, entries = (q.length - this.deadQHead) / 3;
+    // Entries of members that came back since (or died again) are skipped; a few tries suffice.
+    for (let tries = 0; tries < 4 && entries > 0; tries++) {
+      const at = this.deadQHead + 3 * (rand() % entries);
+      if (this.dead!.get(q[at]) === q[at + 1]) return q[at];
+    }
+    return 0;
+  }
 
   /** A member able to route into `block` (one of its members), or 0. */
   memberIn(block: number, rand: Rand): number {

@@ -65,6 +65,12 @@ const pullFrom = 2;
 const handOffTo = 2;
 const slotDigestEveryTicks = 10;
 const memberDigestEveryTicks = 15;
+/** Every this many ticks one member we remember dead is told so: after a partition it may be alive, and only it can undo its death. */
+const probeDeadEveryTicks = 5;
+/** How long a member that lists one we hold dead waits to be told: the subject is asked first, and a live one refutes in a round trip. */
+const verifyDeathMs = 2000;
+/** Deaths awaiting that check (more are only asked about: the next anti-entropy exchange brings them again). */
+const verifyMax = 64;
 const sweepGridMs = 30_000;
 const triesMax = 4;
 /** How long after a request timed out first tries go two ways. */
@@ -72,6 +78,8 @@ const troubleMs = 60_000;
 const hopsMax = 6;
 const chunkItems = 64;
 const membersChunk = 1024;
+/** Members a joiner keeps asking to let it in. */
+const joinViaMax = 3;
 const mailboxMaxDefault = 1000;
 
 export class OverlayCore {
@@ -90,6 +98,10 @@ export class OverlayCore {
   private outIncs: number[] = [];
   private outAlive: number[] = [];
   private outAddrs: string[] = [];
+  /** Deaths to tell members whose lists still held them, once the subject failed to refute: (lister, id, inc, due) quads. */
+  private verifying: number[] = [];
+  /** Members we asked to let us in, asked again each tick until we know anyone. */
+  private joinVia: number[] = [];
   private watched = 0;
   private misses = 0;
   private nonce = 0;
@@ -125,7 +137,12 @@ export class OverlayCore {
 
   /** Asks members to let us in (and tell us whom they know). */
   join(now: number, ids: number[]) {
-    for (const b of ids) if (b !== this.cfg.id) this.send(b, OvJoin.toBytes({ id: this.cfg.id, inc: this.members.selfInc, addr: this.cfg.addr }));
+    for (const b of ids) {
+      if (b === this.cfg.id) continue;
+      this.send(b, this.joinRequest());
+      if (!this.joinVia.includes(b)) this.joinVia.push(b);
+    }
+    if (this.joinVia.length > joinViaMax) this.joinVia.splice(0, this.joinVia.length - joinViaMax);
     // We announce ourselves to our neighbourhood too (at the next tick, once the first table is in): the
     // bootstrap's hand-in may meet members that died unnoticed.
     if (ids.length && !this.outIds.includes(this.cfg.id)) this.queueEvent(this.cfg.id, this.members.selfInc, 1, this.cfg.addr ?? '');
@@ -151,10 +168,13 @@ export class OverlayCore {
     if (this.nextTick === undefined || now < this.nextTick) return;
     this.nextTick = now + tickMs;
     this.ticks++;
+    if (this.joinVia.length) this.askAgainToJoin();
     this.flushEvents();
+    if (this.verifying.length) this.tellListers(now);
     if (this.ticks % pingEveryTicks === 0) this.watchSuccessor(now);
     if (this.ticks % slotDigestEveryTicks === 0) this.sendSlotDigest();
     if (this.ticks % memberDigestEveryTicks === 0) this.sendMemberDigest();
+    if (this.ticks % probeDeadEveryTicks === 0) this.probeDead();
     const grid = Math.floor(now / sweepGridMs);
     if (grid !== this.sweptGrid) {
       this.sweptGrid = grid;
@@ -219,8 +239,7 @@ export class OverlayCore {
           if (this.members.alive(ids[i], incs[i], now, addrs?.[i]) === 'new') this.dirty = true;
           else if ((this.members.deadInc(ids[i]) ?? -1) >= incs[i]) (stale ??= []).push(ids[i]);
         }
-        // The sender still lists members we know died (it missed the news): tell it, or its lists would bring them back.
-        if (stale) this.send(from, OvEvents.toBytes({ ids: stale, incs: stale.map((x) => this.members.deadInc(x)!), alive: stale.map(() => 0) }));
+        if (stale) this.verifyDeaths(from, stale, now);
         // A neighbour's whole list without us: it never heard we joined (the news was lost), or it
         // holds us dead — a false suspicion, after we were cut off for a while, that we may never
         // hear of ourselves. Only a newer incarnation overrides a death (SWIM), so we take one and
@@ -228,7 +247,7 @@ export class OverlayCore {
         // 30 s clog of a fifth of the supernodes left tables at a quarter of the network.
         if (!ms.value.reply && ids.length < membersChunk && this.members.inNeighbourhood(from) && !ids.includes(this.cfg.id)) {
           this.members.bumpInc(this.members.selfInc + 1);
-          this.send(from, OvEvents.toBytes({ ids: [this.cfg.id], incs: [this.members.selfInc], alive: [1], addrs: this.cfg.addr ? [this.cfg.addr] : undefined }));
+          this.send(from, this.lifeOfSelf());
           this.queueEvent(this.cfg.id, this.members.selfInc, 1, this.cfg.addr ?? '');
         }
         // A joiner now asks a member of its own block for the full neighbourhood.
@@ -240,7 +259,7 @@ export class OverlayCore {
         if (!e.ok) break;
         const { ids, incs, alive, addrs } = e.value;
         if (incs.length !== ids.length || alive.length !== ids.length) break;
-        for (let i = 0; i < ids.length; i++) this.event(ids[i], incs[i], alive[i] ? 1 : 0, addrs?.[i] ?? '', now);
+        for (let i = 0; i < ids.length; i++) this.event(ids[i], incs[i], alive[i] ? 1 : 0, addrs?.[i] ?? '', now, from);
         return this.reconcile(now);
       }
       case Cmd.OvPing: {
@@ -294,10 +313,14 @@ export class OverlayCore {
    * dedup, no remembered-event set (docs/decisions/0030). Elsewhere a death drops a contact and
    * a join may fill an empty one; neither goes further.
    */
-  private event(id: number, inc: number, alive: number, addr: string, now: number) {
+  private event(id: number, inc: number, alive: number, addr: string, now: number, from = 0) {
     if (id === this.cfg.id) {
-      // Someone thinks we died: refute with a newer incarnation (SWIM).
-      if (!alive && inc >= this.members.selfInc) { this.members.bumpInc(inc + 1); this.queueEvent(id, inc + 1, 1, this.cfg.addr ?? ''); }
+      if (alive) return;
+      // Someone thinks we died: refute with a newer incarnation (SWIM). The news of our life
+      // spreads to members we believe alive, which may not include the ones holding us dead
+      // (after a partition each side holds the other dead), so the sender hears it from us.
+      if (inc >= this.members.selfInc) { this.members.bumpInc(inc + 1); this.queueEvent(id, inc + 1, 1, this.cfg.addr ?? ''); }
+      if (from) this.send(from, this.lifeOfSelf());
       return;
     }
     if (!this.members.inNeighbourhood(id)) {
@@ -313,6 +336,65 @@ export class OverlayCore {
   private queueEvent(id: number, inc: number, alive: number, addr: string) {
     this.outIds.push(id); this.outIncs.push(inc); this.outAlive.push(alive); this.outAddrs.push(addr);
     this.stats.eventsSpread++;
+  }
+
+  private joinRequest(): Uint8Array {
+    return OvJoin.toBytes({ id: this.cfg.id, inc: this.members.selfInc, addr: this.cfg.addr });
+  }
+
+  /**
+   * A join is one datagram and its answer another: when either is lost, a joiner that knows no
+   * one would otherwise stay alone for good, serving its users from a replica group of itself.
+   */
+  private askAgainToJoin() {
+    if (this.members.size > 1 || this.members.contacts.some((id) => id !== 0)) { this.joinVia = []; return; }
+    this.send(this.joinVia[this.ticks % this.joinVia.length], this.joinRequest());
+  }
+
+  private lifeOfSelf(): Uint8Array {
+    return OvEvents.toBytes({ ids: [this.cfg.id], incs: [this.members.selfInc], alive: [1], addrs: this.cfg.addr ? [this.cfg.addr] : undefined });
+  }
+
+  /**
+   * Tells a member we remember dead that it died. A real death costs a datagram to no one; a
+   * live member refutes, to us too. Without this, a partition that lasted long enough for each
+   * side to declare the other dead left two overlays that never spoke again: all news, digests
+   * and routes go to members believed alive.
+   */
+  private probeDead() {
+    const id = this.members.randomDead(this.cfg.rand);
+    if (id) this.send(id, OvEvents.toBytes({ ids: [id], incs: [this.members.deadInc(id)!], alive: [0] }));
+  }
+
+  /**
+   * A member lists ones we hold dead: it missed the news, or the deaths are false (after a
+   * partition, each side holds the other dead at the same incarnation, and a death outranks a
+   * life of equal incarnation). Told at once, a member that rightly held them alive would drop
+   * them and spread their deaths on its side, until each heard and refuted. So the subjects
+   * are asked first (a live one refutes, to us too), and the lister is told only of those that
+   * did not — or its lists would bring real deaths back.
+   */
+  private verifyDeaths(lister: number, ids: number[], now: number) {
+    for (const id of ids) {
+      const inc = this.members.deadInc(id)!;
+      this.send(id, OvEvents.toBytes({ ids: [id], incs: [inc], alive: [0] }));
+      if (this.verifying.length < 4 * verifyMax) this.verifying.push(lister, id, inc, now + verifyDeathMs);
+    }
+  }
+
+  private tellListers(now: number) {
+    const v = this.verifying;
+    let tell: Map<number, number[]> | undefined;
+    let kept = 0;
+    for (let i = 0; i < v.length; i += 4) {
+      if (v[i + 3] > now) { v[kept++] = v[i]; v[kept++] = v[i + 1]; v[kept++] = v[i + 2]; v[kept++] = v[i + 3]; continue; }
+      if ((this.members.deadInc(v[i + 1]) ?? -1) < v[i + 2]) continue;
+      let ids = (tell ??= new Map()).get(v[i]);
+      if (!ids) tell.set(v[i], ids = []);
+      if (!ids.includes(v[i + 1])) ids.push(v[i + 1]);
+    }
+    v.length = kept;
+    if (tell) for (const [to, ids] of tell) this.send(to, OvEvents.toBytes({ ids, incs: ids.map((x) => this.members.deadInc(x)!), alive: ids.map(() => 0) }));
   }
 
   /** A joiner asked us, from outside its neighbourhood: we hand the news to members of its block, who spread it there. */
@@ -378,7 +460,7 @@ export class OverlayCore {
 
   private sendMemberDigest() {
     const to = this.members.memberIn(this.members.block, this.cfg.rand);
-    if (to) this.send(to, OvMemberDigest.toBytes({ hash: this.members.localDigest(), count: this.members.local.length }));
+    if (to) this.send(to, OvMemberDigest.toBytes({ hash: this.members.localDigest(), count: this.members.size }));
   }
 
   // ---- requests ----
@@ -571,13 +653,18 @@ export class OverlayCore {
   }
 
   private sendSlotDigest() {
-    const slots = [...this.stores.keys()];
-    if (slots.length === 0) return;
-    const slot = slots[this.digestCursor++ % slots.length];
-    const s = this.stores.get(slot)!;
-    const others = s.group.filter((x) => x !== this.cfg.id);
-    if (others.length === 0) return;
-    this.send(others[this.cfg.rand() % others.length], OvSlotDigest.toBytes({ slot, hashes: [...s.buckets] }));
+    const n = this.stores.size;
+    if (n === 0) return;
+    // The cursor-th slot in the map's order (a supernode holds a slot or two: no array of them).
+    let k = this.digestCursor++ % n, slot = 0, s: SlotStore | undefined;
+    for (const [x, store] of this.stores) if (k-- === 0) { slot = x; s = store; break; }
+    const g = s!.group, self = this.cfg.id;
+    const others = g.length - (g.includes(self) ? 1 : 0);
+    if (others === 0) return;
+    // The r-th member of the group other than us.
+    let r = this.cfg.rand() % others, to = 0;
+    for (const x of g) if (x !== self && r-- === 0) { to = x; break; }
+    this.send(to, OvSlotDigest.toBytes({ slot, hashes: [...s!.buckets] }));
   }
 
   /**

@@ -72,7 +72,8 @@ export class OverlayLink {
     const addr = addressOfUdpPath(path);
     if (!addr) return;
     const id = supernodeId(addr);
-    if (!this.core.members.addrs.has(id) && !this.core.members.isDead(id)) this.core.members.addrs.set(id, formatAddress(addr));
+    // Dead ones too: the id is the address's hash, and a member we hold dead may be refuting its death.
+    if (!this.core.members.addrs.has(id)) this.core.members.addrs.set(id, formatAddress(addr));
     this.core.handlePeer(id, encodeMessage(m.command, m.body), now);
     this.flush(now);
   }

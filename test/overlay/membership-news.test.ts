@@ -10,6 +10,7 @@ import { decodeMessage } from '../../src/wire/object-list.ts';
 import { Cmd } from '../../src/wire/commands.ts';
 import { verifySimRecord } from '../../src/sim/sim-record.ts';
 import { Rng } from '../../src/sim/rng.ts';
+import { mix32 } from '../../src/overlay/ring.ts';
 
 const params = { slotBits: 8, replicas: 10 }; // 32 blocks
 const t0 = 1_700_000_000_000;
@@ -23,6 +24,8 @@ function network(n: number, seed = 11) {
   for (const c of cores.values()) { c.seedMembers(ids, ids.map(() => 1), t0); c.start(t0, []); }
   /** Who received membership news about whom: subject → receivers. */
   const heard = new Map<number, Set<number>>();
+  /** Datagrams between these two are dropped (a partition). */
+  const links = { cut: (_from: number, _to: number) => false };
   let now = t0;
   const pump = () => {
     for (let round = 0; round < 100; round++) {
@@ -35,7 +38,7 @@ function network(n: number, seed = 11) {
             const e = OvEvents.decode(m.value.body);
             if (e.ok) for (const x of e.value.ids) { let h = heard.get(x); if (!h) heard.set(x, h = new Set()); h.add(s.to); }
           }
-          cores.get(s.to)?.handlePeer(from, s.bytes, now);
+          if (!links.cut(from, s.to)) cores.get(s.to)?.handlePeer(from, s.bytes, now);
         }
         while (c.pollAnswer());
       }
@@ -44,7 +47,7 @@ function network(n: number, seed = 11) {
   };
   const run = (ms: number) => { for (const end = now + ms; now < end;) { now += 250; for (const c of cores.values()) c.handleTimeout(now); pump(); } };
   pump();
-  return { ids, cores, heard, run, make, pump, now: () => now };
+  return { ids, cores, heard, links, run, make, pump, now: () => now };
 }
 
 const neighbours = (subject: number, cores: Map<number, OverlayCore>) =>
@@ -83,21 +86,97 @@ test('a joiner introduced by a supernode far from its block is learned by its wh
   assert.deepEqual(outside, [], 'join news went outside the neighbourhood');
 });
 
-test('a member list that still holds a dead member is answered with its death', () => {
-  const { ids, cores, run } = network(200, 13);
+/** Deaths (subject ids) that `core` sends, by receiver, until `untilMs`, with no one answering. */
+function deathsSent(core: OverlayCore, from: number, untilMs: number): Map<number, number[]> {
+  const out = new Map<number, number[]>();
+  for (let t = from; ; t += 250) {
+    if (t > from) core.handleTimeout(t);
+    for (let s = core.pollSend(); s; s = core.pollSend()) {
+      const m = decodeMessage(s.bytes);
+      if (!m.ok || m.value.command !== Cmd.OvEvents) continue;
+      const e = OvEvents.decode(m.value.body);
+      if (e.ok) e.value.ids.forEach((x, i) => { if (!e.value.alive[i]) { let l = out.get(s.to); if (!l) out.set(s.to, l = []); l.push(x); } });
+    }
+    if (t >= untilMs) return out;
+  }
+}
+
+test('a joiner whose request to join was lost asks again, and its neighbourhood learns of it', () => {
+  const { ids, cores, links, run, make, pump } = network(640, 15);
+  const joiner = new Rng(98).u32();
+  const j = make(joiner);
+  cores.set(joiner, j);
+  let sent = 0;
+  links.cut = (from) => from === joiner && sent++ === 0; // its first datagram: the join request
+  j.start(t0, [ids[0]]);
+  pump();
+  assert.equal(j.members.size, 1, 'the request was lost, and nothing came back');
+  run(30_000);
+  assert.ok(j.members.size > 40, `the joiner knows ${j.members.size} members`);
+  for (const c of neighbours(joiner, cores)) assert.ok(c.members.local.includes(joiner), `${c.id} does not know the joiner`);
+});
+
+test('a member list that still holds a dead member is answered with its death, once the dead one failed to refute it', () => {
+  const { ids, cores, run, now } = network(200, 13);
   const dead = ids[3];
   cores.delete(dead);
   run(10_000);
   const a = [...cores.values()].find((c) => c.members.isDead(dead))!;
   const stale = ids.filter((id) => a.members.inNeighbourhood(id));
-  a.handlePeer(ids[5], OvMembers.toBytes({ ids: stale, incs: stale.map(() => 1) }), t0 + 10_000);
-  const out: number[] = [];
-  for (let s = a.pollSend(); s; s = a.pollSend()) {
-    const m = decodeMessage(s.bytes);
-    if (s.to === ids[5] && m.ok && m.value.command === Cmd.OvEvents) { const e = OvEvents.decode(m.value.body); if (e.ok && !e.value.alive[0]) out.push(...e.value.ids); }
-  }
-  assert.deepEqual(out, [dead]);
+  a.handlePeer(ids[5], OvMembers.toBytes({ ids: stale, incs: stale.map(() => 1) }), now());
+  const asked = deathsSent(a, now(), now());
+  assert.deepEqual(asked.get(dead), [dead], 'the subject itself is asked first');
+  assert.equal(asked.get(ids[5]), undefined, 'the lister is not told before the subject could refute');
+  const later = deathsSent(a, now(), now() + 3000);
+  assert.deepEqual(later.get(ids[5]), [dead]);
   assert.equal(a.members.local.includes(dead), false, 'the stale list did not bring it back');
+});
+
+test('a member list that holds one we wrongly hold dead brings it back, and its lister is never told of the death', () => {
+  const { ids, cores, pump, run, now } = network(200, 13);
+  const a = cores.get(ids[0])!;
+  const x = a.members.local.find((id) => id !== a.id)!;
+  a.members.died(x, 1, now());
+  const lister = a.members.local.find((id) => id !== a.id && id !== x)!;
+  let toldLister = false;
+  const list = cores.get(lister)!.members.local;
+  a.handlePeer(lister, OvMembers.toBytes({ ids: list, incs: list.map((id) => cores.get(lister)!.members.incOf(id)) }), now());
+  // Deliver everything (x's refutation included), watching what `a` sends the lister.
+  const send = a.pollSend.bind(a);
+  a.pollSend = () => {
+    const s = send();
+    const m = s && decodeMessage(s.bytes);
+    if (s && s.to === lister && m && m.ok && m.value.command === Cmd.OvEvents) { const e = OvEvents.decode(m.value.body); if (e.ok && e.value.ids.includes(x) && !e.value.alive[e.value.ids.indexOf(x)]) toldLister = true; }
+    return s;
+  };
+  pump();
+  run(5000);
+  assert.equal(toldLister, false);
+  assert.ok(a.members.local.includes(x) && a.members.incOf(x) >= 2, 'x refuted and is back');
+  assert.ok(cores.get(lister)!.members.local.includes(x), 'the lister still holds x');
+});
+
+test('after a partition long enough for each side to hold the other dead, the sides merge again', () => {
+  const { ids, cores, links, run } = network(640, 14);
+  // Three fifths on one side, as the simulator's {North America, Europe} against the rest.
+  const side = (id: number) => (mix32(id ^ 0x5eed) % 5 < 3 ? 0 : 1);
+  const across = () => { let n = 0; for (const c of cores.values()) for (const id of c.members.local) if (side(id) !== side(c.id)) n++; return n; };
+  const before = across();
+  links.cut = (a, b) => side(a) !== side(b);
+  run(40_000);
+  assert.ok(across() < before / 20, `the sides hold each other dead (${across()} of ${before} entries left across)`);
+  links.cut = () => false;
+  run(60_000);
+  for (const c of cores.values()) {
+    const want = ids.filter((id) => c.members.inNeighbourhood(id)).sort();
+    assert.deepEqual([...c.members.local].sort(), want, `${c.id} (side ${side(c.id)}) has not got its whole neighbourhood back`);
+  }
+  // Every supernode that can name a slot's replica group names the same one.
+  for (let slot = 0; slot < 2 ** params.slotBits; slot++) {
+    const seen = new Set<string>();
+    for (const c of cores.values()) if (c.members.knowsGroupOf(slot)) seen.add(c.members.group(slot).join());
+    assert.equal(seen.size, 1, `slot ${slot} has ${seen.size} replica groups`);
+  }
 });
 
 test('membership tables: inserts, incarnations and removals keep ring order', () => {
