@@ -1,13 +1,16 @@
-// `npm run bench -- sim [--supernodes N --users M --minutes T]`: the standard simulator
-// scenarios — the overlay and the Kademlia baseline under the same seeded network, churn and
-// workload, then the overlay losing 30 % of its supernodes at once. The overlay's figures are
-// printed next to Kademlia's (the reference) as ratios; one JSON line last.
+// `npm run bench -- sim [--supernodes N --users M --minutes T --threads K]`: the standard
+// simulator scenarios — the overlay and the Kademlia baseline under the same seeded network,
+// churn and workload, then the overlay losing 30 % of its supernodes at once. The overlay's
+// figures are printed next to Kademlia's (the reference) as ratios; then the simulator's speed
+// on K threads (default: the machine's cores) and on one, beside the engine alone; one JSON
+// line last. The figures of a run do not depend on its threads (decision 0033), only its speed.
 import { runScenario, type ScenarioOptions } from '../src/sim/scenario.ts';
 import { overlayProtocol, kademliaProtocol } from '../src/sim/protocols.ts';
 import { slotBitsFor } from '../src/overlay/ring.ts';
 import { printTable, ratio } from './harness.ts';
 import { Agenda } from '../src/sim/agenda.ts';
 import { Rng } from '../src/sim/rng.ts';
+import { availableParallelism } from 'node:os';
 
 const arg = (name: string, fallback: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -17,14 +20,16 @@ const supernodes = arg('supernodes', 5000);
 const users = arg('users', 50_000);
 const minutes = arg('minutes', 5);
 const seed = arg('seed', 1);
+const threads = arg('threads', Math.min(8, availableParallelism()));
 
-const base: Omit<ScenarioOptions, 'protocol'> = { supernodes, users, minutes, seed, churn: 'skype' };
+const base: Omit<ScenarioOptions, 'protocol'> = { supernodes, users, minutes, seed, churn: 'skype', threads };
 const overlay = () => overlayProtocol({ slotBits: slotBitsFor(supernodes), replicas: 10 });
 const run = (o: ScenarioOptions) => { const m = runScenario(o); return m.report; };
 
 const ours = run({ ...base, protocol: overlay() });
 const kad = run({ ...base, protocol: kademliaProtocol(), mail: false });
 const kill = run({ ...base, churn: 'none', protocol: overlay(), killFraction: 0.3, killAtMin: minutes / 2 });
+const oneThread = threads > 1 ? run({ ...base, threads: 1, protocol: overlay() }) : ours;
 
 /**
  * The engine's ceiling: the same agenda scheduling and taking events with the run's shape —
@@ -35,17 +40,19 @@ const kill = run({ ...base, churn: 'none', protocol: overlay(), killFraction: 0.
 function engineCeiling(inFlight: number, events: number): number {
   const a = new Agenda(0);
   const rng = new Rng(seed, 9);
-  for (let i = 0; i < inFlight; i++) a.push(5 + rng.int(300), 0, i, 0);
+  for (let i = 0; i < inFlight; i++) a.push(5 + rng.int(300), 0, i, 0, i, 0);
   const t0 = performance.now();
   let n = 0;
   for (let s = a.pop(); s >= 0 && n < events; s = a.pop(), n++) {
-    const t = a.t[s], x = a.a[s];
+    const t = a.t[s], x = a.a[s], q = a.seq[s];
     a.release(s);
-    a.push(t + 5 + rng.int(300), 0, x, 0);
+    a.push(t + 5 + rng.int(300), 0, x, 0, x, q + 1);
   }
   return Math.round(n / ((performance.now() - t0) / 1000));
 }
 const ceiling = engineCeiling(supernodes * 4, 5_000_000);
+/** What differs between two runs of one scenario on different threads: only these. */
+const timings = { wallS: 0, eventsPerS: 0, eventsPerCpuS: 0, peakRssMiB: 0, heapPerSupernodeKiB: 0, threadWait: 0 };
 
 const figures = [
   ['look-up success %', ours.lookupSuccess * 100, kad.lookupSuccess * 100],
@@ -67,9 +74,11 @@ printTable('kill 30 % of supernodes at once (overlay, no other churn)', [
   { name: 'offline messages lost', value: kill.mailsLost },
   { name: 'offline messages delivered twice', value: kill.mailsDuplicated },
 ]);
-printTable('simulator speed against the engine alone (same agenda, no cores, no workload)', [
-  { name: 'events/s', overlay: ours.eventsPerS, 'engine alone': ceiling, ratio: ratio(ours.eventsPerS, ceiling) },
-  { name: 'events/s', kademlia: kad.eventsPerS, 'engine alone': ceiling, ratio: ratio(kad.eventsPerS, ceiling) },
+printTable(`simulator speed against the engine alone (same agenda, no cores, no workload, one thread)`, [
+  { name: `overlay, ${threads} thread(s)`, 'events/s': ours.eventsPerS, 'engine alone': ceiling, ratio: ratio(ours.eventsPerS, ceiling) },
+  { name: 'overlay, 1 thread', 'events/s': oneThread.eventsPerS, 'engine alone': ceiling, ratio: ratio(oneThread.eventsPerS, ceiling) },
+  { name: `kademlia, ${threads} thread(s)`, 'events/s': kad.eventsPerS, 'engine alone': ceiling, ratio: ratio(kad.eventsPerS, ceiling) },
 ]);
+if (threads > 1) process.stdout.write(`\n${threads} threads against 1: ${ratio(ours.eventsPerS, oneThread.eventsPerS)}x the events/s, waiting for each other ${Math.round(ours.threadWait * 100)} % of the time; same figures: ${JSON.stringify({ ...ours, ...timings }) === JSON.stringify({ ...oneThread, ...timings })}\n`);
 process.stdout.write(`\nmemory: peak RSS ${ours.peakRssMiB} MiB, ${ours.heapPerSupernodeKiB} KiB of heap per supernode after setup\n`);
-process.stdout.write(JSON.stringify({ bench: 'sim', supernodes, users, minutes, seed, overlay: ours, kademlia: kad, kill, engineAloneEventsPerS: ceiling }) + '\n');
+process.stdout.write(JSON.stringify({ bench: 'sim', supernodes, users, minutes, seed, threads, overlay: ours, overlayOneThread: oneThread, kademlia: kad, kill, engineAloneEventsPerS: ceiling }) + '\n');

@@ -105,7 +105,7 @@ export class KademliaCore {
         if (!st.ok) return;
         const meta = this.cfg.verifyRecord(st.value.record, now);
         const have = meta && this.records.get(meta.user);
-        if (meta && (!have || have.meta.publishedAtMs < meta.publishedAtMs)) this.records.set(meta.user, { meta, bytes: st.value.record });
+        if (meta && (!have || have.meta.publishedAtMs < meta.publishedAtMs)) this.records.set(meta.user, { meta, bytes: st.value.record.slice() }); // a copy: the datagram it came in is not ours to keep
         return;
       }
     }
@@ -146,7 +146,7 @@ export class KademliaCore {
       for (const c of targets) this.out.push(c.id, KadStore.toBytes({ record: s.item }));
       if (targets.length < storeAt || ((this.cfg.id ^ s.key) >>> 0) < ((targets[targets.length - 1].id ^ s.key) >>> 0)) {
         const meta = this.cfg.verifyRecord(s.item, now)!;
-        this.records.set(meta.user, { meta, bytes: s.item });
+        this.records.set(meta.user, { meta, bytes: s.item.slice() });
       }
       return this.finish(s, targets.length ? Status.Ok : Status.Failed, hops, []);
     }

@@ -18,11 +18,22 @@ export interface Report {
   churnDeaths: number; events: number; eventsPerS: number;
   /** Per second of CPU time the run got: the machine may be shared. */
   eventsPerCpuS: number; wallS: number; peakRssMiB: number; heapPerSupernodeKiB: number;
+  /** Share of the run's wall time thread 0 spent waiting for other threads (0 on one thread). */
+  threadWait: number;
+}
+
+/** What one thread of a parallel run measured, to be added into thread 0's figures. */
+export interface MetricsPart {
+  lost: number; churnDeaths: number; hops: number[]; latencies: number[]; lookups: number; found: number;
+  windows: [number, number, number][]; bytesByCmd: number[]; peakRss: number; heap: number;
+  mails: { accepted: number; lost: number; dup: number }; events: number;
 }
 
 export class Metrics {
   lost = 0;
   cpuMs = 1;
+  /** Thread 0's time waiting for the other threads at window ends (parallel runs). */
+  waitMs = 0;
   churnDeaths = 0;
   killed = 0;
   killedAt: number | undefined;
@@ -48,7 +59,7 @@ export class Metrics {
 
   setupDone(n: number) { this.setupNodes = n; this.heapAfterSetup = process.memoryUsage().heapUsed; this.sample(); }
 
-  sample() { const r = process.memoryUsage().rss; if (r > this.peakRss) this.peakRss = r; }
+  sample() { const r = process.memoryUsage.rss(); if (r > this.peakRss) this.peakRss = r; }
 
   peerSend(bytes: Uint8Array) {
     const c = bytes[0];
@@ -65,15 +76,37 @@ export class Metrics {
     this.windows.set(w, win);
   }
 
-  mail(accepted: number, lost: number, dup: number) { this.mails = { accepted, lost, dup }; this.build(); }
+  mail(accepted: number, lost: number, dup: number) { this.mails = { accepted, lost, dup }; }
 
-  finish(events: number, wallMs: number, simMs: number, liveAtEnd: number, _created: number) {
+  finish(events: number, wallMs: number, simMs: number, liveAtEnd: number) {
     this.sample();
     this.fin = { events, wallMs, simMs, liveAtEnd };
   }
   private fin = { events: 0, wallMs: 1, simMs: 1, liveAtEnd: 0 };
 
-  private build() {
+  /** This thread's counts, for thread 0 (the run-wide figures — faults, times — are the same in every thread). */
+  part(): MetricsPart {
+    return {
+      lost: this.lost, churnDeaths: this.churnDeaths, hops: [...this.hops], latencies: this.latencies, lookups: this.lookups, found: this.found,
+      windows: [...this.windows].map(([w, [ok, n]]) => [w, ok, n]), bytesByCmd: [...this.bytesByCmd], peakRss: this.peakRss,
+      heap: this.heapAfterSetup - this.heapBase, mails: this.mails, events: this.fin.events,
+    };
+  }
+
+  absorb(p: MetricsPart) {
+    this.lost += p.lost; this.churnDeaths += p.churnDeaths; this.lookups += p.lookups; this.found += p.found;
+    for (let h = 0; h < 17; h++) this.hops[h] += p.hops[h];
+    for (const x of p.latencies) this.latencies.push(x);
+    for (const [w, ok, n] of p.windows) { const win = this.windows.get(w) ?? [0, 0]; win[0] += ok; win[1] += n; this.windows.set(w, win); }
+    for (let c = 0; c < 256; c++) this.bytesByCmd[c] += p.bytesByCmd[c];
+    this.peakRss = Math.max(this.peakRss, p.peakRss);
+    this.heapAfterSetup += p.heap;
+    this.mails = { accepted: this.mails.accepted + p.mails.accepted, lost: this.mails.lost + p.mails.lost, dup: this.mails.dup + p.mails.dup };
+    this.fin.events += p.events;
+  }
+
+  /** The figures, once every thread's counts are in. */
+  build() {
     const lat = Float64Array.from(this.latencies).sort();
     const q = (p: number) => lat.length ? Math.round(lat[Math.min(lat.length - 1, Math.floor(p * lat.length))]) : 0;
     const hq = (p: number) => { let acc = 0; const total = this.hops.reduce((a, b) => a + b, 0); for (let h = 0; h < 17; h++) { acc += this.hops[h]; if (acc >= p * total) return h; } return 16; };
@@ -108,6 +141,7 @@ export class Metrics {
       churnDeaths: this.churnDeaths, events: this.fin.events, eventsPerS: Math.round(this.fin.events / (this.fin.wallMs / 1000)), eventsPerCpuS: Math.round(this.fin.events / (this.cpuMs / 1000)),
       wallS: Math.round(this.fin.wallMs / 100) / 10, peakRssMiB: Math.round(this.peakRss / 2 ** 20),
       heapPerSupernodeKiB: Math.round((this.heapAfterSetup - this.heapBase) / Math.max(1, this.setupNodes) / 102.4) / 10,
+      threadWait: Math.round((1000 * this.waitMs) / this.fin.wallMs) / 1000,
     };
   }
 }

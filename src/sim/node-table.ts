@@ -3,17 +3,20 @@
 // — at 10⁴–10⁵ nodes each of those loads was a cache miss — and finds a node by its overlay
 // id in an open-addressing table instead of a Map (ids are random 32-bit numbers).
 import type { SimCore } from './sim-core.ts';
+import type { Rng } from './rng.ts';
 
 export class NodeTable {
   count = 0;
   cores: (SimCore | undefined)[] = [];
-  /** Users attached to each node (so its death can send them elsewhere). */
-  users: number[][] = [];
+  /** Each node's own random stream (its core's choices, its datagrams' fates, its lifetime). */
+  rngs: Rng[] = [];
   id = new Uint32Array(1024);
   region = new Uint8Array(1024);
   alive = new Uint8Array(1024);
   /** The time of the timer event scheduled for the node's core, -1 for none. */
   timerAt = new Float64Array(1024);
+  /** Events the node has scheduled: the second part of their key (agenda.ts). */
+  seq = new Float64Array(1024);
 
   // id → index + 1 (0: empty), linear probing, at most half full. Ids are never removed:
   // datagrams still find a dead node's index, and are dropped there.
@@ -21,11 +24,11 @@ export class NodeTable {
   private vals = new Int32Array(4096);
 
   /** Adds a node with a fresh nonzero id; its index. */
-  add(id: number, region: number, core: SimCore): number {
+  add(id: number, region: number, core: SimCore, rng: Rng): number {
     if (id === 0 || this.indexOf(id) >= 0) throw new Error(`node id ${id} is zero or taken`);
     const i = this.count++;
     if (i === this.id.length) this.grow();
-    this.cores.push(core); this.users.push([]);
+    this.cores.push(core); this.rngs.push(rng);
     this.id[i] = id; this.region[i] = region; this.alive[i] = 1; this.timerAt[i] = -1;
     if (2 * this.count > this.keys.length) this.rehash();
     this.insert(id, i);
@@ -64,5 +67,6 @@ export class NodeTable {
     const region = new Uint8Array(n); region.set(this.region); this.region = region;
     const alive = new Uint8Array(n); alive.set(this.alive); this.alive = alive;
     const timerAt = new Float64Array(n); timerAt.set(this.timerAt); this.timerAt = timerAt;
+    const seq = new Float64Array(n); seq.set(this.seq); this.seq = seq;
   }
 }

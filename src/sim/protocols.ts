@@ -8,8 +8,12 @@ import { KademliaCore } from './kademlia.ts';
 import type { SimCore } from './sim-core.ts';
 import type { Rng } from './rng.ts';
 
+/** A protocol as data, so a worker thread can build the same one. */
+export type ProtocolSpec = { name: 'overlay'; params: RingParams } | { name: 'kademlia' };
+
 export interface Protocol {
   readonly name: 'overlay' | 'kademlia';
+  readonly spec: ProtocolSpec;
   create(id: number, inc: number, rng: Rng): SimCore;
   warm(core: SimCore, sorted: Uint32Array, rng: Rng, now: number): void;
 }
@@ -17,6 +21,7 @@ export interface Protocol {
 export function overlayProtocol(params: RingParams): Protocol {
   return {
     name: 'overlay',
+    spec: { name: 'overlay', params },
     create: (id, inc, rng) => new OverlayCore({ id, inc, params, rand: rng.u32, verifyRecord: verifySimRecord, mailRetentionMs: 86_400_000 }),
     warm(core, sorted, rng, now) {
       const c = core as OverlayCore;
@@ -39,7 +44,12 @@ export function overlayProtocol(params: RingParams): Protocol {
 export function kademliaProtocol(): Protocol {
   return {
     name: 'kademlia',
+    spec: { name: 'kademlia' },
     create: (id, _inc, rng) => new KademliaCore({ id, rand: rng.u32, verifyRecord: verifySimRecord }),
     warm(core, sorted, rng) { (core as KademliaCore).seedTables(sorted, rng.u32); },
   };
+}
+
+export function protocolOf(spec: ProtocolSpec): Protocol {
+  return spec.name === 'overlay' ? overlayProtocol(spec.params) : kademliaProtocol();
 }

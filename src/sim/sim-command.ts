@@ -1,5 +1,6 @@
 // `tincan sim`: one simulated run with a progress bar on stderr and the figures on stdout
 // (one JSON object with --json). A run whose checkers fail prints its seed and exits 1.
+import { availableParallelism } from 'node:os';
 import { parseArgs, UsageError } from '../cli/args.ts';
 import { runScenario, faultDefaults, type ScenarioOptions } from './scenario.ts';
 import { churnModels, type ChurnModel } from './churn.ts';
@@ -9,11 +10,11 @@ import type { Report } from './metrics.ts';
 
 export const simUsage = `  sim          --supernodes N --users M [--churn none|skype|heavy] [--minutes T] [--seed S]
                [--protocol overlay|kademlia] [--kill PCT [--kill-at MIN]] [--partition-at MIN [--partition-for S]]
-               [--clog PCT [--clog-at MIN] [--clog-for S]] [--loss RATE] [--no-mail] [--json]`;
+               [--clog PCT [--clog-at MIN] [--clog-for S]] [--loss RATE] [--no-mail] [--threads N] [--json]`;
 
 const flags = {
   supernodes: 'string', users: 'string', churn: 'string', minutes: 'string', seed: 'string', protocol: 'string',
-  kill: 'string', 'kill-at': 'string', clog: 'string', 'clog-at': 'string', 'clog-for': 'string', 'partition-at': 'string', 'partition-for': 'string', loss: 'string', 'no-mail': 'boolean', json: 'boolean',
+  kill: 'string', 'kill-at': 'string', clog: 'string', 'clog-at': 'string', 'clog-for': 'string', 'partition-at': 'string', 'partition-for': 'string', loss: 'string', 'no-mail': 'boolean', threads: 'string', json: 'boolean',
 } as const;
 
 function num(v: unknown, name: string, min: number, max: number, fallback?: number): number {
@@ -45,6 +46,10 @@ export function parseSimArgs(argv: string[]): ScenarioOptions & { json: boolean 
     clogForS: f['clog-for'] !== undefined ? num(f['clog-for'], 'clog-for', 1, 3600) : undefined,
     lossRate: f.loss !== undefined ? num(f.loss, 'loss', 0, 0.5) : undefined,
     mail: protocol === 'overlay' && !f['no-mail'], json: Boolean(f.json),
+    // The figures do not depend on the threads (docs/decisions/0033), only the speed: by default a
+    // large run takes the machine's cores; a small one stays on one, as its 25 ms windows hold too
+    // few events to pay for meeting the other threads.
+    threads: Math.floor(num(f.threads, 'threads', 1, 64, supernodes >= 2000 ? Math.min(8, availableParallelism()) : 1)),
   };
 }
 
@@ -74,7 +79,8 @@ export function formatReport(r: Report, o: ScenarioOptions): string {
   if (r.recoveredAfterPartitionS !== undefined) lines.push(`partition          ${o.partitionForS ?? faultDefaults.partitionForS} s; back to ≥ 99.9 % ${r.recoveredAfterPartitionS === null ? 'never' : `${r.recoveredAfterPartitionS} s after it healed`}`);
   if (r.clogged !== undefined) lines.push(`clog               ${r.clogged} supernodes held for ${o.clogForS ?? faultDefaults.clogForS} s; back to ≥ 99.9 % ${r.recoveredAfterClogS === null ? 'never' : `${r.recoveredAfterClogS} s after it ended`}`);
   lines.push(`churn              ${r.churnDeaths} supernode deaths (replaced by joiners)`);
-  lines.push(`simulator          ${r.events} events in ${r.wallS} s = ${r.eventsPerS} events/s (${r.eventsPerCpuS} per CPU second), peak RSS ${r.peakRssMiB} MiB, heap ${r.heapPerSupernodeKiB} KiB per supernode after setup`);
+  const threads = o.threads ?? 1;
+  lines.push(`simulator          ${r.events} events in ${r.wallS} s on ${threads === 1 ? '1 thread' : `${threads} threads (waiting for each other ${(r.threadWait * 100).toFixed(0)} % of the time)`} = ${r.eventsPerS} events/s (${r.eventsPerCpuS} per CPU second), peak RSS ${r.peakRssMiB} MiB, heap ${r.heapPerSupernodeKiB} KiB per supernode after setup`);
   return lines.join('\n');
 }
 

@@ -8,7 +8,7 @@
 // Only identifiers from our own schema declarations reach the generated source (checked
 // below); nothing from the network does.
 import type { Result } from './result.ts';
-import { type Writer, Reader, Bad, readCount, readKey, readValue, skipValue, messageBytesMax, writer } from './object-list.ts';
+import { type Writer, Reader, Bad, ObjectType, readCount, readKey, readValue, skipValue, messageBytesMax, writer } from './object-list.ts';
 
 export interface CompiledField {
   name: string;
@@ -16,6 +16,8 @@ export interface CompiledField {
   optional: boolean;
   /** Returns the typed value, or an object with `why` when the wire value does not fit. */
   check(v: unknown): unknown;
+  /** A list field's direct reader (schema.ts), used when the value arrives as a list. */
+  readList?: (r: Reader) => unknown;
   write(w: Writer, v: unknown): void;
 }
 
@@ -52,9 +54,14 @@ export function compileDecoder<T>(fields: CompiledField[], isInvalid: (x: unknow
   src.push('    switch (id) {');
   fields.forEach((f, i) => {
     src.push(`      case ${f.id}: {`);
-    src.push(`        const raw = readValue(r, type, ${f.id}, 0);`);
+    // A list field read straight into its value; any other type goes the generic way (and its check refuses it).
+    if (f.readList) src.push(`        const raw = type === ${ObjectType.List} ? undefined : readValue(r, type, ${f.id}, 0);`);
+    else src.push(`        const raw = readValue(r, type, ${f.id}, 0);`);
     src.push('        if (raw instanceof Bad) return { ok: false, error: raw.error };');
-    src.push(`        const c = fields[${i}].check(raw);`);
+    if (f.readList) {
+      src.push(`        const c = raw === undefined ? fields[${i}].readList(r) : fields[${i}].check(raw);`);
+      src.push('        if (c instanceof Bad) return { ok: false, error: c.error };');
+    } else src.push(`        const c = fields[${i}].check(raw);`);
     src.push(`        if (isInvalid(c)) return fail('bad-field', 'field ${f.name} (id ${f.id}): ' + c.why);`);
     src.push(`        v${i} = c;`);
     src.push('        break;');

@@ -3,7 +3,7 @@
 // parameters); a missing required id, a wrong type or a value beyond its bound is a typed error.
 import { type Result, ok, err } from './result.ts';
 import type { Address } from './address.ts';
-import { type ObjectList, type WireValue, type Writer, ObjectType, Sint, writeObject, listObjectsMax } from './object-list.ts';
+import { type ObjectList, type WireValue, type Writer, type Reader, ObjectType, Sint, Bad, writeObject, listObjectsMax, readCount, readKey, readValue } from './object-list.ts';
 import { type CompiledField, compileDecoder, compileEncoder } from './schema-compile.ts';
 
 /** A field check returns the typed value, or an Invalid saying why (no allocation when valid). */
@@ -16,6 +16,11 @@ interface Field<T, Optional extends boolean> {
   readonly id: number;
   readonly optional: Optional;
   check(v: WireValue): Checked<T>;
+  /**
+   * For list fields: reads the nested list straight into the typed value, accepting and
+   * refusing exactly what reading it as an object list and then `check` would.
+   */
+  readList?: (r: Reader) => Checked<T> | Bad;
   toWire(v: T): WireValue;
   /** Writes key and value straight into the buffer (the encoder's hot path). */
   write(w: Writer, v: T): void;
@@ -31,14 +36,15 @@ const directWriters: Partial<Record<ObjectType, (w: Writer, v: any) => void>> = 
 };
 
 function field<T>(id: number, check: (v: WireValue) => Checked<T>,
-  toWire: (v: T) => WireValue = (v) => v as WireValue, direct?: ObjectType, writeValue?: (w: Writer, v: T) => void): Field<T, false> {
+  toWire: (v: T) => WireValue = (v) => v as WireValue, direct?: ObjectType, writeValue?: (w: Writer, v: T) => void,
+  readList?: (r: Reader) => Checked<T> | Bad): Field<T, false> {
   const valueWriter = writeValue ?? (direct === undefined ? undefined : directWriters[direct]);
   const key = id * 8 + (direct ?? 0);
   const write = valueWriter
     ? (w: Writer, v: T) => { w.varint(key); valueWriter(w, v); }
     : (w: Writer, v: T) => writeObject(w, id, toWire(v), 0);
   const make = <O extends boolean>(optional: O): Field<T, O> => ({
-    id, optional, check, toWire, write, opt: () => make(true),
+    id, optional, check, toWire, write, readList, opt: () => make(true),
   });
   return make(false);
 }
@@ -61,6 +67,32 @@ function listWriter<T>(type: ObjectType, writeOne: (w: Writer, x: T) => void) {
 const writeBytesList = listWriter<Uint8Array>(ObjectType.Bytes, (w, b) => { w.varint(b.length); w.bytes(b); });
 const writeStringList = listWriter<string>(ObjectType.String, (w, x) => w.string(x));
 const writeUints = (w: Writer, xs: number[]) => { w.varint(xs.length); for (let i = 0; i < xs.length; i++) w.varint(xs[i]); };
+
+/**
+ * A reader for a nested list of `count ≤ countMax` elements, each kept when `keep` says so: the
+ * object-list reader's rules (bounded count, increasing ids, every value well-formed) without
+ * building its Map. A list with too many elements, or an element `keep` refuses, is Invalid once
+ * the whole list has been read, as the generic path's check would find.
+ */
+function listReader<T>(countMax: number, keep: (v: WireValue) => T | undefined, why: string) {
+  return (r: Reader): Checked<T[]> | Bad => {
+    const count = readCount(r, 1);
+    if (count instanceof Bad) return count;
+    const out: T[] = [];
+    let lastId = -1, refused = count > countMax;
+    for (let i = 0; i < count; i++) {
+      const key = readKey(r, lastId);
+      if (key instanceof Bad) return key;
+      const type = key % 8;
+      lastId = (key - type) / 8;
+      const v = readValue(r, type, lastId, 1);
+      if (v instanceof Bad) return v;
+      const x = refused ? undefined : keep(v);
+      if (x === undefined) refused = true; else out.push(x);
+    }
+    return refused ? bad(why) : good(out);
+  };
+}
 
 const isAddress = (v: WireValue): v is Address =>
   typeof v === 'object' && !(v instanceof Uint8Array) && !(v instanceof Map) && !Array.isArray(v) && !(v instanceof Sint);
@@ -105,7 +137,8 @@ export const f = {
         out.push(x);
       }
       return good(out);
-    }, asList, ObjectType.List, writeBytesList),
+    }, asList, ObjectType.List, writeBytesList,
+    listReader(countMax, (x) => (x instanceof Uint8Array && x.length <= lengthMax ? x : undefined), `expected a list of at most ${countMax} byte strings of ≤ ${lengthMax} bytes`)),
   strings: (id: number, countMax = 256, lengthMax = 1024) =>
     field<string[]>(id, (v) => {
       if (!(v instanceof Map) || v.size > countMax) return bad(`expected a list of at most ${countMax} strings`);
@@ -115,7 +148,8 @@ export const f = {
         out.push(x);
       }
       return good(out);
-    }, asList, ObjectType.List, writeStringList),
+    }, asList, ObjectType.List, writeStringList,
+    listReader(countMax, (x) => (typeof x === 'string' && x.length <= lengthMax ? x : undefined), `expected a list of at most ${countMax} strings of ≤ ${lengthMax} characters`)),
 };
 
 type AnyField = Field<any, boolean>;
@@ -140,7 +174,7 @@ export function schema<S extends Spec>(spec: S): Schema<S> {
   const ids = new Set(entries.map((e) => e.field.id));
   if (ids.size !== entries.length) throw new Error('schema has two fields with one id');
   const compiled = (): CompiledField[] => entries.map((e) => ({
-    name: e.name, id: e.field.id, optional: e.field.optional, check: e.field.check, write: e.field.write,
+    name: e.name, id: e.field.id, optional: e.field.optional, check: e.field.check, write: e.field.write, readList: e.field.readList,
   }));
   // One pass over the encoded list: each object is checked by the generic rules (canonical
   // order, bounded lengths, UTF-8) and by its field, and lands in the result without an
