@@ -106,7 +106,7 @@ export class Metrics {
   }
 
   /** The figures, once every thread's counts are in. */
-  build() {
+  build(users: number) {
     const lat = Float64Array.from(this.latencies).sort();
     const q = (p: number) => lat.length ? Math.round(lat[Math.min(lat.length - 1, Math.floor(p * lat.length))]) : 0;
     const hq = (p: number) => { let acc = 0; const total = this.hops.reduce((a, b) => a + b, 0); for (let h = 0; h < 17; h++) { acc += this.hops[h]; if (acc >= p * total) return h; } return 16; };
@@ -129,7 +129,7 @@ export class Metrics {
     };
     const recovered = this.killedAt !== undefined ? backAfter(this.killedAt) : undefined;
     this.report = {
-      supernodes: this.setupNodes, supernodesAtEnd: this.fin.liveAtEnd, users: 0,
+      supernodes: this.setupNodes, supernodesAtEnd: this.fin.liveAtEnd, users,
       lookups: this.lookups, lookupSuccess: this.lookups ? this.found / this.lookups : 1,
       hopsP50: hq(0.5), hopsP99: hq(0.99), latencyP50Ms: q(0.5), latencyP99Ms: q(0.99),
       upkeepBytesPerSupernodeS: perNode(total), upkeepByCommand: byCmd,

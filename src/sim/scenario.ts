@@ -56,7 +56,7 @@ export interface WorkerStart {
 
 export function runScenario(o: ScenarioOptions): Metrics {
   const threads = Math.max(1, Math.floor(o.threads ?? 1));
-  if (threads === 1) return finished(new SimPart(o, 0, 1).run());
+  if (threads === 1) return finished(new SimPart(o, 0, 1).run(), o.users);
 
   const barrier = new Int32Array(new SharedArrayBuffer(4 * barrierWords));
   const ports: (MessagePort | undefined)[][] = Array.from({ length: threads }, () => new Array(threads).fill(undefined));
@@ -82,7 +82,7 @@ export function runScenario(o: ScenarioOptions): Metrics {
     // Every worker posts its counts, then meets us once more.
     exchange.arrive();
     for (let w = 1; w < threads; w++) m.absorb(resultOf(exchange, w));
-    return finished(m);
+    return finished(m, o.users);
   } catch (e) {
     exchange.fail();
     for (let w = 1; w < threads; w++) {
@@ -104,4 +104,4 @@ function resultOf(exchange: Exchange, w: number): ReturnType<Metrics['part']> {
   throw new Error(`sim thread ${w} sent no results`);
 }
 
-function finished(m: Metrics): Metrics { m.build(); return m; }
+function finished(m: Metrics, users: number): Metrics { m.build(users); return m; }

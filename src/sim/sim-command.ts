@@ -98,7 +98,7 @@ export function runSimCommand(argv: string[]): number {
   };
   const m = runScenario(o);
   if (tty) process.stderr.write('\r' + ' '.repeat(60) + '\r');
-  const r = { ...m.report, users: o.users };
+  const r = m.report;
   const bad = checkReport(r, o);
   process.stdout.write(o.json ? JSON.stringify({ ...r, protocol: o.protocol.name, seed: o.seed, churn: o.churn, minutes: o.minutes, failures: bad }) + '\n' : formatReport(r, o) + '\n');
   if (bad.length) { process.stderr.write(`sim: checks failed (${bad.join('; ')}); replay with --seed ${o.seed}\n`); return 1; }

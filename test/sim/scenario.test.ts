@@ -99,7 +99,7 @@ test('clogging 20 % of the supernodes for 30 s loses no offline mail and look-up
   assert.equal(r.mailsLost, 0);
   assert.equal(r.mailsDuplicated, 0);
   assert.notEqual(r.recoveredAfterClogS, null);
-  assert.deepEqual(checkReport({ ...r, users: o.users }, o), []);
+  assert.deepEqual(checkReport(r, o), []);
 });
 
 test('a 30 s partition between the regions loses no offline mail and look-ups recover once it heals', () => {
@@ -109,7 +109,7 @@ test('a 30 s partition between the regions loses no offline mail and look-ups re
   assert.equal(r.mailsLost, 0);
   assert.equal(r.mailsDuplicated, 0);
   assert.notEqual(r.recoveredAfterPartitionS, null);
-  assert.deepEqual(checkReport({ ...r, users: o.users }, o), []);
+  assert.deepEqual(checkReport(r, o), []);
 });
 
 test('partitions heal whatever the seed: each side held the other dead, and both come back', () => {
@@ -120,7 +120,7 @@ test('partitions heal whatever the seed: each side held the other dead, and both
     const r = runScenario(o).report;
     assert.deepEqual([r.mailsLost, r.mailsDuplicated], [0, 0], `seed ${seed}: mails lost, duplicated`);
     assert.notEqual(r.recoveredAfterPartitionS, null, `seed ${seed}: look-ups never recovered`);
-    assert.deepEqual(checkReport({ ...r, users: o.users }, o), [], `seed ${seed}`);
+    assert.deepEqual(checkReport(r, o), [], `seed ${seed}`);
   }
 });
 
