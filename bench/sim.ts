@@ -4,13 +4,12 @@
 // figures are printed next to Kademlia's (the reference) as ratios; then the simulator's speed
 // on K threads (default as `tincan sim`: the machine's cores from 2,000 supernodes) and on one, beside the engine alone; one JSON
 // line last. The figures of a run do not depend on its threads (decision 0033), only its speed.
-import { runScenario, type ScenarioOptions } from '../src/sim/scenario.ts';
+import { runScenario, defaultThreads, type ScenarioOptions } from '../src/sim/scenario.ts';
 import { overlayProtocol, kademliaProtocol } from '../src/sim/protocols.ts';
 import { slotBitsFor } from '../src/overlay/ring.ts';
 import { printTable, ratio } from './harness.ts';
 import { Agenda } from '../src/sim/agenda.ts';
 import { Rng } from '../src/sim/rng.ts';
-import { availableParallelism } from 'node:os';
 
 const arg = (name: string, fallback: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -23,8 +22,7 @@ const supernodes = arg('supernodes', 5000);
 const users = arg('users', 50_000);
 const minutes = arg('minutes', 5);
 const seed = arg('seed', 1);
-// As `tincan sim`: below 2,000 supernodes a 25 ms window holds too few events to pay for meeting other threads.
-const threads = arg('threads', supernodes >= 2000 ? Math.min(8, availableParallelism()) : 1);
+const threads = arg('threads', defaultThreads(supernodes));
 
 const base: Omit<ScenarioOptions, 'protocol'> = { supernodes, users, minutes, seed, churn: 'skype', threads };
 const overlay = () => overlayProtocol({ slotBits: slotBitsFor(supernodes), replicas: 10 });

@@ -28,8 +28,9 @@ export class Agenda {
   seq = new Float64Array(1024);
   /**
    * Source and sequence in one number for sorting: the source (< 2^33) with the sequence's low
-   * 20 bits as the fraction. Two events of one source in one millisecond 2^20 apart in its
-   * sequence would tie; no source schedules a million events for one millisecond.
+   * 20 bits as the fraction (53 bits in all: exact). An actor whose sequence passes a multiple
+   * of 2^20 within one millisecond has those events taken out of its order there (a busy user
+   * shard may): a reordering like the network's own, and the same on any number of threads.
    */
   private key = new Float64Array(1024);
   /** Per slot: the payload's handle in the arena and its length (-1: none). */

@@ -16,7 +16,7 @@ import type { Agenda } from './agenda.ts';
 const eventHead = 8 * 6 + 1 + 4;
 /** Batch header: bytes used, events, live changes, and 1 when the batch moved to a new buffer. */
 const head = 16;
-export const laneBytes = 1 << 18;
+const laneBytes = 1 << 18;
 
 /** One direction of a thread pair: two shared buffers, used in turn. */
 export type Lane = [SharedArrayBuffer, SharedArrayBuffer];
@@ -103,7 +103,8 @@ export const barrierWords = 3;
 export class Exchange {
   private readonly out: (BatchWriter | undefined)[];
   private turn = 0;
-  private spins = 0;
+  /** Barriers this thread has passed: the first waits long for threads still starting. */
+  private arrivals = 0;
 
   /**
    * `ports[d]`: the channel to thread d; `outLanes[d]` / `inLanes[d]`: the buffers we write for d
@@ -166,10 +167,10 @@ export class Exchange {
       while (Atomics.load(b, 1) === gen) {
         Atomics.wait(b, 1, gen, 50);
         if (Atomics.load(b, 2)) break;
-        if (this.spins === 0 && Date.now() - started > firstTimeoutMs) throw new Error(`sim thread ${this.w}: the other threads did not start`);
+        if (this.arrivals === 0 && Date.now() - started > firstTimeoutMs) throw new Error(`sim thread ${this.w}: the other threads did not start`);
       }
     }
-    this.spins++;
+    this.arrivals++;
     if (Atomics.load(b, 2)) throw new Error('another sim thread failed');
   }
 }

@@ -18,7 +18,6 @@ export class LiveSet {
   constructor(sorted: Uint32Array) { this.ids = sorted.slice(); this.n = sorted.length; }
 
   get size() { return this.n; }
-  at(i: number): number { return this.ids[i]; }
   pick(rng: Rng): number { return this.ids[rng.int(this.n)]; }
   has(id: number): boolean { const i = lowerBound(this.ids, id, this.n); return i < this.n && this.ids[i] === id; }
 

@@ -54,7 +54,7 @@ const runActor = 0;
 const shardActor = (s: number) => 2 ** 32 + s;
 
 /** User shards: a function of the user count only, never of the threads. */
-export const shardCount = (users: number) => Math.max(1, Math.min(64, Math.floor(users / 500)));
+const shardCount = (users: number) => Math.max(1, Math.min(64, Math.floor(users / 500)));
 /** The thread that runs supernode `id`: threads split the ring into equal ranges. */
 export const ownerOfId = (id: number, threads: number) => Math.floor((id * threads) / 2 ** 32);
 

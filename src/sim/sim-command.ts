@@ -1,8 +1,7 @@
 // `tincan sim`: one simulated run with a progress bar on stderr and the figures on stdout
 // (one JSON object with --json). A run whose checkers fail prints its seed and exits 1.
-import { availableParallelism } from 'node:os';
 import { parseArgs, UsageError } from '../cli/args.ts';
-import { runScenario, faultDefaults, type ScenarioOptions } from './scenario.ts';
+import { runScenario, faultDefaults, defaultThreads, type ScenarioOptions } from './scenario.ts';
 import { churnModels, type ChurnModel } from './churn.ts';
 import { overlayProtocol, kademliaProtocol } from './protocols.ts';
 import { slotBitsFor } from '../overlay/ring.ts';
@@ -46,10 +45,7 @@ export function parseSimArgs(argv: string[]): ScenarioOptions & { json: boolean 
     clogForS: f['clog-for'] !== undefined ? num(f['clog-for'], 'clog-for', 1, 3600) : undefined,
     lossRate: f.loss !== undefined ? num(f.loss, 'loss', 0, 0.5) : undefined,
     mail: protocol === 'overlay' && !f['no-mail'], json: Boolean(f.json),
-    // The figures do not depend on the threads (docs/decisions/0033), only the speed: by default a
-    // large run takes the machine's cores; a small one stays on one, as its 25 ms windows hold too
-    // few events to pay for meeting the other threads.
-    threads: Math.floor(num(f.threads, 'threads', 1, 64, supernodes >= 2000 ? Math.min(8, availableParallelism()) : 1)),
+    threads: Math.floor(num(f.threads, 'threads', 1, 64, defaultThreads(supernodes))),
   };
 }
 
