@@ -229,6 +229,13 @@ export class Membership {
     return id === this.self ? 0 : id;
   }
 
+  /** A random member of our own neighbourhood (≠ us), or 0: deaths there are news, so it is likely alive. */
+  randomNeighbour(rand: Rand): number {
+    if (this.n <= 1) return 0;
+    const id = this.idAt(rand() % this.n);
+    return id === this.self ? 0 : id;
+  }
+
   /** A random member of `id`'s neighbourhood we know (≠ us), or 0: where news of `id` goes. */
   neighbourOf(id: number, rand: Rand): number {
     if (this.whole) { if (this.n <= 1) return 0; const x = this.idAt(rand() % this.n); return x === this.self ? 0 : x; }

@@ -45,7 +45,7 @@ export interface OverlayStats {
 
 interface Pending {
   client: ClientRef | undefined; clientReq: number; op: Op; user: string; slot: number;
-  item?: Uint8Array; ids?: string[]; deadline: number; tries: number; firstHop: number;
+  item?: Uint8Array; ids?: string[]; deadline: number; tries: number; firstHop: number; secondHop: number;
   done?: (status: Status, hops: number, items: Uint8Array[]) => void;
 }
 
@@ -158,7 +158,7 @@ export class OverlayCore {
 
   /** Local requests (the supernode's own users, tests): the answer comes to `done`. */
   request(op: Op, user: string, now: number, done: Pending['done'], item?: Uint8Array, ids?: string[]) {
-    this.begin({ client: undefined, clientReq: 0, op, user, slot: slotOfUser(user, this.cfg.params), item, ids, deadline: 0, tries: 0, firstHop: 0, done }, now);
+    this.begin({ client: undefined, clientReq: 0, op, user, slot: slotOfUser(user, this.cfg.params), item, ids, deadline: 0, tries: 0, firstHop: 0, secondHop: 0, done }, now);
     this.reconcile(now);
   }
 
@@ -213,7 +213,7 @@ export class OverlayCore {
     const r = ClRequest.decode(bytes, 1);
     if (!r.ok) { this.stats.malformed++; return; }
     const q = r.value;
-    this.begin({ client, clientReq: q.req, op: q.op as Op, user: q.user, slot: slotOfUser(q.user, this.cfg.params), item: q.item, ids: q.ids, deadline: 0, tries: 0, firstHop: 0 }, now);
+    this.begin({ client, clientReq: q.req, op: q.op as Op, user: q.user, slot: slotOfUser(q.user, this.cfg.params), item: q.item, ids: q.ids, deadline: 0, tries: 0, firstHop: 0, secondHop: 0 }, now);
   }
 
   private peer(from: number, bytes: Uint8Array, now: number) {
@@ -478,14 +478,28 @@ export class OverlayCore {
     // A look-up that found nothing here asks other replicas: ours may not have caught up.
     const elsewhere = p.tries > 1 && p.op === Op.Lookup;
     p.firstHop = this.route(r, now, elsewhere);
+    p.secondHop = 0;
     // A retry goes two ways at once: after a mass failure one random route is often dead. So does a
     // first try for a while after any request of ours timed out — our contacts may hold the dead.
-    if ((p.tries > 1 || now < this.troubleUntil) && p.firstHop) this.route(r, now, elsewhere, p.firstHop);
+    if ((p.tries > 1 || now < this.troubleUntil) && p.firstHop) {
+      // A retry's second way detours through a neighbour when the slot is far: deaths far away are
+      // not news here, so all our contacts towards it may have died unnoticed; a neighbour's are others.
+      p.secondHop = p.tries > 1 && !this.members.knowsGroupOf(p.slot) ? this.detour(r, p.firstHop) : this.route(r, now, elsewhere, p.firstHop);
+    }
+  }
+
+  private detour(r: RouteFields, avoid: number): number {
+    const via = this.members.randomNeighbour(this.cfg.rand);
+    if (!via || via === avoid) return 0;
+    this.stats.routed++;
+    this.send(via, OvRoute.toBytes({ ...r, hops: r.hops + 1 }));
+    return via;
   }
 
   private retry(req: number, p: Pending, now: number) {
     this.troubleUntil = now + troubleMs;
-    if (p.firstHop && !this.members.inNeighbourhood(p.firstHop)) this.members.dropContact(p.firstHop);
+    // Either way may have met the dead; a live contact that was only slow is learnt again from its next message.
+    for (const hop of [p.firstHop, p.secondHop]) if (hop && !this.members.inNeighbourhood(hop)) this.members.dropContact(hop);
     if (p.tries < triesMax) return this.dispatch(req, p, now);
     this.finish(req, Status.Failed, 0, [], now);
   }

@@ -123,3 +123,48 @@ test('membership: a neighbourhood holds its block and both neighbours; groups ha
   assert.deepEqual(m.group(((m.block + 5) % m.blocks) * 8), [], 'a far block: we cannot name its group');
   assert.notEqual(m.memberIn((m.block + 5) % m.blocks, rng.u32), 0);
 });
+
+test('a retry reaches a far slot through a neighbour when every contact of ours towards it died unnoticed', () => {
+  const rng = new Rng(11);
+  const ids = Array.from({ length: 600 }, () => rng.u32() || 1);
+  const cores = new Map(ids.map((id) => [id, new OverlayCore({ id, inc: 1, params, rand: rng.u32, verifyRecord: verifySimRecord })]));
+  // Each core learns the members in its own order, so contacts differ from core to core, as they do on a network.
+  for (const c of cores.values()) {
+    const order = [...ids];
+    for (let i = order.length - 1; i > 0; i--) { const j = rng.u32() % (i + 1); [order[i], order[j]] = [order[j], order[i]]; }
+    c.seedMembers(order, order.map(() => 1), now);
+  }
+  const answers: Uint8Array[] = [];
+  const pump = (t: number) => {
+    for (let round = 0; round < 50; round++) {
+      let moved = 0;
+      for (const [id, c] of cores) {
+        for (let s = c.pollSend(); s; s = c.pollSend()) { moved++; cores.get(s.to)?.handlePeer(id, s.bytes, t); }
+        for (let a = c.pollAnswer(); a; a = c.pollAnswer()) { moved++; answers.push(a.bytes); }
+      }
+      if (!moved) return;
+    }
+  };
+  const via = cores.get(ids[0])!;
+  let user = '';
+  for (let i = 0; !user; i++) if (!via.members.knowsGroupOf(slotOfUser(`u${i}`, params))) user = `u${i}`;
+  cores.get(ids[1])!.handleClient('p', ClRequest.toBytes({ op: Op.Publish, req: 1, user, item: simRecord(user, now, now + 600_000, ids[1]) }), now);
+  pump(now);
+  // Every contact `via` has in the slot's block and in the block after (the first hops it may choose) dies.
+  const block = blockOfSlot(slotOfUser(user, params), params), per = via.members.contactsPerBlock, blocks = via.members.blocks;
+  const contacts = [block, (block + 1) % blocks].flatMap((b) => [...via.members.contacts.subarray(b * per, b * per + per)]).filter(Boolean);
+  assert.ok(contacts.length >= 2);
+  for (const id of contacts) cores.delete(id);
+  via.start(now, []);
+  answers.length = 0;
+  via.handleClient('c', ClRequest.toBytes({ op: Op.Lookup, req: 2, user }), now);
+  pump(now);
+  assert.equal(answers.length, 0, 'the first try met the dead');
+  via.handleTimeout(now + 1000);
+  pump(now + 1000);
+  const m = decodeMessage(answers[0] ?? new Uint8Array());
+  assert.ok(m.ok, 'answered after one retry');
+  const r = ClAnswer.decode(m.value.body);
+  assert.ok(r.ok);
+  assert.equal(r.value.status, Status.Ok);
+});
