@@ -250,6 +250,19 @@ export class Membership {
     return n > 1 && (this.whole || i + 1 < n) ? this.idAt((i + 1) % n) : 0;
   }
 
+  /** Up to `k` members after `id` in ring order, as far as our table reaches. */
+  successorsAfter(id: number, k: number): number[] {
+    const i = this.lowerBound((id - this.base) >>> 0);
+    const out: number[] = [];
+    for (let j = 1; j <= k; j++) {
+      if (i + j >= this.n && !this.whole) break;
+      const m = this.idAt((i + j) % this.n);
+      if (m === this.self || m === id) break;
+      out.push(m);
+    }
+    return out;
+  }
+
   /** A newer incarnation of ourselves (refuting news of our death). */
   bumpInc(inc: number) {
     this.selfInc = inc;

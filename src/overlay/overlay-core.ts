@@ -57,10 +57,15 @@ const gossipFanout = 5;
 const handInTo = 2;
 const pingEveryTicks = 1;
 const pingMissesDead = 2;
+/** Members after the watched one pinged too, and for how many ticks, once it was found dead. */
+const aheadMax = 3;
+const aheadTicks = 10;
 /** How long a replica that just joined a slot's group may lack records it should hold (until its pull is answered). */
 const freshMs = 20_000;
 /** Co-replicas a newcomer asks for the slot's contents. */
 const pullFrom = 2;
+/** While it may be catching up, a newcomer asks one more co-replica this often. */
+const repullEveryTicks = 5;
 /** Members of the new group a leaving replica hands its copy to. */
 const handOffTo = 2;
 const slotDigestEveryTicks = 10;
@@ -104,6 +109,10 @@ export class OverlayCore {
   private joinVia: number[] = [];
   private watched = 0;
   private misses = 0;
+  /** Members after the watched one, pinged until tick `aheadUntil`, and their missed pings. */
+  private ahead: number[] = [];
+  private aheadMisses: number[] = [];
+  private aheadUntil = 0;
   private nonce = 0;
   private sweptGrid = 0;
   private digestCursor = 0;
@@ -175,6 +184,7 @@ export class OverlayCore {
     if (this.ticks % slotDigestEveryTicks === 0) this.sendSlotDigest();
     if (this.ticks % memberDigestEveryTicks === 0) this.sendMemberDigest();
     if (this.ticks % probeDeadEveryTicks === 0) this.probeDead();
+    if (this.ticks % repullEveryTicks === 0) this.repullFresh(now);
     const grid = Math.floor(now / sweepGridMs);
     if (grid !== this.sweptGrid) {
       this.sweptGrid = grid;
@@ -267,7 +277,11 @@ export class OverlayCore {
         if (p.ok) this.send(from, OvPong.toBytes({ nonce: p.value.nonce }));
         return;
       }
-      case Cmd.OvPong: if (from === this.watched) this.misses = 0; return;
+      case Cmd.OvPong: {
+        if (from === this.watched) this.misses = 0;
+        else if (this.ahead.length) { const i = this.ahead.indexOf(from); if (i >= 0) this.aheadMisses[i] = 0; }
+        return;
+      }
       case Cmd.OvMemberDigest: {
         const d = OvMemberDigest.decode(bytes, 1);
         if (!d.ok) break;
@@ -443,19 +457,45 @@ export class OverlayCore {
   }
 
   private watchSuccessor(now: number) {
-    const succ = this.members.successor();
-    if (succ !== this.watched) { this.watched = succ; this.misses = 0; }
-    if (!succ) return;
-    if (this.misses >= pingMissesDead) {
+    let succ = this.members.successor();
+    if (succ !== this.watched) { this.watched = succ; this.misses = this.missedAhead(succ); }
+    // After a mass failure the next ones may be dead too: each is watched at once, with the pings
+    // it already missed while we watched ahead, not from scratch a period later.
+    while (succ && this.misses >= pingMissesDead) {
       this.stats.declaredDead++;
       this.event(succ, this.members.incOf(succ), 0, '', now);
-      // After a mass failure the next one may be dead too: start on it now, not a period later.
-      this.watched = this.members.successor();
-      this.misses = 0;
-      if (!this.watched) return;
+      this.aheadUntil = this.ticks + aheadTicks;
+      succ = this.watched = this.members.successor();
+      this.misses = this.missedAhead(succ);
     }
+    if (!succ) return;
     this.misses++;
-    this.send(this.watched, OvPing.toBytes({ nonce: this.nonce = (this.nonce + 1) >>> 0 }));
+    this.send(succ, OvPing.toBytes({ nonce: this.nonce = (this.nonce + 1) >>> 0 }));
+    if (this.ticks < this.aheadUntil) this.watchAhead(now);
+    else if (this.ahead.length) { this.ahead = []; this.aheadMisses = []; }
+  }
+
+  private missedAhead(id: number): number { const i = this.ahead.indexOf(id); return i >= 0 ? this.aheadMisses[i] : 0; }
+
+  /**
+   * For a while after our successor died, the members after it are pinged too: a mass failure
+   * kills runs of neighbours, and found one after another, two ticks each, a run of five would
+   * stay in replica groups for ten seconds.
+   */
+  private watchAhead(now: number) {
+    const next = this.members.successorsAfter(this.watched, aheadMax);
+    const misses = next.map((id) => this.missedAhead(id));
+    const kept: number[] = [], keptMisses: number[] = [];
+    for (let k = 0; k < next.length; k++) {
+      if (misses[k] >= pingMissesDead) {
+        this.stats.declaredDead++;
+        this.event(next[k], this.members.incOf(next[k]), 0, '', now);
+        continue;
+      }
+      kept.push(next[k]); keptMisses.push(misses[k] + 1);
+      this.send(next[k], OvPing.toBytes({ nonce: this.nonce = (this.nonce + 1) >>> 0 }));
+    }
+    this.ahead = kept; this.aheadMisses = keptMisses;
   }
 
   private sendMemberDigest() {
@@ -537,7 +577,7 @@ export class OverlayCore {
       }
       case Op.Lookup: {
         const recs = store.getRecords(r.user, now);
-        if (!recs.length && this.passOnWhileCatchingUp(r, others, now)) return;
+        if (!recs.length && this.passOnWhileCatchingUp(r, g, others, now)) return;
         return this.answer(r, recs.length ? Status.Ok : Status.NotFound, recs.map((x) => x.bytes));
       }
       case Op.MailPut: {
@@ -550,7 +590,7 @@ export class OverlayCore {
       case Op.MailFetch: {
         if (this.cfg.authorizeMail && !this.cfg.authorizeMail(Op.MailFetch, r.user, r.item, [], now)) return this.answer(r, Status.Rejected, []);
         const mails = store.mailsFor(r.user, now);
-        if (!mails.length && this.passOnWhileCatchingUp(r, others, now)) return;
+        if (!mails.length && this.passOnWhileCatchingUp(r, g, others, now)) return;
         return this.answer(r, Status.Ok, mails.slice(0, chunkItems).map((m) => m.bytes));
       }
       case Op.MailAck: {
@@ -562,11 +602,17 @@ export class OverlayCore {
     }
   }
 
-  /** A newcomer to the group may not have caught up: it asks a co-replica rather than answer "nothing". */
-  private passOnWhileCatchingUp(r: RouteFields, others: number[], now: number): boolean {
+  /**
+   * A newcomer to the group may not have caught up: it asks a co-replica rather than answer
+   * "nothing" — one before it in the group's ring order when there is one: a group grows at its
+   * end when members die, so those joined it earlier (newcomers passing among themselves found nothing).
+   */
+  private passOnWhileCatchingUp(r: RouteFields, g: number[], others: number[], now: number): boolean {
     if ((this.stores.get(r.slot)?.freshUntil ?? 0) <= now || r.hops >= hopsMax - 1 || !others.length) return false;
+    const before = g.indexOf(this.cfg.id);
+    const to = before > 0 ? g[this.cfg.rand() % before] : others[this.cfg.rand() % others.length];
     this.stats.routed++;
-    this.send(others[this.cfg.rand() % others.length], OvRoute.toBytes({ ...r, hops: r.hops + 1 }));
+    this.send(to, OvRoute.toBytes({ ...r, hops: r.hops + 1 }));
     return true;
   }
 
@@ -651,6 +697,19 @@ export class OverlayCore {
     for (let k = 0; k < pullFrom && others.length; k++) {
       const to = others.splice(this.cfg.rand() % others.length, 1)[0];
       this.send(to, OvSlotDigest.toBytes({ slot, hashes: [...s.buckets] }));
+    }
+  }
+
+  /**
+   * While a slot we joined may still be catching up, one more co-replica is asked: the first pulls
+   * may have gone to members that died unnoticed in the same failure, and a newcomer that never
+   * caught up answers "not found" once its fresh time is over. A digest costs little when nothing differs.
+   */
+  private repullFresh(now: number) {
+    for (const [slot, s] of this.stores) {
+      if (s.freshUntil <= now) continue;
+      const others = s.group.filter((x) => x !== this.cfg.id);
+      if (others.length) this.send(others[this.cfg.rand() % others.length], OvSlotDigest.toBytes({ slot, hashes: [...s.buckets] }));
     }
   }
 

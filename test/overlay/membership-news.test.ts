@@ -5,12 +5,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { OverlayCore } from '../../src/overlay/overlay-core.ts';
 import { Membership } from '../../src/overlay/membership.ts';
-import { OvEvents, OvMembers } from '../../src/overlay/messages.ts';
+import { OvEvents, OvMembers, ClRequest, Op } from '../../src/overlay/messages.ts';
 import { decodeMessage } from '../../src/wire/object-list.ts';
 import { Cmd } from '../../src/wire/commands.ts';
-import { verifySimRecord } from '../../src/sim/sim-record.ts';
+import { verifySimRecord, simRecord } from '../../src/sim/sim-record.ts';
 import { Rng } from '../../src/sim/rng.ts';
-import { mix32 } from '../../src/overlay/ring.ts';
+import { mix32, slotOfUser } from '../../src/overlay/ring.ts';
 
 const params = { slotBits: 8, replicas: 10 }; // 32 blocks
 const t0 = 1_700_000_000_000;
@@ -212,4 +212,38 @@ test('a live member its whole neighbourhood holds dead, without ever telling it,
   run(60_000);
   for (const c of near) assert.ok(c.members.local.includes(x) && c.members.incOf(x) >= 2, `${c.id} still holds ${x} dead`);
   assert.ok(cores.get(x)!.members.selfInc >= 2);
+});
+
+test('a run of neighbours that died together is found in one go, not two ticks apiece', () => {
+  const { cores, run } = network(640, 13);
+  const watcher = [...cores.values()][5];
+  const run5 = watcher.members.successorsAfter(watcher.id, 5);
+  assert.equal(run5.length, 5);
+  for (const id of run5) cores.delete(id);
+  // One by one (two missed pings each, a tick apart) this took ~11 s; pinging ahead, ~4 s.
+  run(6_000);
+  assert.deepEqual(run5.filter((id) => watcher.members.local.includes(id)), [], 'the watcher still lists members of the dead run');
+  const next = watcher.members.successor();
+  assert.ok(cores.has(next), 'its successor now is a live member');
+});
+
+test('replicas that join a slot when most of its group dies at once all catch up, though their first pulls may meet the dead', () => {
+  for (const seed of [21, 22, 23, 24]) {
+    const { ids, cores, run, pump, now } = network(640, seed);
+    const users = Array.from({ length: 400 }, (_, i) => `v${i}`);
+    const via = cores.get(ids[0])!;
+    users.forEach((u, i) => via.handleClient('c', ClRequest.toBytes({ op: Op.Publish, req: i + 1, user: u, item: simRecord(u, t0, t0 + 3_600_000, ids[0]) }), now()));
+    pump();
+    const slot = slotOfUser(users[0], params);
+    const inSlot = users.filter((u) => slotOfUser(u, params) === slot);
+    const holder = [...cores.values()].find((c) => c.members.group(slot).includes(c.id))!;
+    for (const id of holder.members.group(slot).slice(0, 6)) cores.delete(id);
+    run(30_000);
+    const group = [...cores.values()].filter((c) => c.members.group(slot).includes(c.id));
+    assert.ok(group.length >= 8, `seed ${seed}: ${group.length} replicas`);
+    for (const c of group) {
+      const missing = inSlot.filter((u) => !c.stores.get(slot)?.getRecords(u, now()).length);
+      assert.deepEqual(missing, [], `seed ${seed}: replica ${c.id} lacks records`);
+    }
+  }
 });
