@@ -7,7 +7,10 @@ const names = new Map(Object.entries(Cmd).map(([k, v]) => [v as number, k]));
 
 export interface Report {
   supernodes: number; supernodesAtEnd: number; users: number;
-  lookups: number; lookupSuccess: number; hopsP50: number; hopsP99: number; latencyP50Ms: number; latencyP99Ms: number;
+  lookups: number; lookupSuccess: number;
+  /** Look-ups whose asker logged out before their outcome was known: counted neither way. */
+  lookupsAbandoned: number;
+  hopsP50: number; hopsP99: number; latencyP50Ms: number; latencyP99Ms: number;
   upkeepBytesPerSupernodeS: number; upkeepByCommand: Record<string, number>;
   mailsAccepted: number; mailsLost: number; mailsDuplicated: number;
   killed?: number; recoveredAfterS?: number | null; worstWindowSuccess: number;
@@ -24,7 +27,7 @@ export interface Report {
 
 /** What one thread of a parallel run measured, to be added into thread 0's figures. */
 export interface MetricsPart {
-  lost: number; churnDeaths: number; hops: number[]; latencies: number[]; lookups: number; found: number;
+  lost: number; churnDeaths: number; hops: number[]; latencies: number[]; lookups: number; found: number; abandoned: number;
   windows: [number, number, number][]; bytesByCmd: number[]; peakRss: number; heap: number;
   mails: { accepted: number; lost: number; dup: number }; events: number;
 }
@@ -44,7 +47,7 @@ export class Metrics {
   drainAt: number | undefined;
   private readonly hops = new Uint32Array(17);
   private latencies: number[] = [];
-  private lookups = 0; private found = 0;
+  private lookups = 0; private found = 0; private abandoned = 0;
   /** Look-ups by 10 s window of when they started: [ok, total]. */
   private readonly windows = new Map<number, [number, number]>();
   /** Bytes by the datagram's first byte (its command), indexed: a Map update per datagram showed in profiles. */
@@ -76,6 +79,16 @@ export class Metrics {
     this.windows.set(w, win);
   }
 
+  /**
+   * A look-up whose asker logged out before its answer (or its timeout) came. The user never sees
+   * its outcome, so it is not a success or a failure. Both kinds are set aside, the late answers
+   * with the lost requests, so the success figure is not biased either way.
+   */
+  lookupAbandoned(startedAt: number) {
+    if (this.drainAt !== undefined && startedAt - this.t0 >= this.drainAt) return;
+    this.abandoned++;
+  }
+
   mail(accepted: number, lost: number, dup: number) { this.mails = { accepted, lost, dup }; }
 
   finish(events: number, wallMs: number, simMs: number, liveAtEnd: number) {
@@ -87,14 +100,14 @@ export class Metrics {
   /** This thread's counts, for thread 0 (the run-wide figures — faults, times — are the same in every thread). */
   part(): MetricsPart {
     return {
-      lost: this.lost, churnDeaths: this.churnDeaths, hops: [...this.hops], latencies: this.latencies, lookups: this.lookups, found: this.found,
+      lost: this.lost, churnDeaths: this.churnDeaths, hops: [...this.hops], latencies: this.latencies, lookups: this.lookups, found: this.found, abandoned: this.abandoned,
       windows: [...this.windows].map(([w, [ok, n]]) => [w, ok, n]), bytesByCmd: [...this.bytesByCmd], peakRss: this.peakRss,
       heap: this.heapAfterSetup - this.heapBase, mails: this.mails, events: this.fin.events,
     };
   }
 
   absorb(p: MetricsPart) {
-    this.lost += p.lost; this.churnDeaths += p.churnDeaths; this.lookups += p.lookups; this.found += p.found;
+    this.lost += p.lost; this.churnDeaths += p.churnDeaths; this.lookups += p.lookups; this.found += p.found; this.abandoned += p.abandoned;
     for (let h = 0; h < 17; h++) this.hops[h] += p.hops[h];
     for (const x of p.latencies) this.latencies.push(x);
     for (const [w, ok, n] of p.windows) { const win = this.windows.get(w) ?? [0, 0]; win[0] += ok; win[1] += n; this.windows.set(w, win); }
@@ -130,7 +143,7 @@ export class Metrics {
     const recovered = this.killedAt !== undefined ? backAfter(this.killedAt) : undefined;
     this.report = {
       supernodes: this.setupNodes, supernodesAtEnd: this.fin.liveAtEnd, users,
-      lookups: this.lookups, lookupSuccess: this.lookups ? this.found / this.lookups : 1,
+      lookups: this.lookups, lookupSuccess: this.lookups ? this.found / this.lookups : 1, lookupsAbandoned: this.abandoned,
       hopsP50: hq(0.5), hopsP99: hq(0.99), latencyP50Ms: q(0.5), latencyP99Ms: q(0.99),
       upkeepBytesPerSupernodeS: perNode(total), upkeepByCommand: byCmd,
       mailsAccepted: this.mails.accepted, mailsLost: this.mails.lost, mailsDuplicated: this.mails.dup,

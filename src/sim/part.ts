@@ -324,6 +324,7 @@ export class SimPart {
     switch (r.op) {
       case Op.Publish: if (st === Status.Ok && r.gen === this.gen[u] && this.publishedAt[u] === 0) this.publishedAt[u] = this.now; return;
       case Op.Lookup: {
+        if (r.gen !== this.gen[u]) { this.metrics.lookupAbandoned(r.at); return; }
         const found = st === Status.Ok && a.value.items?.length === 1 && simRecordUser(a.value.items[0]) === this.name(r.target);
         this.metrics.lookup(r.at, this.now, found, a.value.hops);
         return;
@@ -426,7 +427,12 @@ export class SimPart {
       case K.UserTimeout: {
         const r = this.reqs.get(ea);
         if (!r) break;
-        if (r.gen !== this.gen[r.user] || !this.online[r.user] || r.tries >= 3) {
+        if (r.gen !== this.gen[r.user] || !this.online[r.user]) {
+          this.reqs.delete(ea);
+          if (r.op === Op.Lookup) this.metrics.lookupAbandoned(r.at);
+          break;
+        }
+        if (r.tries >= 3) {
           this.reqs.delete(ea);
           if (r.op === Op.Lookup) this.metrics.lookup(r.at, t, false, 0);
           break;

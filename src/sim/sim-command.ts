@@ -65,7 +65,7 @@ export function formatReport(r: Report, o: ScenarioOptions): string {
   const pct = (x: number) => `${(x * 100).toFixed(3)} %`;
   const lines = [
     `protocol ${o.protocol.name}, seed ${o.seed}: ${r.supernodes} supernodes (${r.supernodesAtEnd} at the end), ${o.users} users, churn ${o.churn}, ${o.minutes} min`,
-    `look-ups           ${r.lookups}, success ${pct(r.lookupSuccess)} (worst 10 s window ${pct(r.worstWindowSuccess)})`,
+    `look-ups           ${r.lookups}, success ${pct(r.lookupSuccess)} (worst 10 s window ${pct(r.worstWindowSuccess)})${r.lookupsAbandoned ? `; ${r.lookupsAbandoned} more abandoned (the asker logged out first)` : ''}`,
     `hops               p50 ${r.hopsP50}, p99 ${r.hopsP99}`,
     `look-up latency    p50 ${r.latencyP50Ms} ms, p99 ${r.latencyP99Ms} ms`,
     `upkeep             ${r.upkeepBytesPerSupernodeS} B/s per supernode (${Object.entries(r.upkeepByCommand).slice(0, 6).map(([k, v]) => `${k} ${v}`).join(', ')})`,
