@@ -465,7 +465,10 @@ export class OverlayCore {
       this.stats.declaredDead++;
       this.event(succ, this.members.incOf(succ), 0, '', now);
       this.aheadUntil = this.ticks + aheadTicks;
-      succ = this.watched = this.members.successor();
+      const next = this.members.successor();
+      // The table drops the dead at once; should it ever not, this must not spin.
+      if (next === succ) break;
+      succ = this.watched = next;
       this.misses = this.missedAhead(succ);
     }
     if (!succ) return;
