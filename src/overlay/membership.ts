@@ -224,9 +224,7 @@ export class Membership {
     if (n > 0 && rand() % 4 !== 0) {
       for (let tries = 0; tries < 4; tries++) { const id = this.contacts[rand() % n]; if (id) return id; }
     }
-    if (this.n <= 1) return 0;
-    const id = this.idAt(rand() % this.n);
-    return id === this.self ? 0 : id;
+    return this.randomNeighbour(rand);
   }
 
   /** A random member of our own neighbourhood (≠ us), or 0: deaths there are news, so it is likely alive. */
@@ -238,7 +236,7 @@ export class Membership {
 
   /** A random member of `id`'s neighbourhood we know (≠ us), or 0: where news of `id` goes. */
   neighbourOf(id: number, rand: Rand): number {
-    if (this.whole) { if (this.n <= 1) return 0; const x = this.idAt(rand() % this.n); return x === this.self ? 0 : x; }
+    if (this.whole) return this.randomNeighbour(rand);
     const b = blockOfId(id, this.p);
     return this.memberIn((b + (rand() % 3) + this.blocks - 1) % this.blocks, rand);
   }
